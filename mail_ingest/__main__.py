@@ -1,0 +1,3 @@
+from mail_ingest.cli import main
+
+main()

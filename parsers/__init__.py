@@ -1,0 +1,1 @@
+"""Turn the bytes of an attached file into a structured form. Pure: no disk, no network."""

@@ -1,0 +1,42 @@
+"""What a parser hands back: plain frozen records, no I/O, no library objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Vocabularies of the letters (see shared/domain.md). Parsers map whatever a unit
+# typed onto these ids; anything else becomes None plus a problem.
+KINDS = ("tap-the", "ca-nhan")
+FIELDS = ("xay-dung-dang", "kinh-te", "van-hoa-xa-hoi", "quoc-phong-an-ninh")
+LEVELS = ("tinh", "huyen", "xa")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a unit can act on. `message` is formal Vietnamese, shown to people."""
+
+    code: str  # stable machine id: "unrecognised-form", "empty-field", "corrupt-file", ...
+    message: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered collective, person or model (one row of a table form)."""
+
+    name: str
+    kind: str | None = None  # one of KINDS
+    field: str | None = None  # one of FIELDS
+    level: str | None = None  # one of LEVELS
+    extra: Mapping[str, str] = field(default_factory=dict)  # every other column, by spec key
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """The outcome of reading one attachment. `form` is None when nothing was recognised."""
+
+    filename: str
+    form: str | None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    entries: tuple[Entry, ...] = ()
+    problems: tuple[Problem, ...] = ()
