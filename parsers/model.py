@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field  # `field` is also an Entry attribute
 
 # Vocabularies of the letters (see shared/domain.md). Parsers map whatever a unit
 # typed onto these ids; anything else becomes None plus a problem.
@@ -28,7 +29,7 @@ class Entry:
     kind: str | None = None  # one of KINDS
     field: str | None = None  # one of FIELDS
     level: str | None = None  # one of LEVELS
-    extra: Mapping[str, str] = field(default_factory=dict)  # every other column, by spec key
+    extra: Mapping[str, str] = _field(default_factory=dict)  # every other column, by spec key
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,6 @@ class ParsedFile:
 
     filename: str
     form: str | None
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = _field(default_factory=dict)
     entries: tuple[Entry, ...] = ()
     problems: tuple[Problem, ...] = ()
