@@ -108,7 +108,9 @@ def test_quota_per_group_with_default() -> None:
 def test_max_rule_and_group_without_quota() -> None:
     rules = (CountRule("max", "level_tinh", Quota({"xa": 1})),)
     many = (Entry("a", level="tinh"), Entry("b", level="tinh"))
-    assert check(rules, "xa", many) == ["Đăng ký 2 nội dung cấp tỉnh, vượt quá mức tối đa 1 nội dung cấp tỉnh"]
+    assert check(rules, "xa", many) == [
+        "Đăng ký 2 nội dung cấp tỉnh, vượt quá mức tối đa 1 nội dung cấp tỉnh"
+    ]
     assert check(rules, "co-quan", many) == []  # no quota for the group and no default
 
 
@@ -184,7 +186,9 @@ def test_quota_depends_on_group() -> None:
 
 
 def test_parser_problems_are_reported_but_unrecognised_files_do_not_block() -> None:
-    bad = ParsedFile("scan.pdf", None, problems=(Problem("needs-review", "Tệp 'scan.pdf' cần xem thủ công"),))
+    bad = ParsedFile(
+        "scan.pdf", None, problems=(Problem("needs-review", "Tệp 'scan.pdf' cần xem thủ công"),)
+    )
     s = evaluate(REQ, COMMUNE, [sub("1", local(20), mau01(), MAU02, bad)], local(10, 2), TZ, TITLES)
     assert s.status == "on_time"
     assert s.problems == ("Tệp 'scan.pdf' cần xem thủ công",)

@@ -1,0 +1,249 @@
+"""The `mail-ingest` command. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+import parsers
+from mail_ingest import __version__, report
+from mail_ingest import config as config_module
+from mail_ingest.config import Config
+from mail_ingest.errors import ConfigError, MailIngestError
+from mail_ingest.pipeline import open_store, poll_config
+
+
+class _Group(click.Group):
+    """Turns the service's own errors into a message and an exit code, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except MailIngestError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+class _Instant(click.ParamType):
+    """An ISO 8601 instant; without an offset it is read in the configured timezone."""
+
+    name = "ISO"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or time, e.g. 2024-02-01T08:00+07:00")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Config file [default: ${config_module.ENV_VAR}, else ./{config_module.DEFAULT_PATH}].",
+)
+@click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
+@click.version_option(__version__, prog_name="mail-ingest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """Collect the forms units email to the board, and report who has sent what."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = config_path or config_module.default_path()
+
+
+def _config(ctx: click.Context) -> Config:
+    return config_module.load(ctx.find_root().obj)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def init(ctx: click.Context, force: bool) -> None:
+    """Write a starter config file to edit."""
+    path: Path = ctx.find_root().obj
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists (use --force to overwrite it)")
+    text = resources.files("mail_ingest").joinpath("config.example.toml").read_text("utf-8")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; edit it, then run: mail-ingest --config {path} check-config")
+
+
+@cli.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the config file and summarise it."""
+    config = _config(ctx)
+    box = config.mailbox
+    where = (
+        str(box.path)
+        if box.kind == "maildir"
+        else f"{box.username}@{box.host}:{box.port}/{box.folder}"
+    )
+    groups = Counter(u.group for u in config.units)
+    click.echo(f"config:    {config.path} is valid")
+    click.echo(f"timezone:  {config.timezone.key}")
+    click.echo(f"mailbox:   {box.kind} {where}")
+    click.echo(f"storage:   {config.storage}")
+    click.echo(
+        f"units:     {len(config.units)} ({', '.join(f'{g} {n}' for g, n in groups.items())})"
+    )
+    click.echo(f"forms:     {', '.join(spec.id for spec in config.forms)}")
+    for r in config.requirements:
+        applies = sum(1 for u in config.units if r.applies_to(u))
+        click.echo(
+            f"requirement {r.id}: {', '.join(r.forms)} {r.deadline.phrase()}, {applies} units"
+        )
+    if box.kind == "imap":
+        try:
+            box.password()
+        except ConfigError as exc:
+            click.echo(f"warning: {exc} (needed to poll)", err=True)
+
+
+@cli.command()
+@click.pass_context
+def poll(ctx: click.Context) -> None:
+    """Run one ingestion cycle and record every new message."""
+    result = poll_config(_config(ctx))
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing new"
+    click.echo(f"fetched {result.fetched}, new {result.new}: {outcomes}")
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the service in the foreground (poll every [schedule].poll_minutes)."""
+    from mail_ingest.scheduler import run as run_scheduler
+
+    config = _config(ctx)
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger().setLevel(logging.INFO)
+    run_scheduler(config)
+
+
+@cli.command()
+@click.option("--requirement", help="Only this requirement id.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--now", type=_Instant(), help="Status as of this instant [default: now].")
+@click.pass_context
+def status(ctx: click.Context, requirement: str | None, fmt: str, now: datetime | None) -> None:
+    """Where every unit stands against every requirement."""
+    config = _config(ctx)
+    if requirement and requirement not in {r.id for r in config.requirements}:
+        raise click.BadParameter(
+            f"no requirement {requirement!r} in the config", param_hint="--requirement"
+        )
+    instant = _aware(now, config) if now else datetime.now(config.timezone)
+    with open_store(config) as store:
+        statuses = report.compute(config, store, instant, requirement)
+    _print_status(statuses, fmt, config, instant)
+
+
+def _print_status(statuses: list[Any], fmt: str, config: Config, now: datetime) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report.as_json(statuses, now), ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(report.as_csv(statuses), nl=False)
+    else:
+        Console().print(report.as_table(statuses, config.timezone, now))
+
+
+@cli.command()
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.pass_context
+def messages(ctx: click.Context, limit: int) -> None:
+    """List recorded messages with their outcome and any error."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        rows = store.messages(limit)
+    for m in rows:
+        error = f"  error: {m.error}" if m.error else ""
+        click.echo(
+            f"{m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  {m.outcome:<14} "
+            f"{m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} {m.subject or ''}{error}"
+        )
+
+
+@cli.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
+    """Parse form files and print what was read (uses the config's form specs if any)."""
+    path: Path = ctx.find_root().obj
+    specs = config_module.load(path).forms if path.exists() else parsers.builtin_specs()
+    results = [parsers.parse_file(f.name, f.read_bytes(), specs) for f in files]
+    if fmt == "json":
+        payload = [_parsed_json(str(f), r) for f, r in zip(files, results, strict=True)]
+        click.echo(
+            json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
+        )
+        return
+    for f, r in zip(files, results, strict=True):
+        click.echo(f"{f}: {r.form or 'not recognised'}")
+        for key, value in r.fields.items():
+            click.echo(f"  {key}: {value}")
+        for i, e in enumerate(r.entries, start=1):
+            click.echo(f"  {i}. {e.name} [{e.kind or '?'}, {e.field or '?'}, {e.level or '?'}]")
+        for p in r.problems:
+            click.echo(f"  ! {p.message}")
+
+
+def _parsed_json(name: str, r: parsers.ParsedFile) -> dict[str, Any]:
+    return {
+        "file": name,
+        "form": r.form,
+        "fields": dict(r.fields),
+        "entries": [
+            {"name": e.name, "kind": e.kind, "field": e.field, "level": e.level, **_extra(e.extra)}
+            for e in r.entries
+        ],
+        "problems": [p.message for p in r.problems],
+    }
+
+
+def _extra(extra: Any) -> dict[str, Any]:
+    return {"extra": dict(extra)} if extra else {}
+
+
+@cli.command()
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to build the demo [default: a new temporary folder].",
+)
+def demo(workspace: Path | None) -> None:
+    """Build a Phong Thổ demo mailbox, ingest it, and print the status table."""
+    from mail_ingest import demo as demo_module
+
+    Console().print(demo_module.run(workspace))
+
+
+def _aware(instant: datetime, config: Config) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=config.timezone)
+
+
+def main() -> None:
+    cli(prog_name="mail-ingest")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

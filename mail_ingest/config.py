@@ -1,0 +1,450 @@
+"""The deployment's configuration: one TOML file, validated completely at load.
+
+Every problem names the key it is about ("units[3].emails[0]: 'abc' is not an email
+address") and all of them are reported at once, so a board's IT helper fixes the file
+in one pass. Secrets never live in the file: `password_env` names a variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import parsers
+from mail_ingest.errors import ConfigError
+from rules.deadlines import Deadline
+from rules.requirements import Requirement
+from rules.units import Unit
+from rules.validation import CountRule, Quota, parse_rule_key
+
+DEFAULT_PATH = Path("mail-ingest.toml")
+ENV_VAR = "MAIL_INGEST_CONFIG"
+SECURITY = ("ssl", "starttls", "none")
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    kind: Literal["maildir", "imap"]
+    path: Path | None = None  # maildir
+    host: str = ""
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password_env: str = ""
+    folder: str = "INBOX"
+    ca_file: Path | None = None
+
+    def password(self) -> str:
+        return _secret("mailbox.password_env", self.password_env)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    kind: Literal["smtp", "file"]
+    sender: str
+    host: str = ""
+    port: int = 465
+    security: str = "ssl"
+    username: str = ""
+    password_env: str = ""
+    path: Path | None = None  # kind = "file": where .eml files are written
+
+    def password(self) -> str:
+        return _secret("smtp.password_env", self.password_env) if self.password_env else ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the file it was read from
+    timezone: ZoneInfo
+    mailbox: MailboxConfig
+    smtp: SmtpConfig | None
+    storage: Path
+    report_recipients: tuple[str, ...]
+    poll_minutes: int
+    units: tuple[Unit, ...]
+    requirements: tuple[Requirement, ...]
+    forms: tuple[parsers.FormSpec, ...]  # packaged specs plus the deployment's own
+
+    def form_titles(self) -> dict[str, str]:
+        return {spec.id: spec.title for spec in self.forms}
+
+
+def default_path() -> Path:
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: Path) -> Config:
+    """Read and validate a config file; raises ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file (create one with `mail-ingest init`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse(data, base=path.parent, path=path)
+
+
+def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
+    """Validate already-decoded TOML; relative paths are taken from `base`."""
+    errors: list[str] = []
+    root = _Table(data, "", errors, base)
+    tz = root.get("timezone", str, "Asia/Ho_Chi_Minh", check=_timezone)
+    mailbox = _mailbox(root.table("mailbox", required=True))
+    smtp = _smtp(root.table("smtp")) if "smtp" in data else None
+    storage = root.path("storage.path", root.table("storage").get("path", str, "data"))
+    recipients = root.table("report").strings("recipients", check=_email)
+    poll_minutes = root.table("schedule").get("poll_minutes", int, 5, check=_positive)
+    forms = _forms(root.table("forms"))
+    units = tuple(_unit(t) for t in root.tables("units"))
+    known_forms = {spec.id for spec in forms}
+    requirements = tuple(_requirement(t, known_forms) for t in root.tables("requirements"))
+    _unique(errors, "units", [u.id for u in units])
+    _unique(errors, "requirements", [r.id for r in requirements])
+    _unique_emails(errors, units)
+    root.finish()
+    if errors:
+        raise ConfigError("\n".join([f"{path}: {len(errors)} problem(s)", *errors]))
+    return Config(
+        path=path,
+        timezone=ZoneInfo(tz),
+        mailbox=mailbox,
+        smtp=smtp,
+        storage=storage,
+        report_recipients=tuple(recipients),
+        poll_minutes=poll_minutes,
+        units=units,
+        requirements=requirements,
+        forms=forms,
+    )
+
+
+def _mailbox(t: _Table) -> MailboxConfig:
+    kind = t.get("kind", str, "imap", check=_one_of("maildir", "imap"))
+    if kind == "maildir":
+        return MailboxConfig(kind="maildir", path=t.path("path", t.get("path", str, required=True)))
+    security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
+    return MailboxConfig(
+        kind="imap",
+        host=t.get("host", str, required=True),
+        port=t.get("port", int, 993 if security == "ssl" else 143, check=_port),
+        security=security,
+        username=t.get("username", str, required=True),
+        password_env=t.get("password_env", str, required=True, check=_env_name),
+        folder=t.get("folder", str, "INBOX"),
+        ca_file=_optional_path(t, "ca_file"),
+    )
+
+
+def _smtp(t: _Table) -> SmtpConfig:
+    kind = t.get("kind", str, "smtp", check=_one_of("smtp", "file"))
+    sender = t.get("sender", str, required=True, check=_email)
+    if kind == "file":
+        return SmtpConfig(
+            kind="file", sender=sender, path=t.path("path", t.get("path", str, "outbox"))
+        )
+    security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
+    return SmtpConfig(
+        kind="smtp",
+        sender=sender,
+        host=t.get("host", str, required=True),
+        port=t.get("port", int, 465 if security == "ssl" else 587, check=_port),
+        security=security,
+        username=t.get("username", str, ""),
+        password_env=t.get("password_env", str, "", check=_env_name),
+    )
+
+
+def _forms(t: _Table) -> tuple[parsers.FormSpec, ...]:
+    """The packaged form specs, then the deployment's own (which may replace one by id)."""
+    specs = {spec.id: spec for spec in parsers.builtin_specs()}
+    for i, name in enumerate(t.strings("specs")):
+        key = f"specs[{i}]"
+        spec_path = t.path(key, name)
+        try:
+            spec = parsers.parse_spec(spec_path.read_text(encoding="utf-8"), str(spec_path))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            t.error(key, f"cannot use form spec {str(spec_path)!r}: {exc}")
+            continue
+        specs[spec.id] = spec
+    return tuple(specs.values())
+
+
+def _unit(t: _Table) -> Unit:
+    return Unit(
+        id=t.get("id", str, required=True, check=_identifier),
+        name=t.get("name", str, required=True),
+        group=t.get("group", str, required=True, check=_identifier),
+        emails=tuple(e.lower() for e in t.strings("emails", check=_email)),
+    )
+
+
+def _requirement(t: _Table, known_forms: set[str]) -> Requirement:
+    forms = t.strings("forms", required=True, check=_one_of(*sorted(known_forms)))
+    before, by = t.day("before"), t.day("by")
+    if (before is None) == (by is None):
+        t.error("before", "give exactly one of `before` (trước ngày) or `by` (chậm nhất ngày)")
+    deadline = Deadline("before", before) if before else Deadline("by", by or date.min)
+    rules = t.table("rules")
+    return Requirement(
+        id=t.get("id", str, required=True, check=_identifier),
+        title=t.get("title", str, required=True),
+        forms=tuple(forms),
+        deadline=deadline,
+        groups=tuple(t.strings("groups", check=_identifier)),
+        reminders=tuple(t.list("reminders", int)),
+        rules=tuple(_rule(rules, key) for key in list(rules.keys())),
+    )
+
+
+def _rule(t: _Table, key: str) -> CountRule:
+    parsed = parse_rule_key(key)
+    if parsed is None:
+        t.error(
+            key,
+            "unknown rule (known: min_/max_ + entries, collectives, individuals, "
+            "level_tinh, level_huyen, level_xa)",
+        )
+        parsed = ("min", "entries")
+    raw = t.get(key, object)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        quota = Quota({}, _non_negative(t, key, raw))
+    elif isinstance(raw, dict):
+        sub = t.table(key)
+        per_group = {g: sub.get(g, int, check=_non_negative_check) for g in list(sub.keys())}
+        default = per_group.pop("default", None)
+        quota = Quota({g: n for g, n in per_group.items() if n is not None}, default)
+    else:
+        t.error(key, "expected a number or a table such as { xa = 2, default = 1 }")
+        quota = Quota({})
+    return CountRule(parsed[0], parsed[1], quota)
+
+
+def _secret(key: str, variable: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise ConfigError(f"{key}: environment variable {variable} is not set or empty")
+    return value
+
+
+def _optional_path(t: _Table, key: str) -> Path | None:
+    value = t.get(key, str)
+    return t.path(key, value) if value else None
+
+
+def _unique(errors: list[str], what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            errors.append(f"{what}[{i}].id: {ident!r} is used twice")
+        seen.add(ident)
+
+
+def _unique_emails(errors: list[str], units: tuple[Unit, ...]) -> None:
+    owner: dict[str, str] = {}
+    for i, unit in enumerate(units):
+        for j, email in enumerate(unit.emails):
+            if email in owner and owner[email] != unit.id:
+                errors.append(
+                    f"units[{i}].emails[{j}]: {email!r} already belongs to unit {owner[email]!r}"
+                )
+            owner.setdefault(email, unit.id)
+
+
+# Checks return an error message, or None when the value is fine.
+Check = Callable[[Any], str | None]
+
+
+def _email(value: str) -> str | None:
+    return None if _EMAIL.match(value) else f"{value!r} is not an email address"
+
+
+def _identifier(value: str) -> str | None:
+    if _ID.match(value):
+        return None
+    return f"{value!r} is not a valid id (lowercase letters, digits, '-', '_' and '.')"
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not a known time zone (e.g. 'Asia/Ho_Chi_Minh')"
+    return None
+
+
+def _env_name(value: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return None
+    return f"{value!r} is not an environment variable name (the password itself never goes here)"
+
+
+def _positive(value: int) -> str | None:
+    return None if value > 0 else f"{value} must be a positive number"
+
+
+def _non_negative_check(value: int) -> str | None:
+    return None if value >= 0 else f"{value} must not be negative"
+
+
+def _non_negative(t: _Table, key: str, value: int) -> int:
+    if value < 0:
+        t.error(key, f"{value} must not be negative")
+    return value
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else f"{value} is not a TCP port"
+
+
+def _one_of(*allowed: str) -> Check:
+    def check(value: str) -> str | None:
+        if value in allowed:
+            return None
+        return f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+
+    return check
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    date: "a date (YYYY-MM-DD)",
+    bool: "true or false",
+}
+
+
+class _Table:
+    """A TOML table that remembers its key path, which keys were read, and every error."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, errors: list[str], base: Path):
+        self._data = data
+        self._prefix = prefix
+        self._errors = errors
+        self._base = base
+        self._read: set[str] = set()
+        self._children: list[_Table] = []
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}.{name}" if self._prefix else name
+
+    def error(self, name: str, message: str) -> None:
+        self._errors.append(f"{self.key(name)}: {message}")
+
+    def keys(self) -> list[str]:
+        return list(self._data)
+
+    def get(
+        self,
+        name: str,
+        kind: type[T],
+        default: T | None = None,
+        *,
+        required: bool = False,
+        check: Check | None = None,
+    ) -> T:
+        """The value under `name`, type-checked; on any error, the default (and an error)."""
+        self._read.add(name)
+        if name not in self._data:
+            if required:
+                self.error(name, "is required")
+            return cast(T, default)
+        value = self._data[name]
+        return self._checked(self.key(name), value, kind, default, check)
+
+    def strings(
+        self, name: str, *, required: bool = False, check: Check | None = None
+    ) -> list[str]:
+        return self.list(name, str, required=required, check=check)
+
+    def list(
+        self, name: str, kind: type[T], *, required: bool = False, check: Check | None = None
+    ) -> list[T]:
+        value = self.get(name, list, required=required)
+        if value is None:
+            return []
+        if required and not value:
+            self.error(name, "must not be empty")
+        items = (
+            self._checked(f"{self.key(name)}[{i}]", v, kind, None, check)
+            for i, v in enumerate(value)
+        )
+        return [item for item in items if item is not None]
+
+    def table(self, name: str, *, required: bool = False) -> _Table:
+        value = self.get(name, dict, required=required)
+        child = _Table(value or {}, self.key(name), self._errors, self._base)
+        self._children.append(child)
+        return child
+
+    def tables(self, name: str) -> list[_Table]:
+        """An array of tables such as [[units]]: children keyed units[0], units[1], ..."""
+        value = self.get(name, list) or []
+        children = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self._errors.append(f"{self.key(name)}[{i}]: expected a table")
+                continue
+            children.append(_Table(item, f"{self.key(name)}[{i}]", self._errors, self._base))
+        self._children.extend(children)
+        return children
+
+    def day(self, name: str) -> date | None:
+        """A day, written as a TOML date (2024-02-01) or a string ("2024-02-01")."""
+        value = self.get(name, object)
+        if value is None or _is(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.error(name, f"expected a date such as 2024-02-01, got {value!r}")
+        return None
+
+    def path(self, name: str, value: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        return (self._base / Path(value).expanduser()) if value else self._base
+
+    def finish(self) -> None:
+        """Flag every key nobody read: a typo must not silently become a default."""
+        for name in self._data:
+            if name not in self._read:
+                self.error(name, "unknown key")
+        for child in self._children:
+            child.finish()
+
+    def _checked(
+        self, key: str, value: Any, kind: type[T], default: T | None, check: Check | None
+    ) -> T:
+        if kind is not object and not _is(value, kind):
+            self._errors.append(
+                f"{key}: expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {value!r}"
+            )
+            return cast(T, default)
+        if check is not None and (message := check(value)):
+            self._errors.append(f"{key}: {message}")
+        return cast(T, value)
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is date:  # TOML dates are dates; datetimes are not what a deadline day means
+        return isinstance(value, date) and type(value) is date
+    return isinstance(value, kind)

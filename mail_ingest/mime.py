@@ -1,0 +1,123 @@
+"""Reading a raw message: headers decoded, attachments found wherever they hide.
+
+`email` with policy.default decodes RFC 2047 subjects and RFC 2231 file names. It
+raises on some malformed headers only when they are read, so every header is read
+through `_header`, which falls back to the undecoded text instead of failing the
+message. Attachments inside a forwarded message (message/rfc822) count too: units
+often forward a colleague's email.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import mimetypes
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+
+from mail_ingest.errors import MessageError
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Mail:
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    headers: dict[str, str]  # lowercased name -> decoded value, first occurrence
+    attachments: tuple[Attachment, ...]
+    body: str  # the first text part, for auto-reply detection and (later) unit matching
+
+
+def parse(raw: bytes) -> Mail:
+    """Parse a raw message; raises MessageError when it is not an email at all."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = {name.lower(): _header(msg, name) for name in dict.fromkeys(msg.keys())}
+    if not raw.strip() or not ({"from", "message-id", "subject", "date"} & headers.keys()):
+        raise MessageError("not an email message: no From, Message-ID, Subject or Date header")
+    return Mail(
+        message_id=headers.get("message-id") or None,
+        sender=headers.get("from") or None,
+        subject=headers.get("subject"),
+        headers=headers,
+        attachments=tuple(_attachments(msg)),
+        body=_body(msg),
+    )
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+        return " ".join(str(value).split()) if value is not None else ""
+    except Exception:  # malformed header: policy.default raises on access
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        with contextlib.suppress(Exception):  # undecodable encoded words stay as they are
+            raw = str(make_header(decode_header(raw)))
+        return " ".join(str(raw).split())
+
+
+def _attachments(msg: Message) -> Iterator[Attachment]:
+    for index, part in enumerate(_leaves(msg), start=1):
+        filename = _filename(part)
+        if not filename and _is_part_of_body(part):
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            data = b""
+        content_type = part.get_content_type()
+        yield Attachment(
+            filename=filename or _invented_name(index, content_type),
+            content_type=content_type,
+            data=data,
+        )
+
+
+def _is_part_of_body(part: Message) -> bool:
+    """Text bodies and inline or related images (logos, signatures) are not attachments."""
+    if part.get_content_disposition() == "attachment":
+        return False
+    return (
+        part.get_content_maintype() == "text"
+        or part.get_content_disposition() == "inline"
+        or part.get("Content-ID") is not None
+    )
+
+
+def _leaves(msg: Message) -> Iterator[Message]:
+    """Every non-container part, descending into multiparts and forwarded messages."""
+    for part in msg.walk():
+        if not part.is_multipart():
+            yield part
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:  # an undecodable RFC 2231 name: keep the raw parameter
+        name = part.get_param("filename", header="content-disposition") or part.get_param("name")
+    return " ".join(str(name).split()).replace("/", "_").replace("\\", "_") if name else ""
+
+
+def _invented_name(index: int, content_type: str) -> str:
+    extension = mimetypes.guess_extension(content_type) or ".bin"
+    return f"tep-dinh-kem-{index}{extension}"
+
+
+def _body(msg: Message) -> str:
+    if not isinstance(msg, EmailMessage):
+        return ""
+    try:
+        part = msg.get_body(preferencelist=("plain", "html"))
+        content = part.get_content() if part is not None else ""
+    except (KeyError, LookupError, UnicodeError, AttributeError):
+        return ""
+    return content if isinstance(content, str) else ""

@@ -1,0 +1,115 @@
+"""Where every unit stands, as the board reads it: a table, JSON or CSV.
+
+Status is never stored: it is computed from the recorded messages for the instant
+asked about, so `--now` replays any past day and a corrected rule applies at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.table import Table
+from rich.text import Text
+
+from mail_ingest.config import Config
+from mail_ingest.store import Store
+from rules.status import STATUSES, UnitStatus, evaluate_all
+
+LABELS = {
+    "missing": "Chưa gửi",
+    "incomplete": "Chưa đầy đủ",
+    "on_time": "Đúng hạn",
+    "late": "Trễ hạn",
+}
+STYLES = {"missing": "bold red", "incomplete": "yellow", "on_time": "green", "late": "magenta"}
+
+
+def compute(
+    config: Config, store: Store, now: datetime, requirement: str | None = None
+) -> list[UnitStatus]:
+    requirements = [r for r in config.requirements if requirement in (None, r.id)]
+    return evaluate_all(
+        requirements, config.units, store.submissions(), now, config.timezone, config.form_titles()
+    )
+
+
+def as_json(statuses: Sequence[UnitStatus], generated_at: datetime) -> dict[str, Any]:
+    return {
+        "generated_at": generated_at.isoformat(),
+        "rows": [_row(s) for s in statuses],
+    }
+
+
+def as_csv(statuses: Sequence[UnitStatus]) -> str:
+    out = io.StringIO()
+    columns = ["unit", "unit_name", "requirement", "due", "deadline", "status", "completed_at",
+               "forms", "entries", "problems"]  # fmt: skip
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for status in statuses:
+        row = _row(status)
+        row["forms"] = " ".join(row["forms"])
+        row["problems"] = "; ".join(row["problems"])
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def as_table(statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime) -> Table:
+    """A rich table in Vietnamese, one row per unit and requirement, coloured by status."""
+    several = len({s.requirement.id for s in statuses}) > 1
+    table = Table(
+        title=f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}",
+        caption=summary(statuses),
+        show_lines=False,
+        expand=False,
+    )
+    table.add_column("Đơn vị", no_wrap=False)
+    if several:
+        table.add_column("Yêu cầu")
+    table.add_column("Hạn gửi")
+    table.add_column("Trạng thái")
+    table.add_column("Hoàn thành lúc")
+    table.add_column("Biểu mẫu đã nhận")
+    table.add_column("Số nội dung", justify="right")
+    table.add_column("Vấn đề cần khắc phục")
+    for s in statuses:
+        cells: list[str | Text] = [s.unit.name]
+        if several:
+            cells.append(s.requirement.title)
+        cells += [
+            s.requirement.deadline.phrase(),
+            Text(LABELS[s.status], style=STYLES[s.status]),
+            f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else "",
+            ", ".join(s.forms),
+            str(len(s.entries)) if s.forms else "",
+            "\n".join(f"• {p}" for p in s.problems),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def summary(statuses: Sequence[UnitStatus]) -> str:
+    counts = Counter(s.status for s in statuses)
+    parts = [f"{LABELS[k]}: {counts[k]}" for k in STATUSES]
+    return f"Tổng số {len(statuses)} — " + ", ".join(parts)
+
+
+def _row(s: UnitStatus) -> dict[str, Any]:
+    return {
+        "unit": s.unit.id,
+        "unit_name": s.unit.name,
+        "requirement": s.requirement.id,
+        "due": s.due.isoformat(),
+        "deadline": s.requirement.deadline.phrase(),
+        "status": s.status,
+        "completed_at": s.completed_at.isoformat() if s.completed_at else None,
+        "forms": list(s.forms),
+        "entries": len(s.entries),
+        "problems": list(s.problems),
+    }

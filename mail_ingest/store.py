@@ -1,0 +1,362 @@
+"""Everything the service knows, in one SQLite file that is upgraded in place for years.
+
+Schema changes are named migrations applied in order and recorded, never edits of an
+old one, so a board's database never needs deleting. A message is recorded in one
+transaction together with its mailbox position: a crash leaves it unrecorded, and the
+next poll processes it again. Messages are keyed by the sha256 of their raw bytes, so
+recording the same message twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mail_ingest.errors import LockedError
+from parsers.model import Entry, ParsedFile, Problem
+from rules.status import Submission
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001-initial",
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,      -- of the raw bytes; the archive's file name
+            size INTEGER NOT NULL,
+            message_id TEXT,                  -- the Message-ID header, as sent
+            sender TEXT,                      -- the From header, decoded
+            subject TEXT,
+            received_at TEXT NOT NULL,        -- server receipt time, ISO 8601 with its offset
+            received_utc TEXT NOT NULL,       -- the same instant in UTC, for ordering
+            unit_id TEXT,                     -- the unit it was attributed to, if any
+            outcome TEXT NOT NULL,            -- see pipeline.OUTCOMES
+            error TEXT,                       -- what went wrong, for outcome 'error'
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_unit ON messages (unit_id, received_utc);
+        CREATE INDEX messages_message_id ON messages (message_id);
+        CREATE TABLE locations (              -- where a message sits in a mailbox
+            source TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid TEXT NOT NULL,
+            message INTEGER NOT NULL REFERENCES messages (id),
+            PRIMARY KEY (source, uidvalidity, uid)
+        );
+        CREATE TABLE mailbox_state (          -- highest IMAP UID fully recorded
+            source TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL,
+            PRIMARY KEY (source, uidvalidity)
+        );
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message INTEGER NOT NULL REFERENCES messages (id),
+            position INTEGER NOT NULL,
+            filename TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            form TEXT,                        -- recognised form id, or NULL
+            fields TEXT NOT NULL,             -- JSON object
+            problems TEXT NOT NULL            -- JSON list of {code, message}
+        );
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            attachment INTEGER NOT NULL REFERENCES attachments (id),
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT,
+            field TEXT,
+            level TEXT,
+            extra TEXT NOT NULL               -- JSON object
+        );
+        CREATE TABLE outbox (                 -- every outgoing mail, keyed so it is sent once
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,         -- e.g. ack:<message-id>, report:<date>
+            recipients TEXT NOT NULL,         -- JSON list
+            subject TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            status TEXT NOT NULL,             -- pending | sent | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE TABLE polls (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            recorded INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            failure TEXT                      -- why the poll as a whole failed, if it did
+        );
+        """,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    parsed: ParsedFile
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """What the pipeline learnt about one message, ready to be written."""
+
+    sha256: str
+    size: int
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    received_at: datetime
+    unit_id: str | None
+    outcome: str
+    error: str | None = None
+    attachments: tuple[StoredAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    received_at: datetime
+    unit_id: str | None
+    outcome: str
+    error: str | None
+    forms: tuple[str, ...]
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One poller at a time: a manual `poll` beside the service must not double-process."""
+        lock_path = self.path.with_suffix(".lock")
+        with open(lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockedError(
+                    f"another mail-ingest process is polling this store ({lock_path}); "
+                    "try again when it has finished"
+                ) from None
+            yield
+
+    def migrations(self) -> list[str]:
+        return [
+            row[0] for row in self._db.execute("SELECT name FROM schema_migrations ORDER BY name")
+        ]
+
+    def _migrate(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = set(self.migrations())
+        for name, script in MIGRATIONS:
+            if name in applied:
+                continue
+            # executescript runs its own statements; the explicit BEGIN/COMMIT makes the
+            # migration and its record one atomic step.
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n"
+                f"INSERT INTO schema_migrations VALUES ('{name}', '{_now()}');\nCOMMIT;"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- the mailbox checkpoint (mailbox.Checkpoint) -------------------------------
+
+    def last_uid(self, source: str, uidvalidity: int) -> int:
+        row = self._db.execute(
+            "SELECT last_uid FROM mailbox_state WHERE source = ? AND uidvalidity = ?",
+            (source, uidvalidity),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def is_known(self, source: str, uidvalidity: int, uid: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM locations WHERE source = ? AND uidvalidity = ? AND uid = ?",
+            (source, uidvalidity, uid),
+        ).fetchone()
+        return row is not None
+
+    # -- writing -------------------------------------------------------------------
+
+    def record(self, record: MessageRecord, source: str, uidvalidity: int, uid: str) -> bool:
+        """Write a message and its position atomically; False if the message was known."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id FROM messages WHERE sha256 = ?", (record.sha256,)
+            ).fetchone()
+            new = row is None
+            message = self._insert_message(db, record) if new else int(row[0])
+            db.execute(
+                "INSERT OR IGNORE INTO locations VALUES (?, ?, ?, ?)",
+                (source, uidvalidity, uid, message),
+            )
+            if uid.isdigit():
+                db.execute(
+                    "INSERT INTO mailbox_state VALUES (?, ?, ?) ON CONFLICT (source, uidvalidity)"
+                    " DO UPDATE SET last_uid = max(last_uid, excluded.last_uid)",
+                    (source, uidvalidity, int(uid)),
+                )
+        return new
+
+    def _insert_message(self, db: sqlite3.Connection, r: MessageRecord) -> int:
+        cursor = db.execute(
+            "INSERT INTO messages (sha256, size, message_id, sender, subject, received_at,"
+            " received_utc, unit_id, outcome, error, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.sha256, r.size, r.message_id, r.sender, r.subject, r.received_at.isoformat(),
+                r.received_at.astimezone(UTC).isoformat(), r.unit_id, r.outcome, r.error, _now(),
+            ),
+        )  # fmt: skip
+        message = int(cursor.lastrowid or 0)
+        for position, a in enumerate(r.attachments):
+            p = a.parsed
+            cursor = db.execute(
+                "INSERT INTO attachments (message, position, filename, content_type, size, sha256,"
+                " form, fields, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message, position, a.filename, a.content_type, a.size, a.sha256, p.form,
+                    _json(dict(p.fields)), _json([vars(problem) for problem in p.problems]),
+                ),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO entries (attachment, position, name, kind, field, level, extra)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (cursor.lastrowid, i, e.name, e.kind, e.field, e.level, _json(dict(e.extra)))
+                    for i, e in enumerate(p.entries)
+                ],
+            )
+        return message
+
+    def start_poll(self) -> int:
+        cursor = self._db.execute("INSERT INTO polls (started_at) VALUES (?)", (_now(),))
+        return int(cursor.lastrowid or 0)
+
+    def finish_poll(
+        self, poll: int, fetched: int, recorded: int, errors: int, failure: str | None = None
+    ) -> None:
+        self._db.execute(
+            "UPDATE polls SET finished_at = ?, fetched = ?, recorded = ?, errors = ?, failure = ?"
+            " WHERE id = ?",
+            (_now(), fetched, recorded, errors, failure, poll),
+        )
+
+    # -- reading -------------------------------------------------------------------
+
+    def submissions(self) -> dict[str, list[Submission]]:
+        """Every counted message per unit, with its parsed files, for rules.status."""
+        files: dict[int, list[ParsedFile]] = defaultdict(list)
+        entries = self._entries()
+        for row in self._db.execute(
+            "SELECT a.id, a.message, a.filename, a.form, a.fields, a.problems FROM attachments a"
+            " JOIN messages m ON m.id = a.message WHERE m.outcome = 'submission'"
+            " ORDER BY a.message, a.position"
+        ):
+            files[row[1]].append(
+                ParsedFile(
+                    filename=row[2],
+                    form=row[3],
+                    fields=json.loads(row[4]),
+                    entries=tuple(entries.get(row[0], ())),
+                    problems=tuple(Problem(**p) for p in json.loads(row[5])),
+                )
+            )
+        result: dict[str, list[Submission]] = defaultdict(list)
+        for message, unit_id, received_at in self._db.execute(
+            "SELECT id, unit_id, received_at FROM messages WHERE outcome = 'submission'"
+            " ORDER BY received_utc, id"
+        ):
+            result[unit_id].append(
+                Submission(
+                    ref=str(message),
+                    received_at=datetime.fromisoformat(received_at),
+                    files=tuple(files.get(message, ())),
+                )
+            )
+        return dict(result)
+
+    def _entries(self) -> dict[int, list[Entry]]:
+        by_attachment: dict[int, list[Entry]] = defaultdict(list)
+        for attachment, name, kind, field, level, extra in self._db.execute(
+            "SELECT attachment, name, kind, field, level, extra FROM entries"
+            " ORDER BY attachment, position"
+        ):
+            by_attachment[attachment].append(Entry(name, kind, field, level, json.loads(extra)))
+        return by_attachment
+
+    def messages(self, limit: int | None = None) -> list[MessageRow]:
+        forms: dict[int, list[str]] = defaultdict(list)
+        for message, form in self._db.execute(
+            "SELECT message, form FROM attachments WHERE form IS NOT NULL"
+            " ORDER BY message, position"
+        ):
+            forms[message].append(form)
+        rows = self._db.execute(
+            "SELECT id, message_id, sender, subject, received_at, unit_id, outcome, error"
+            " FROM messages ORDER BY received_utc DESC, id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        )
+        return [
+            MessageRow(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7],
+                       tuple(forms.get(r[0], ())))
+            for r in rows
+        ]  # fmt: skip
+
+    def count(self, table: str) -> int:
+        assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls"}
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

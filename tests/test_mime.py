@@ -1,0 +1,104 @@
+"""Reading raw mail: Vietnamese headers, hidden attachments, robots, broken input."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+from conftest import make_message
+
+from mail_ingest import mime
+from mail_ingest.classify import classify
+from mail_ingest.errors import MessageError
+
+
+def test_rfc2047_subject_and_rfc2231_filename_are_decoded() -> None:
+    raw = (
+        b"From: =?utf-8?b?xJDhuqNuZyDhu6d5IHjDoyBNxrDhu51uZyBTbw==?= <muongso@example.vn>\r\n"
+        b"Subject: =?utf-8?q?G=E1=BB=ADi_bi=E1=BB=83u_m=E1=BA=ABu_01?=\r\n"
+        b"Message-ID: <1@example.vn>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nK\xc3\xadnh g\xe1\xbb\xadi\r\n"
+        b"--b\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Disposition: attachment; filename*=utf-8''M%E1%BA%ABu%2001.xlsx\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--b--\r\n"
+    )
+    mail = mime.parse(raw)
+    assert mail.subject == "Gửi biểu mẫu 01"
+    assert mail.sender == "Đảng ủy xã Mường So <muongso@example.vn>"
+    assert mail.message_id == "<1@example.vn>"
+    assert [(a.filename, a.data) for a in mail.attachments] == [("Mẫu 01.xlsx", b"PK\x03\x04")]
+    assert mail.body.strip() == "Kính gửi"
+
+
+def test_attachments_of_a_forwarded_message_are_found() -> None:
+    inner = EmailMessage()
+    inner["From"] = "a@example.vn"
+    inner["Subject"] = "Mẫu 01"
+    inner.set_content("x")
+    inner.add_attachment(b"data", maintype="application", subtype="pdf", filename="scan.pdf")
+    outer = EmailMessage()
+    outer["From"] = "b@example.vn"
+    outer["Subject"] = "Fwd: Mẫu 01"
+    outer.set_content("chuyển tiếp")
+    outer.add_attachment(inner)
+    assert [a.filename for a in mime.parse(outer.as_bytes()).attachments] == ["scan.pdf"]
+
+
+def test_inline_images_are_not_attachments_but_nameless_files_are() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.vn"
+    msg.set_content("x")
+    msg.add_related(b"\x89PNG", maintype="image", subtype="png", cid="<logo>")
+    msg.add_attachment(
+        b"PK",
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    [attachment] = mime.parse(msg.as_bytes()).attachments
+    assert attachment.filename == "tep-dinh-kem-3.xlsx"
+
+
+def test_malformed_headers_do_not_fail_the_message() -> None:
+    raw = (
+        b"From: =?utf-8?b?broken <<a@@example.vn\r\n"
+        b"Subject: =?x-unknown?q?abc?=\r\nTo: ;;;\r\n\r\nbody"
+    )
+    mail = mime.parse(raw)
+    assert mail.sender and mail.subject == "abc"
+    assert mail.attachments == ()
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00\x01\x02 garbage without headers", b"\r\n\r\n"])
+def test_not_an_email_is_a_message_error(raw: bytes) -> None:
+    with pytest.raises(MessageError, match="not an email message"):
+        mime.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, "auto-reply"),
+        ({"X_Autoreply": "yes"}, "auto-reply"),
+        ({"Precedence": "bulk"}, "mailing-list"),
+        ({"List_Id": "<news.example.vn>"}, "mailing-list"),
+        ({"Auto_Submitted": "no"}, None),
+        ({}, None),
+    ],
+)
+def test_classify_headers(headers: dict[str, str], kind: str | None) -> None:
+    mail = mime.parse(make_message("a@example.vn", **headers))
+    assert classify(mail.headers) == kind
+
+
+def test_classify_bounces_and_out_of_office_subjects() -> None:
+    bounce = mime.parse(
+        make_message(
+            "Mail Delivery Subsystem <MAILER-DAEMON@gmail.com>",
+            "Delivery Status Notification (Failure)",
+        )
+    )
+    assert classify(bounce.headers) == "bounce"
+    ooo = mime.parse(make_message("a@example.vn", "Trả lời tự động: Đôn đốc gửi biểu"))
+    assert classify(ooo.headers) == "auto-reply"
