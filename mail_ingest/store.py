@@ -185,16 +185,15 @@ class Store:
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        applied = set(self.migrations())
         for name, script in MIGRATIONS:
-            if name in applied:
-                continue
-            # executescript runs its own statements; the explicit BEGIN/COMMIT makes the
-            # migration and its record one atomic step.
-            self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\n"
-                f"INSERT INTO schema_migrations VALUES ('{name}', '{_now()}');\nCOMMIT;"
-            )
+            # Checked inside the write lock: two processes opening a new store at once
+            # must not both apply the same migration.
+            with self._transaction() as db:
+                if db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                    continue
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -352,6 +351,17 @@ class Store:
     def count(self, table: str) -> int:
         assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls"}
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit on its own)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
 
 
 def _json(value: object) -> str:

@@ -1,0 +1,95 @@
+"""The store and the archive: migrations, idempotent recording, the poll lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mail_ingest.archive import Archive, sha256
+from mail_ingest.errors import LockedError
+from mail_ingest.store import MIGRATIONS, MessageRecord, Store, StoredAttachment
+from parsers.model import Entry, ParsedFile, Problem
+
+
+def record(digest: str = "a" * 64, outcome: str = "submission") -> MessageRecord:
+    parsed = ParsedFile(
+        "Mau 01.xlsx",
+        "mau-01",
+        fields={"don_vi": "Đảng ủy xã Mường So"},
+        entries=(Entry("Hợp tác xã chè", "tap-the", "kinh-te", "huyen", {"note": "mới"}),),
+        problems=(Problem("empty-field", "Dòng 3: chưa ghi lĩnh vực"),),
+    )
+    return MessageRecord(
+        sha256=digest,
+        size=10,
+        message_id="<1@example.vn>",
+        sender="a@example.vn",
+        subject="Mẫu 01",
+        received_at=datetime(2024, 1, 25, 2, 12, tzinfo=UTC),
+        unit_id="xa-muong-so",
+        outcome=outcome,
+        attachments=(StoredAttachment("Mau 01.xlsx", "application/x", 5, "b" * 64, parsed),),
+    )
+
+
+def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with Store(path) as store:
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+    with Store(path) as store:  # reopening an up-to-date database changes nothing
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_recording_twice_changes_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.record(record(), "imap:x/INBOX", 7, "3") is True
+        counts = {t: store.count(t) for t in ("messages", "attachments", "entries")}
+        assert store.record(record(), "imap:x/INBOX", 7, "3") is False
+        assert {t: store.count(t) for t in counts} == counts
+        # The same bytes seen at a second position: one message, two locations.
+        assert store.record(record(), "imap:x/Dan van kheo", 1, "1") is False
+        assert store.count("messages") == 1 and store.count("locations") == 2
+
+
+def test_checkpoint_tracks_highest_uid_per_folder_incarnation(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.last_uid("imap:x/INBOX", 7) == 0
+        store.record(record("1" * 64), "imap:x/INBOX", 7, "5")
+        store.record(record("2" * 64), "imap:x/INBOX", 7, "3")
+        assert store.last_uid("imap:x/INBOX", 7) == 5
+        assert store.last_uid("imap:x/INBOX", 8) == 0  # UIDVALIDITY changed: a new incarnation
+        assert store.is_known("imap:x/INBOX", 7, "3")
+        assert not store.is_known("imap:x/INBOX", 7, "4")
+
+
+def test_submissions_round_trip_parsed_files(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.record(record(), "maildir:/m", 0, "k1")
+        store.record(record("c" * 64, outcome="auto-reply"), "maildir:/m", 0, "k2")
+        [submission] = store.submissions()["xa-muong-so"]
+    assert submission.received_at == datetime(2024, 1, 25, 2, 12, tzinfo=UTC)
+    [parsed] = submission.files
+    assert parsed == record().attachments[0].parsed
+
+
+def test_only_one_poller_at_a_time(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as first, Store(tmp_path / "s.sqlite3") as second:
+        with first.lock(), pytest.raises(LockedError, match="another mail-ingest"), second.lock():
+            pass
+        with second.lock():  # released when the first finished
+            pass
+
+
+def test_archive_is_content_addressed_and_idempotent(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+    raw = b"From: a@example.vn\r\n\r\nbody"
+    digest = archive.put(raw)
+    assert digest == sha256(raw)
+    assert archive.path(digest) == tmp_path / "archive" / digest[:2] / digest[2:4] / f"{digest}.eml"
+    assert archive.put(raw) == digest
+    assert archive.get(digest) == raw
+    assert [p.name for p in (tmp_path / "archive").rglob("*") if p.is_file()] == [f"{digest}.eml"]
