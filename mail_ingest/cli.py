@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections import Counter
 from datetime import datetime
 from importlib import resources
@@ -20,6 +19,7 @@ from mail_ingest import config as config_module
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import open_store, poll_config
+from parsers.model import ParsedFile
 
 
 class _Group(click.Group):
@@ -207,7 +207,7 @@ def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
             click.echo(f"  ! {p.message}")
 
 
-def _parsed_json(name: str, r: parsers.ParsedFile) -> dict[str, Any]:
+def _parsed_json(name: str, r: ParsedFile) -> dict[str, Any]:
     return {
         "file": name,
         "form": r.form,
@@ -246,4 +246,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

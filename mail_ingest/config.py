@@ -207,7 +207,7 @@ def _requirement(t: _Table, known_forms: set[str]) -> Requirement:
         forms=tuple(forms),
         deadline=deadline,
         groups=tuple(t.strings("groups", check=_identifier)),
-        reminders=tuple(t.list("reminders", int)),
+        reminders=tuple(t.array("reminders", int)),
         rules=tuple(_rule(rules, key) for key in list(rules.keys())),
     )
 
@@ -220,7 +220,6 @@ def _rule(t: _Table, key: str) -> CountRule:
             "unknown rule (known: min_/max_ + entries, collectives, individuals, "
             "level_tinh, level_huyen, level_xa)",
         )
-        parsed = ("min", "entries")
     raw = t.get(key, object)
     if isinstance(raw, int) and not isinstance(raw, bool):
         quota = Quota({}, _non_negative(t, key, raw))
@@ -232,7 +231,8 @@ def _rule(t: _Table, key: str) -> CountRule:
     else:
         t.error(key, "expected a number or a table such as { xa = 2, default = 1 }")
         quota = Quota({})
-    return CountRule(parsed[0], parsed[1], quota)
+    bound, counter = parsed or ("min", "entries")
+    return CountRule(bound, counter, quota)
 
 
 def _secret(key: str, variable: str) -> str:
@@ -370,9 +370,9 @@ class _Table:
     def strings(
         self, name: str, *, required: bool = False, check: Check | None = None
     ) -> list[str]:
-        return self.list(name, str, required=required, check=check)
+        return self.array(name, str, required=required, check=check)
 
-    def list(
+    def array(
         self, name: str, kind: type[T], *, required: bool = False, check: Check | None = None
     ) -> list[T]:
         value = self.get(name, list, required=required)
@@ -406,9 +406,11 @@ class _Table:
 
     def day(self, name: str) -> date | None:
         """A day, written as a TOML date (2024-02-01) or a string ("2024-02-01")."""
-        value = self.get(name, object)
-        if value is None or _is(value, date):
+        value: object = self.get(name, object)
+        if isinstance(value, date) and _is(value, date):
             return value
+        if value is None:
+            return None
         if isinstance(value, str):
             try:
                 return date.fromisoformat(value)

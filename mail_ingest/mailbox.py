@@ -82,7 +82,7 @@ class MaildirSource:
 
     def _mtime(self, key: str) -> float:
         # Maildir._lookup is the only way to map a key to its file (cur/ or new/).
-        return os.stat(self.path / self._box._lookup(key)).st_mtime
+        return os.stat(self.path / self._box._lookup(key)).st_mtime  # type: ignore[attr-defined]
 
     def _delivery_order(self, key: str) -> tuple[float, str]:
         try:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
+from email.utils import collapse_rfc2231_value
 
 from mail_ingest.errors import MessageError
 
@@ -103,7 +104,8 @@ def _filename(part: Message) -> str:
     try:
         name = part.get_filename()
     except Exception:  # an undecodable RFC 2231 name: keep the raw parameter
-        name = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        param = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        name = collapse_rfc2231_value(param) if param else None
     return " ".join(str(name).split()).replace("/", "_").replace("\\", "_") if name else ""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -33,7 +33,7 @@ class UnitDirectory:
         address = parseaddr(sender)[1].strip().lower()
         return self._by_email.get(address) if address else None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Unit]:
         return iter(self.units)
 
     def __len__(self) -> int:
