@@ -5,11 +5,12 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-from conftest import make_message
 
 from mail_ingest import mime
 from mail_ingest.classify import classify
 from mail_ingest.errors import MessageError
+
+from conftest import make_message
 
 
 def test_rfc2047_subject_and_rfc2231_filename_are_decoded() -> None:
