@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 
 from mail_ingest.cli import cli
+from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 
 from conftest import Deployment, make_message
 
