@@ -24,7 +24,7 @@ def classify(headers: Mapping[str, str]) -> Kind | None:
     local_part = parseaddr(headers.get("from", ""))[1].lower().partition("@")[0]
     if "report-type=delivery-status" in content_type.replace('"', "").replace(" ", ""):
         return "bounce"
-    if local_part in _BOUNCE_SENDERS:
+    if local_part in _BOUNCE_SENDERS or headers.get("return-path", "").strip() == "<>":
         return "bounce"
     if headers.get("auto-submitted", "no").strip().lower() not in ("", "no"):
         return "auto-reply"

@@ -13,6 +13,7 @@ import contextlib
 import email
 import email.policy
 import mimetypes
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.header import decode_header, make_header
@@ -58,12 +59,17 @@ def parse(raw: bytes) -> Mail:
 def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-        return " ".join(str(value).split()) if value is not None else ""
+        return _clean(str(value)) if value is not None else ""
     except Exception:  # malformed header: policy.default raises on access
         raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
         with contextlib.suppress(Exception):  # undecodable encoded words stay as they are
             raw = str(make_header(decode_header(raw)))
-        return " ".join(str(raw).split())
+        return _clean(str(raw))
+
+
+def _clean(text: str) -> str:
+    """NFC (Mac clients send decomposed Vietnamese) and whitespace collapsed."""
+    return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
 def _attachments(msg: Message) -> Iterator[Attachment]:
@@ -106,7 +112,7 @@ def _filename(part: Message) -> str:
     except Exception:  # an undecodable RFC 2231 name: keep the raw parameter
         param = part.get_param("filename", header="content-disposition") or part.get_param("name")
         name = collapse_rfc2231_value(param) if param else None
-    return " ".join(str(name).split()).replace("/", "_").replace("\\", "_") if name else ""
+    return _clean(str(name)).replace("/", "_").replace("\\", "_") if name else ""
 
 
 def _invented_name(index: int, content_type: str) -> str:
@@ -117,9 +123,12 @@ def _invented_name(index: int, content_type: str) -> str:
 def _body(msg: Message) -> str:
     if not isinstance(msg, EmailMessage):
         return ""
-    try:
-        part = msg.get_body(preferencelist=("plain", "html"))
-        content = part.get_content() if part is not None else ""
-    except (KeyError, LookupError, UnicodeError, AttributeError):
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
         return ""
-    return content if isinstance(content, str) else ""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError):  # unknown or misspelt charset (x-vni, uft-8)
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return unicodedata.normalize("NFC", content) if isinstance(content, str) else ""

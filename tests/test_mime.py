@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from email.message import EmailMessage
+from urllib.parse import quote
 
 import pytest
 
@@ -103,3 +105,29 @@ def test_classify_bounces_and_out_of_office_subjects() -> None:
     assert classify(bounce.headers) == "bounce"
     ooo = mime.parse(make_message("a@example.vn", "Trả lời tự động: Đôn đốc gửi biểu"))
     assert classify(ooo.headers) == "auto-reply"
+
+
+def test_gmail_rfc2047_inside_quoted_filename_and_nfd_names() -> None:
+    nfd = unicodedata.normalize("NFD", "Mẫu 02 Dào San.docx")
+    raw = (
+        "From: a@example.vn\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: application/octet-stream\r\n"
+        'Content-Disposition: attachment; filename="=?UTF-8?B?TeG6q3UgMDEueGxzeA==?="\r\n\r\nx\r\n'
+        "--b\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Disposition: attachment; filename*=utf-8''{quote(nfd)}\r\n\r\ny\r\n--b--\r\n"
+    ).encode()
+    names = [a.filename for a in mime.parse(raw).attachments]
+    assert names == ["Mẫu 01.xlsx", "Mẫu 02 Dào San.docx"]
+    assert names[1] == unicodedata.normalize("NFC", names[1])
+
+
+def test_unknown_charset_does_not_fail_the_message() -> None:
+    raw = b"From: a@example.vn\r\nContent-Type: text/plain; charset=x-vni\r\n\r\nXin ch\xc3\xa0o"
+    mail = mime.parse(raw)
+    assert mail.body == "Xin chào" and mail.attachments == ()
+
+
+def test_empty_return_path_is_a_bounce() -> None:
+    mail = mime.parse(make_message("postmaster-notice@example.vn", Return_Path="<>"))
+    assert classify(mail.headers) == "bounce"
