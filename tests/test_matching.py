@@ -1,0 +1,85 @@
+"""Recognising a unit by name when it writes from an address the directory does not list."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.matching import UnitMatcher, fold, name_forms
+from rules.units import Unit, UnitDirectory
+
+UNITS = UnitDirectory(
+    [
+        Unit("xa-dao-san", "Đảng ủy xã Dào San", "xa", ("dangbodaosan@gmail.com",)),
+        Unit("xa-mo-si-san", "Đảng ủy xã Mồ Sì San", "xa"),
+        Unit("xa-muong-so", "Đảng ủy xã Mường So", "xa"),
+        Unit("xa-si-lo-lau", "Đảng ủy xã Sì Lở Lầu", "xa"),
+        Unit("tt-phong-tho", "Đảng ủy thị trấn Phong Thổ", "xa"),
+        Unit("xa-hoang-than", "Đảng ủy xã Hoang Thèn", "xa"),
+        Unit("xa-hoang-thanh", "Đảng ủy xã Hoàng Thành", "xa"),
+        Unit("cq-vp", "Chi bộ Văn phòng HĐND - UBND huyện", "co-quan"),
+    ]
+)
+MATCHER = UnitMatcher(UNITS, aliases={"cq-vp": ["VP HĐND-UBND"]})
+STRANGER = "Giàng Seo Páo <giangseopao1985@gmail.com>"
+
+
+def test_fold_removes_diacritics_and_punctuation() -> None:
+    assert fold("  Đảng ủy xã Dào San – BÁO CÁO!! ") == "dang uy xa dao san bao cao"
+    assert fold("Thuỷ") == fold("thủy") == "thuy"
+
+
+def test_name_forms_drop_the_party_prefix_but_keep_the_kind_of_unit() -> None:
+    unit = Unit("x", "Đảng ủy thị trấn Phong Thổ", "xa")
+    assert name_forms(unit, ["TT Phong Tho"]) == (
+        "dang uy thi tran phong tho",
+        "thi tran phong tho",
+        "tt phong tho",
+    )
+
+
+def test_address_wins_whatever_the_text_says() -> None:
+    found = MATCHER.identify("DangBoDaoSan@Gmail.com", {"subject": "xa Muong So"})
+    assert (found.unit_id, found.confidence, found.evidence) == ("xa-dao-san", 100.0, "address")
+
+
+@pytest.mark.parametrize(
+    ("texts", "unit"),
+    [
+        ({"subject": "bao cao dan van kheo - xa Dao San"}, "xa-dao-san"),
+        ({"subject": "bao cao dan van kheo xa Si Lo Lau"}, "xa-si-lo-lau"),
+        ({"subject": "bieu DVK xa Daosan"}, "xa-dao-san"),  # words run together
+        ({"subject": "xa Muong Soo gui mau 01"}, "xa-muong-so"),  # a typo
+        ({"subject": "Mẫu 01", "form": "ĐẢNG ỦY XÃ MỒ SÌ SAN"}, "xa-mo-si-san"),
+        (
+            {
+                "subject": "Fwd:",
+                "body": "Kính gửi Ban Dân vận Huyện ủy Phong Thổ.\nXã Sì Lở Lầu gửi",
+            },
+            "xa-si-lo-lau",
+        ),
+        ({"subject": "gui bieu VP HDND UBND"}, "cq-vp"),  # an alias from the config
+        ({"subject": "Thị trấn Phong Thổ gửi biểu"}, "tt-phong-tho"),
+    ],
+)
+def test_unit_recognised_by_name(texts: dict[str, str], unit: str) -> None:
+    found = MATCHER.identify(STRANGER, texts)
+    assert found.unit_id == unit, found
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        {"subject": "Mẫu 01"},  # nothing to go on
+        {"subject": "Gửi Ban Dân vận Huyện ủy Phong Thổ"},  # the district, not the town
+        {"subject": "xa Hoang Than"},  # Hoang Thèn or Hoàng Thành: too close to call
+        {},
+    ],
+)
+def test_uncertain_matches_go_to_review(texts: dict[str, str]) -> None:
+    found = MATCHER.identify(STRANGER, texts)
+    assert found.unit_id is None and found.needs_review
+
+
+def test_ambiguous_match_keeps_both_guesses_for_the_reviewer() -> None:
+    found = MATCHER.identify(STRANGER, {"subject": "bao cao xa Hoang Than"})
+    assert {g.unit_id for g in found.guesses[:2]} == {"xa-hoang-than", "xa-hoang-thanh"}
