@@ -1,0 +1,113 @@
+"""Which form a file is, from its own evidence: a header row, a title, its name, the subject.
+
+Evidence is weighed, not required in full: a unit may rename the file "Scan 001.xlsx"
+(the header and title still tell), retitle the form in its own words (the header tells),
+or send a report whose only clue is its title. The email subject is the weakest clue,
+since one subject often covers two attachments ("Gửi mẫu 01 và mẫu 02").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parsers.office import Content, Grid
+from parsers.specs import FormSpec, Phrases
+from parsers.tables import Header, find_header
+from parsers.text import clean, has_all, words
+
+HEAD_LINES = 15  # the title block: unit, national motto, date, title, addressee
+WEIGHTS = {"title": 4, "header": 3, "filename": 2, "hint": 1}
+THRESHOLD = 2  # a file name alone will do; a subject alone will not
+_DATE = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2}) nam (\d{4})\b")
+
+
+@dataclass(frozen=True)
+class Recognised:
+    spec: FormSpec
+    head: tuple[str, ...]  # the lines above the form's table, or the document's first lines
+    table: tuple[int, Header] | None = None  # the grid's index in Content.blocks, its header
+
+
+def recognise(
+    specs: Sequence[FormSpec], filename: str, hint: str, content: Content
+) -> Recognised | None:
+    """The spec with the most evidence, if there is enough of it."""
+    best: tuple[tuple[int, bool, int], Recognised] | None = None
+    for order, spec in enumerate(specs):
+        if spec.shape == "report" and content.format != "docx":
+            continue
+        table = _find_table(spec, content)
+        head = head_lines(content, table)
+        score = (
+            WEIGHTS["title"] * _any(spec.titles, "\n".join(head))
+            + WEIGHTS["header"] * (table is not None)
+            + WEIGHTS["filename"] * _any(spec.filenames, filename)
+            + WEIGHTS["hint"] * _any(spec.filenames, hint)
+        )
+        rank = (score, table is not None, -order)
+        if score >= THRESHOLD and (best is None or rank > best[0]):
+            best = (rank, Recognised(spec, head, table))
+    return best[1] if best else None
+
+
+def head_lines(content: Content, table: tuple[int, Header] | None) -> tuple[str, ...]:
+    """The first lines of text, stopping at the form's own table header."""
+    stop_block, stop_row = (table[0], table[1].top) if table else (-1, -1)
+    blocks = list(enumerate(content.blocks))
+    if content.format == "xlsx":  # only the sheet that holds the form (or the first one)
+        blocks = blocks[max(stop_block, 0) : max(stop_block, 0) + 1]
+    lines: list[str] = []
+    for b, block in blocks:
+        if isinstance(block, str):
+            lines += block.splitlines()
+            continue
+        for r, row in enumerate(block.rows):
+            if (b, r) == (stop_block, stop_row):
+                return tuple(lines[:HEAD_LINES])
+            lines += [line for cell in dict.fromkeys(row) for line in cell.splitlines()]
+            if len(lines) >= HEAD_LINES:
+                return tuple(lines[:HEAD_LINES])
+    return tuple(lines[:HEAD_LINES])
+
+
+def unit_line(head: Sequence[str], prefixes: Sequence[str], title: Sequence[Phrases]) -> str:
+    """The unit's own line ("ĐẢNG ỦY XÃ MƯỜNG SO"): the last one above the title that
+    starts like a unit's name, since the superior body ("ĐẢNG BỘ HUYỆN ...") comes first."""
+    found = ""
+    for line in head:
+        if _any(title, line):
+            break
+        typed = words(line)
+        if _DATE.search(typed):  # "Phong Thổ, ngày ..." starts like "Phòng ..."
+            continue
+        if any(f"{typed} ".startswith(f"{words(p)} ") for p in prefixes):
+            found = clean(line.strip("*-_ "))
+    return found
+
+
+def date_line(head: Sequence[str]) -> str:
+    """The date of the document ("Mường So, ngày 25 tháng 01 năm 2024"), as YYYY-MM-DD."""
+    for line in head:
+        m = _DATE.search(words(line))
+        if m:
+            day, month, year = (int(g) for g in m.groups())
+            if 1 <= day <= 31 and 1 <= month <= 12:
+                return f"{year:04d}-{month:02d}-{day:02d}"
+    return ""
+
+
+def _find_table(spec: FormSpec, content: Content) -> tuple[int, Header] | None:
+    if spec.table is None:
+        return None
+    for b, block in enumerate(content.blocks):
+        if isinstance(block, Grid):
+            header = find_header(block, spec.table)
+            if header is not None:
+                return b, header
+    return None
+
+
+def _any(groups: Sequence[Phrases], text: str) -> bool:
+    return any(has_all(group, text) for group in groups)

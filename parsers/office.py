@@ -1,0 +1,248 @@
+"""Open .xlsx and .docx bytes safely and reduce them to text: paragraphs and grids of cells.
+
+Nothing here knows about forms. What it guards against, before any library sees the bytes:
+files too big, zip bombs (python-docx reads zip members whole, with no limit), encrypted
+or legacy OLE files under a modern name, zips that are not Office files. What it works
+around: python-docx drops text in content controls, tracked insertions and text boxes,
+so Word text is read from the XML; openpyxl's read-only mode loses merged cells, so
+small workbooks are read in full mode with merged ranges filled in.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+import docx
+import openpyxl
+from docx.oxml.ns import qn
+
+from parsers.text import clean
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # all members together, as the zip announces them
+MAX_MEMBERS = 2000
+# A compression ratio only means a bomb for big members: styles.xml alone is often 100:1.
+MAX_RATIO, RATIO_FROM_BYTES = 100, 10 * 1024 * 1024
+FULL_MODE_SHEET_BYTES = 8 * 1024 * 1024  # below this, read merged cells too
+MAX_ROWS, MAX_COLUMNS = 5000, 40  # a form has tens of rows; stray formatting can claim a million
+
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+# Encrypted .docx/.xlsx are OLE files whose directory names this stream (in UTF-16).
+ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+
+Format = Literal["xlsx", "docx"]
+
+
+class Unreadable(Exception):
+    """Why the bytes cannot be read: a Problem code, and the reason for the message."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A table as text. Merged cells repeat their value, as a person reads them."""
+
+    name: str  # the sheet's name, or "" for a Word table
+    rows: tuple[tuple[str, ...], ...]  # cells keep line breaks; rows[0] is row 1
+
+
+Block = str | Grid  # a paragraph or a table, in document order
+
+
+@dataclass(frozen=True)
+class Content:
+    format: Format
+    blocks: tuple[Block, ...]  # .xlsx: one Grid per worksheet; .docx: the body in order
+
+
+def read(data: bytes) -> Content:
+    """The text of an Office file, whatever its name claims; raises Unreadable."""
+    if data.startswith(OLE_MAGIC):
+        if ENCRYPTION_STREAM in data:
+            raise Unreadable("encrypted", "password")
+        raise Unreadable("needs-review", "legacy")
+    if not data.startswith(b"PK"):
+        raise Unreadable("corrupt-file", "not-zip")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise Unreadable("corrupt-file", "not-zip") from exc
+    found = _check_members(members)
+    sheet_bytes = sum(m.file_size for m in members if m.filename.startswith("xl/worksheets/"))
+    try:
+        if found == "xlsx":
+            return Content("xlsx", _workbook(data, full=sheet_bytes <= FULL_MODE_SHEET_BYTES))
+        return Content("docx", tuple(_body(docx.Document(io.BytesIO(data)).element.body)))
+    except Unreadable:
+        raise
+    except Exception as exc:  # the libraries raise anything from KeyError to XMLSyntaxError
+        raise Unreadable("corrupt-file", "broken") from exc
+
+
+def _check_members(members: list[zipfile.ZipInfo]) -> Format:
+    """Refuse bombs and non-Office zips; say which format the package really is.
+
+    The announced sizes suffice: zipfile stops each member at its announced size and
+    fails the CRC check if the data goes on, so a lying header cannot inflate further.
+    """
+    if len(members) > MAX_MEMBERS:
+        raise Unreadable("suspicious-file", "too-many-members")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise Unreadable("suspicious-file", "too-big-unpacked")
+    for m in members:
+        if m.file_size > RATIO_FROM_BYTES and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise Unreadable("suspicious-file", "ratio")
+        if m.flag_bits & 0x1:
+            raise Unreadable("encrypted", "password")
+    names = {m.filename for m in members}
+    if "[Content_Types].xml" not in names:
+        raise Unreadable("corrupt-file", "not-office")
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    if any(n.startswith("word/") for n in names):
+        return "docx"
+    raise Unreadable("corrupt-file", "not-office")
+
+
+# --- Excel -------------------------------------------------------------------------------
+
+
+def _workbook(data: bytes, *, full: bool) -> tuple[Grid, ...]:
+    # data_only: a formula gives its cached value (None if Excel never calculated it).
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=not full, data_only=True)
+    try:
+        sheets = sorted(book.worksheets, key=lambda s: s.sheet_state != "visible")
+        return tuple(_sheet(sheet, full) for sheet in sheets)
+    finally:
+        book.close()
+
+
+def _sheet(sheet: Any, full: bool) -> Grid:
+    # Bounds from the sheet's own size: asking a full-mode sheet for more creates the cells.
+    bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
+    right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    rows = [
+        [_cell_text(v) for v in row]
+        for row in sheet.iter_rows(max_row=bottom, max_col=right, values_only=True)
+    ]
+    if full:  # a merged range keeps its value in the top-left cell only
+        for merged in sheet.merged_cells.ranges:
+            value = _at(rows, merged.min_row - 1, merged.min_col - 1)
+            for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
+                for c in range(merged.min_col - 1, min(merged.max_col, len(rows[r]))):
+                    rows[r][c] = value
+    return Grid(str(sheet.title), tuple(tuple(row) for row in rows))
+
+
+def _at(rows: list[list[str]], r: int, c: int) -> str:
+    return rows[r][c] if r < len(rows) and c < len(rows[r]) else ""
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime) and value.time() == time():
+        return value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return _lines(str(value).splitlines())
+
+
+def _lines(lines: Iterator[str] | list[str]) -> str:
+    """Cleaned, non-empty lines joined by newlines (line breaks inside a cell matter)."""
+    return "\n".join(c for c in (clean(line) for line in lines) if c)
+
+
+# --- Word --------------------------------------------------------------------------------
+
+W_P, W_TBL, W_TR, W_TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
+W_T, W_TAB, W_BR, W_CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
+W_SDT, W_SDT_CONTENT, W_CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
+W_GRID_SPAN, W_VMERGE, W_GRID_BEFORE = qn("w:gridSpan"), qn("w:vMerge"), qn("w:gridBefore")
+W_TC_PR, W_TR_PR, W_VAL = qn("w:tcPr"), qn("w:trPr"), qn("w:val")
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+W_DEL = qn("w:del")
+
+
+def _body(element: Any) -> Iterator[Block]:
+    """Paragraphs and tables in order, looking inside content controls (w:sdt)."""
+    for child in element:
+        if child.tag == W_P:
+            text = _paragraph(child)
+            if text:
+                yield text
+        elif child.tag == W_TBL:
+            yield Grid("", tuple(_rows(child)))
+        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+            yield from _body(child)
+
+
+def _paragraph(p: Any) -> str:
+    return _lines("".join(_runs(p)).split("\n"))
+
+
+def _runs(element: Any) -> Iterator[str]:
+    """Text, tabs and breaks anywhere below, once: a text box's VML fallback repeats it."""
+    for child in element:
+        if child.tag in (MC_FALLBACK, W_DEL):
+            continue
+        if child.tag == W_T:
+            yield child.text or ""
+        elif child.tag == W_TAB:
+            yield " "
+        elif child.tag in (W_BR, W_CR):
+            yield "\n"
+        elif child.tag == W_P:  # a paragraph inside a text box
+            yield "\n"
+            yield from _runs(child)
+            yield "\n"
+        else:
+            yield from _runs(child)
+
+
+def _rows(table: Any) -> Iterator[tuple[str, ...]]:
+    """Rows of cells on the table's grid: spans repeat, vertical merges copy the cell above."""
+    above: list[str] = []
+    for tr in _children(table, W_TR):
+        row: list[str] = [""] * _int(_prop(tr, W_TR_PR, W_GRID_BEFORE), 0)
+        for tc in _children(tr, W_TC):
+            merge = _prop(tc, W_TC_PR, W_VMERGE)
+            if merge is not None and merge.get(W_VAL) != "restart":
+                text = above[len(row)] if len(row) < len(above) else ""
+            else:
+                text = _lines([p for p in (_paragraph(p) for p in tc.iter(W_P)) if p])
+            row.extend([text] * max(1, _int(_prop(tc, W_TC_PR, W_GRID_SPAN), 1)))
+        above = row
+        yield tuple(row)
+
+
+def _children(element: Any, tag: str) -> Iterator[Any]:
+    """Direct children with this tag, also inside content controls."""
+    for child in element:
+        if child.tag == tag:
+            yield child
+        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+            yield from _children(child, tag)
+
+
+def _prop(element: Any, props_tag: str, tag: str) -> Any:
+    props = element.find(props_tag)
+    return props.find(tag) if props is not None else None
+
+
+def _int(prop: Any, default: int) -> int:
+    try:
+        return min(int(prop.get(W_VAL)), MAX_COLUMNS) if prop is not None else default
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,151 @@
+"""parse_file: one attachment's bytes in, a ParsedFile out, whatever the bytes are.
+
+Every failure becomes a Problem worded for the unit that sent the file (what happened and
+what to do), never an exception: one bad attachment must not stop a mailbox poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import PurePath
+
+from parsers.detect import Recognised, date_line, recognise, unit_line
+from parsers.model import ParsedFile, Problem
+from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
+from parsers.report import read_report
+from parsers.specs import FormSpec, builtin_specs
+from parsers.tables import read_rows
+
+log = logging.getLogger(__name__)
+
+READABLE = {".xlsx": "xlsx", ".xlsm": "xlsx", ".docx": "docx", ".docm": "docx"}
+LEGACY = {".xls": "Excel", ".doc": "Word", ".xlsb": "Excel", ".rtf": "Word", ".odt": "Word"}
+APP = {"xlsx": "Excel", "docx": "Word"}
+
+
+def parse_file(
+    filename: str, data: bytes, specs: Sequence[FormSpec] | None = None, hint: str = ""
+) -> ParsedFile:
+    """Read one attached file. `hint` is the email subject, a weak clue to the form."""
+    try:
+        return _parse(filename, data, builtin_specs() if specs is None else specs, hint)
+    except Exception:  # a bug of ours; the unit's message still lands, marked for review
+        log.exception("parser failed on %r", filename)
+        return _fail(
+            filename,
+            "parser-error",
+            f"Không đọc được tệp '{filename}' do lỗi của chương trình; "
+            "Ban Dân vận sẽ kiểm tra thủ công",
+        )
+
+
+def _parse(filename: str, data: bytes, specs: Sequence[FormSpec], hint: str) -> ParsedFile:
+    ext = PurePath(filename).suffix.lower()
+    if not data:
+        return _fail(
+            filename, "empty-file", f"Tệp '{filename}' không có nội dung (0 byte); đề nghị gửi lại"
+        )
+    if len(data) > MAX_FILE_BYTES:
+        return _fail(
+            filename,
+            "too-large",
+            f"Tệp '{filename}' có dung lượng {len(data) / 2**20:.1f} MB, vượt mức "
+            f"{MAX_FILE_BYTES // 2**20} MB hệ thống tự đọc; Ban Dân vận sẽ xem thủ công",
+        )
+    expected = READABLE.get(ext)
+    if expected is None:
+        return _needs_review(filename, ext)
+    try:
+        content = read(data)
+    except Unreadable as exc:
+        return _unreadable(filename, ext, APP[expected], exc)
+    found = recognise(specs, filename, hint, content)
+    if found is None:
+        known = "; ".join(spec.title for spec in specs)
+        return _fail(
+            filename,
+            "unrecognised-form",
+            f"Không nhận ra biểu mẫu trong tệp '{filename}'; "
+            f"đề nghị dùng đúng biểu mẫu theo hướng dẫn ({known})",
+        )
+    if found.spec.report is not None:
+        fields, problems = read_report(found.spec, found.spec.report, content, found.head, filename)
+        return ParsedFile(filename, found.spec.id, fields, (), problems)
+    return _table(filename, content, found)
+
+
+def _table(filename: str, content: Content, found: Recognised) -> ParsedFile:
+    spec, shape = found.spec, found.spec.table
+    assert shape is not None
+    fields = {"don_vi": unit_line(found.head, spec.unit_prefixes, spec.titles)}
+    fields["ngay"] = date_line(found.head)
+    fields = {k: v for k, v in fields.items() if v}
+    if found.table is None:
+        labels = ", ".join(shape.column(k).label for k in shape.name_keys)
+        return ParsedFile(
+            filename,
+            spec.id,
+            fields,
+            problems=(
+                Problem(
+                    "no-table",
+                    f"Tệp '{filename}' là {spec.title} nhưng không tìm thấy hàng tiêu đề "
+                    f"của bảng (cột {labels}, ...); đề nghị dùng đúng biểu mẫu và gửi lại",
+                ),
+            ),
+        )
+    b, header = found.table
+    grid = content.blocks[b]
+    assert isinstance(grid, Grid)
+    sheets = sum(isinstance(block, Grid) for block in content.blocks)
+    if content.format == "xlsx":  # Excel shows row numbers: name the row the unit sees
+        prefix = f"Trang “{grid.name}”, dòng" if sheets > 1 else "Dòng"
+        entries, problems = read_rows(grid, header, shape, lambda i: f"{prefix} {i + 1}")
+    else:
+        entries, problems = read_rows(grid, header, shape, lambda i: f"Dòng {i + 1} của bảng")
+    if not entries:
+        problems += (
+            Problem("no-entries", f"Biểu trong tệp '{filename}' chưa có dòng đăng ký nào"),
+        )
+    return ParsedFile(filename, spec.id, fields, entries, problems)
+
+
+def _needs_review(filename: str, ext: str) -> ParsedFile:
+    message = f"Đã nhận tệp '{filename}'; hệ thống chưa tự đọc được loại tệp này, "
+    message += "Ban Dân vận sẽ xem trực tiếp"
+    if ext in LEGACY:
+        message += (
+            f". Để được tổng hợp tự động, đề nghị lưu lại dưới dạng "
+            f"{'.xlsx' if LEGACY[ext] == 'Excel' else '.docx'} và gửi kèm"
+        )
+    return _fail(filename, "needs-review", message)
+
+
+def _unreadable(filename: str, ext: str, app: str, exc: Unreadable) -> ParsedFile:
+    if exc.code == "encrypted":
+        message = (
+            f"Không mở được tệp '{filename}' vì tệp được đặt mật khẩu; "
+            "đề nghị gỡ mật khẩu rồi gửi lại"
+        )
+    elif exc.code == "needs-review":  # an old binary .doc/.xls renamed to .docx/.xlsx
+        message = (
+            f"Đã nhận tệp '{filename}' nhưng tệp thực chất là định dạng {app} cũ; "
+            f"Ban Dân vận sẽ xem trực tiếp. Để được tổng hợp tự động, đề nghị mở tệp, "
+            f"lưu lại dưới dạng {ext} và gửi lại"
+        )
+    elif exc.code == "suspicious-file":
+        message = (
+            f"Không đọc được tệp '{filename}': nội dung nén bất thường (giải nén quá lớn); "
+            "Ban Dân vận sẽ kiểm tra thủ công"
+        )
+    else:
+        message = (
+            f"Không đọc được tệp '{filename}': tệp bị hỏng hoặc không phải tệp {app}; "
+            f"đề nghị mở lại tệp bằng {app}, lưu và gửi lại"
+        )
+    return _fail(filename, exc.code, message)
+
+
+def _fail(filename: str, code: str, message: str) -> ParsedFile:
+    return ParsedFile(filename, None, problems=(Problem(code, message),))

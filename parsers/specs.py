@@ -1,0 +1,273 @@
+"""Form specs: what a form looks like, as data, so a district can describe its own forms.
+
+A spec is a TOML file (see parsers/specs/mau-01.toml for a commented example):
+
+    id, title, shape ("table" | "report"), unit_prefixes = [phrase, ...]
+    [recognise]      titles, filenames: phrase or [phrase, ...] (all must appear)
+    [table]          name = [column keys], min_columns, end, skip (regexes on folded text)
+    [table.sections] marker (regex), sets = [column keys, outer first]
+    [table.columns.KEY] headers, label, required, extra, [table.columns.KEY.values] id = [...]
+    [report]         title (phrase), min_words, end (regex)
+
+Every key is checked; a mistake raises ValueError naming the key, at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal, TypeVar
+
+from parsers.model import FIELDS, KINDS, LEVELS
+from parsers.text import words
+
+Phrases = tuple[str, ...]  # all must appear
+ENTRY_VALUES: Mapping[str, tuple[str, ...]] = {"kind": KINDS, "field": FIELDS, "level": LEVELS}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table form, found by any of its header wordings."""
+
+    key: str
+    headers: tuple[str, ...]
+    label: str  # how a message names it: "Dòng 5: chưa ghi rõ {label}"
+    required: bool = False
+    extra: bool = True  # copied into Entry.extra (not the running number, say)
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # id -> what units type
+
+    def lookup(self, text: str) -> str | None:
+        """The id a typed value means: an exact synonym, else the longest one it contains."""
+        typed = words(text)
+        best: tuple[int, str] | None = None
+        for value_id, synonyms in self.values:
+            for synonym in synonyms:
+                wanted = words(synonym)
+                if wanted == typed:
+                    return value_id
+                if (
+                    wanted
+                    and f" {wanted} " in f" {typed} "
+                    and (best is None or len(wanted) > best[0])
+                ):
+                    best = (len(wanted), value_id)
+        return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class TableShape:
+    columns: tuple[Column, ...]
+    name_keys: tuple[str, ...]
+    min_columns: int
+    end: re.Pattern[str] | None
+    skip: re.Pattern[str] | None
+    section_marker: re.Pattern[str] | None
+    section_keys: tuple[str, ...]
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+
+@dataclass(frozen=True)
+class ReportShape:
+    title: str
+    min_words: int
+    end: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """A form the board accepts: how to recognise it and how to read it."""
+
+    id: str
+    title: str
+    shape: Literal["table", "report"]
+    titles: tuple[Phrases, ...]  # in the first lines of the document
+    filenames: tuple[Phrases, ...]  # in the file name, or (weaker) the email subject
+    unit_prefixes: tuple[str, ...] = ()
+    table: TableShape | None = None
+    report: ReportShape | None = None
+    origin: str = ""
+
+
+def builtin_specs() -> tuple[FormSpec, ...]:
+    """The forms of the letters (mẫu 01, mẫu 02), shipped as package data."""
+    folder = resources.files("parsers") / "specs"
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
+    return tuple(
+        parse_spec(f.read_text(encoding="utf-8"), f"parsers/specs/{f.name}") for f in files
+    )
+
+
+def parse_spec(text: str, origin: str) -> FormSpec:
+    """Read and check one spec; ValueError("origin: key: what is wrong") on any mistake."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{origin}: not valid TOML: {exc}") from exc
+    return _Reader(data, origin, "").spec()
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, data: Mapping[str, Any], origin: str, path: str) -> None:
+        self.data, self.origin, self.path = data, origin, path
+        self.used: set[str] = set()
+
+    def fail(self, key: str, message: str) -> ValueError:
+        return ValueError(f"{self.origin}: {self.path}{key}: {message}")
+
+    def get(self, key: str, kind: type[T], default: T | None = None) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            if default is None:
+                raise self.fail(key, "missing")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"expected {kind.__name__}, got {value!r}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.get(key, str, default)
+        if not value.strip() and default is None:
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def strings(self, key: str, *, required: bool = False) -> tuple[str, ...]:
+        values = self.get(key, list, None if required else [])
+        if required and not values:
+            raise self.fail(key, "must list at least one value")
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or not words(value):
+                raise self.fail(f"{key}[{i}]", f"expected a phrase with letters, got {value!r}")
+        return tuple(values)
+
+    def phrases(self, key: str) -> tuple[Phrases, ...]:
+        out = []
+        for i, value in enumerate(self.get(key, list, [])):
+            group = value if isinstance(value, list) else [value]
+            if not group or not all(isinstance(p, str) and words(p) for p in group):
+                raise self.fail(f"{key}[{i}]", f"expected a phrase or a list of phrases: {value!r}")
+            out.append(tuple(group))
+        return tuple(out)
+
+    def regex(self, key: str) -> re.Pattern[str] | None:
+        source = self.get(key, str, "")
+        try:
+            return re.compile(source) if source else None
+        except re.error as exc:
+            raise self.fail(key, f"invalid regular expression: {exc}") from exc
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict), self.origin, f"{self.path}{key}.")
+
+    def optional_table(self, key: str) -> _Reader | None:
+        self.used.add(key)
+        return self.table(key) if key in self.data else None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+    def spec(self) -> FormSpec:
+        shape = self.text("shape")
+        if shape not in ("table", "report"):
+            raise self.fail("shape", f'expected "table" or "report", got {shape!r}')
+        recognise = self.table("recognise")
+        titles, filenames = recognise.phrases("titles"), recognise.phrases("filenames")
+        recognise.done()
+        if not titles and not filenames and shape == "report":
+            raise self.fail("recognise", "a report needs titles or filenames to be recognised")
+        # Only the section of the spec's own shape is read (and required).
+        table = self.table("table").table_shape() if shape == "table" else None
+        report = self.table("report").report_shape() if shape == "report" else None
+        spec = FormSpec(
+            id=self.text("id"),
+            title=self.text("title"),
+            shape="table" if shape == "table" else "report",
+            titles=titles,
+            filenames=filenames,
+            unit_prefixes=self.strings("unit_prefixes"),
+            table=table,
+            report=report,
+            origin=self.origin,
+        )
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", spec.id, re.IGNORECASE):
+            raise self.fail("id", f"expected letters, digits, '-', '_' or '.', got {spec.id!r}")
+        self.done()
+        return spec
+
+    def table_shape(self) -> TableShape:
+        columns_table = self.table("columns")
+        columns = tuple(columns_table.table(key).column(key) for key in columns_table.data)
+        columns_table.done()
+        keys = {c.key for c in columns}
+        name_keys = self.strings("name", required=True)
+        sections = self.optional_table("sections")
+        marker = sections.regex("marker") if sections else None
+        section_keys = sections.strings("sets", required=True) if sections else ()
+        if sections:
+            sections.done()
+        for where, listed in (("name", name_keys), ("sections.sets", section_keys)):
+            for key in listed:
+                if key not in keys:
+                    raise self.fail(where, f"no column {key!r} under [table.columns]")
+        for key in section_keys:
+            if not next(c for c in columns if c.key == key).values:
+                raise self.fail("sections.sets", f"column {key!r} has no values to set")
+        shape = TableShape(
+            columns=columns,
+            name_keys=name_keys,
+            min_columns=self.get("min_columns", int, 2),
+            end=self.regex("end"),
+            skip=self.regex("skip"),
+            section_marker=marker,
+            section_keys=section_keys,
+        )
+        if shape.min_columns < 1:
+            raise self.fail("min_columns", "must be at least 1")
+        self.done()
+        return shape
+
+    def column(self, key: str) -> Column:
+        values_table = self.optional_table("values")
+        values: list[tuple[str, tuple[str, ...]]] = []
+        if values_table:
+            allowed = ENTRY_VALUES.get(key)
+            for value_id in values_table.data:
+                if allowed and value_id not in allowed:
+                    raise values_table.fail(value_id, f"expected one of {', '.join(allowed)}")
+                values.append((value_id, values_table.strings(value_id, required=True)))
+            values_table.done()
+        if key in ENTRY_VALUES and not values:
+            raise self.fail(
+                "values", f"column {key!r} needs values ({', '.join(ENTRY_VALUES[key])})"
+            )
+        column = Column(
+            key=key,
+            headers=self.strings("headers", required=True),
+            label=self.text("label", key),
+            required=self.get("required", bool, False),
+            extra=self.get("extra", bool, True),
+            values=tuple(values),
+        )
+        self.done()
+        return column
+
+    def report_shape(self) -> ReportShape:
+        shape = ReportShape(
+            title=self.text("title", "báo cáo"),
+            min_words=self.get("min_words", int, 40),
+            end=self.regex("end"),
+        )
+        self.done()
+        return shape

@@ -1,0 +1,235 @@
+"""Read a table form (mẫu 01) from a grid of cells: find its header, then one Entry per row.
+
+Districts word the headers their own way and add a title block above, so the header row
+is searched for by its synonyms. Below it, besides the registered rows, units leave the
+template's numbering row ("(1) (2) (3)") and empty "..." rows, group rows under section
+rows ("I. Lĩnh vực kinh tế", "A. Tập thể") instead of filling a column, add a total row,
+and end with the signature block; each of those is recognised and not taken for an entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from parsers.model import Entry, Problem
+from parsers.office import Grid
+from parsers.specs import Column, TableShape
+from parsers.text import clean, fold, words
+
+HEADER_SEARCH_ROWS = 20
+ENTRY_KEYS = ("kind", "field", "level")
+_TEMPLATE_CELL = re.compile(r"[\d\s.,:;()\[\]…*_/–—-]*")  # "1", "(2)", "...", "-"
+_NUMBER = re.compile(r"\d+[.)]?")
+
+
+@dataclass(frozen=True)
+class Header:
+    """Where the header is and which column holds what."""
+
+    top: int  # index of the (first) header row in the grid
+    row: int  # index of the last header row: data starts below it
+    columns: tuple[tuple[str, int, str], ...]  # (spec key, column index, header as written)
+
+    def index(self, key: str) -> int | None:
+        return next((i for k, i, _ in self.columns if k == key), None)
+
+    def text(self, key: str) -> str:
+        return next((t for k, _, t in self.columns if k == key), key)
+
+
+def find_header(grid: Grid, shape: TableShape) -> Header | None:
+    """The best header row (or pair of rows, for a merged two-row header) near the top."""
+    best: Header | None = None
+    for r in range(min(len(grid.rows), HEADER_SEARCH_ROWS)):
+        candidates = [(r, grid.rows[r])]
+        if r + 1 < len(grid.rows) and not _is_data_like(grid.rows[r + 1]):
+            candidates.append((r + 1, _stack(grid.rows[r], grid.rows[r + 1])))
+        for last, cells in candidates:
+            columns = _match_columns(cells, shape.columns)
+            keys = {k for k, _, _ in columns}
+            if len(columns) < shape.min_columns or not keys & set(shape.name_keys):
+                continue
+            if best is None or len(columns) > len(best.columns):
+                best = Header(r, last, columns)
+        if best is not None and best.row <= r:
+            return best  # the first header found wins over later tables on the sheet
+    return best
+
+
+def read_rows(
+    grid: Grid, header: Header, shape: TableShape, where: Callable[[int], str]
+) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
+    """Entries and per-row problems; `where(i)` names row i for a person ("Dòng 7")."""
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    unplaced: Counter[str] = Counter()  # rows without a value for a column the header lacks
+    sections: dict[str, str] = {}
+    number_col = header.index("no")
+    for i in range(header.row + 1, len(grid.rows)):
+        cells = [clean(c) for c in grid.rows[i]]
+        texts = list(dict.fromkeys(c for c in cells if c))
+        if not texts or all(_TEMPLATE_CELL.fullmatch(t) for t in texts):
+            continue
+        numbered = number_col is not None and _NUMBER.fullmatch(_at(cells, number_col)) is not None
+        folded = [fold(t) for t in texts]
+        if not numbered and shape.end and any(shape.end.search(f) for f in folded):
+            break
+        if shape.skip and shape.skip.search(folded[0]):
+            continue
+        if not numbered and len(texts) <= 2 and _section(" ".join(texts), shape, sections):
+            continue
+        values = {key: _at(cells, col) for key, col, _ in header.columns}
+        entry, row_problems = _row(values, header, shape, sections, where(i))
+        problems += row_problems
+        if entry is None:
+            continue
+        entries.append(entry)
+        unplaced.update(
+            c.key
+            for c in shape.columns
+            if c.required and c.values and header.index(c.key) is None and not _id(entry, c.key)
+        )
+    for key, count in unplaced.items():  # one problem for the file, not one per row
+        column = shape.column(key)
+        problems.append(
+            Problem(
+                "missing-column",
+                f"Biểu không có cột {column.label} và {count} dòng chưa xếp vào mục nào; "
+                f"đề nghị bổ sung cột “{column.headers[0]}”",
+            )
+        )
+    return tuple(entries), tuple(problems)
+
+
+def _row(
+    values: Mapping[str, str],
+    header: Header,
+    shape: TableShape,
+    sections: Mapping[str, str],
+    where: str,
+) -> tuple[Entry | None, list[Problem]]:
+    """One data row: its entry, if it names one, and what is wrong with it."""
+    name_key = next((k for k in shape.name_keys if values.get(k)), None)
+    problems: list[Problem] = []
+    ids: dict[str, str | None] = {}
+    for column in shape.columns:
+        if not column.values:
+            continue
+        typed = values.get(column.key, "")
+        ids[column.key] = column.lookup(typed) if typed else sections.get(column.key)
+        if typed and ids[column.key] is None:
+            choices = ", ".join(synonyms[0] for _, synonyms in column.values)
+            problems.append(
+                Problem(
+                    "unknown-value",
+                    f"{where}: cột “{header.text(column.key)}” ghi “{typed}”, không rõ là gì; "
+                    f"đề nghị ghi một trong: {choices}",
+                )
+            )
+        elif column.required and ids[column.key] is None and header.index(column.key) is not None:
+            problems.append(Problem("missing-value", f"{where}: chưa ghi rõ {column.label}"))
+    if name_key is None:
+        if not any(values.get(c.key) for c in shape.columns if c.values):
+            return None, []  # a note or a heading without a name: nothing registered here
+        label = shape.column(shape.name_keys[0]).label
+        return None, [Problem("missing-value", f"{where}: chưa ghi {label}")]
+    extra = {
+        key: ids.get(key) or value
+        for key, value in values.items()
+        if value and key != name_key and key not in ENTRY_KEYS and _column(shape, key).extra
+    }
+    for column in shape.columns:  # required free-text columns, such as the name
+        free_text = not column.values and column.key not in shape.name_keys
+        present = header.index(column.key) is not None
+        if column.required and free_text and present and not values.get(column.key):
+            problems.append(Problem("missing-value", f"{where}: chưa ghi {column.label}"))
+    entry = Entry(
+        name=values[name_key],
+        kind=ids.get("kind"),
+        field=ids.get("field"),
+        level=ids.get("level"),
+        extra=extra,
+    )
+    return entry, problems
+
+
+def _section(text: str, shape: TableShape, sections: dict[str, str]) -> bool:
+    """If this row is a section heading, record what it sets and say so.
+
+    "I. Lĩnh vực kinh tế" (or "I" and "Lĩnh vực kinh tế" in two cells) sets the field;
+    a bare "Tập thể" counts only if it is exactly a known value. A marked heading that
+    names no known value ("II. Đăng ký mới") is still a heading, and sets nothing.
+    """
+    folded = fold(text)
+    marker = shape.section_marker.match(folded) if shape.section_marker else None
+    rest = folded[marker.end() :] if marker else folded
+    found = False
+    for n, key in enumerate(shape.section_keys):
+        column = shape.column(key)
+        value = column.lookup(rest)
+        if value is None or (not marker and words(rest) not in _value_words(column)):
+            continue
+        sections[key] = value
+        for inner in shape.section_keys[n + 1 :]:
+            sections.pop(inner, None)
+        found = True
+    return found or marker is not None
+
+
+def _value_words(column: Column) -> set[str]:
+    return {words(s) for _, synonyms in column.values for s in synonyms}
+
+
+def _match_columns(
+    cells: Sequence[str], columns: Sequence[Column]
+) -> tuple[tuple[str, int, str], ...]:
+    """Assign header cells to columns: exact wording first, then the longest synonym inside."""
+    scored = []
+    for i, cell in enumerate(cells):
+        typed = words(cell)
+        if not typed or len(typed) > 80:
+            continue
+        for column in columns:
+            for synonym in column.headers:
+                wanted = words(synonym)
+                if wanted == typed or f" {wanted} " in f" {typed} ":
+                    scored.append((wanted == typed, len(wanted), -i, column.key, i, clean(cell)))
+    taken_keys: set[str] = set()
+    taken_cells: set[int] = set()
+    out = []
+    for *_, key, i, text in sorted(scored, reverse=True):
+        if key not in taken_keys and i not in taken_cells:
+            taken_keys.add(key)
+            taken_cells.add(i)
+            out.append((key, i, text))
+    return tuple(sorted(out, key=lambda c: c[1]))
+
+
+def _stack(top: Sequence[str], bottom: Sequence[str]) -> tuple[str, ...]:
+    """A two-row header read as one: "Đăng ký" over "Tên mô hình" -> "Đăng ký Tên mô hình"."""
+    width = max(len(top), len(bottom))
+    out = []
+    for c in range(width):
+        upper, lower = _at(top, c), _at(bottom, c)
+        out.append(upper if not lower or lower == upper else f"{upper} {lower}".strip())
+    return tuple(out)
+
+
+def _is_data_like(row: Sequence[str]) -> bool:
+    """A row with a number in it is data or template numbering, not a second header row."""
+    return any(_NUMBER.fullmatch(clean(c)) for c in row)
+
+
+def _at(cells: Sequence[str], i: int) -> str:
+    return cells[i] if i < len(cells) else ""
+
+
+def _id(entry: Entry, key: str) -> str | None:
+    return getattr(entry, key) if key in ENTRY_KEYS else entry.extra.get(key)
+
+
+def _column(shape: TableShape, key: str) -> Column:
+    return next((c for c in shape.columns if c.key == key), Column(key, (), key))
