@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -153,7 +154,7 @@ def _mailbox(t: _Table) -> MailboxConfig:
 
 def _smtp(t: _Table) -> SmtpConfig:
     kind = t.get("kind", str, "smtp", check=_one_of("smtp", "file"))
-    sender = t.get("sender", str, required=True, check=_email)
+    sender = t.get("sender", str, required=True, check=_mailbox_address)
     if kind == "file":
         return SmtpConfig(
             kind="file", sender=sender, path=t.path("path", t.get("path", str, "outbox"))
@@ -197,7 +198,7 @@ def _unit(t: _Table) -> Unit:
 def _requirement(t: _Table, known_forms: set[str]) -> Requirement:
     forms = t.strings("forms", required=True, check=_one_of(*sorted(known_forms)))
     before, by = t.day("before"), t.day("by")
-    if (before is None) == (by is None):
+    if t.has("before") == t.has("by"):
         t.error("before", "give exactly one of `before` (trước ngày) or `by` (chậm nhất ngày)")
     deadline = Deadline("before", before) if before else Deadline("by", by or date.min)
     rules = t.table("rules")
@@ -274,6 +275,11 @@ def _email(value: str) -> str | None:
     return None if _EMAIL.match(value) else f"{value!r} is not an email address"
 
 
+def _mailbox_address(value: str) -> str | None:
+    """An address with an optional display name: "Ban Dân vận <a@example.vn>"."""
+    return _email(parseaddr(value)[1])
+
+
 def _identifier(value: str) -> str | None:
     if _ID.match(value):
         return None
@@ -345,6 +351,9 @@ class _Table:
 
     def error(self, name: str, message: str) -> None:
         self._errors.append(f"{self.key(name)}: {message}")
+
+    def has(self, name: str) -> bool:
+        return name in self._data
 
     def keys(self) -> list[str]:
         return list(self._data)

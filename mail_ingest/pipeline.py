@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import parsers
 from mail_ingest import mime
@@ -148,10 +149,10 @@ def open_source(config: Config) -> Source:
     if box.kind == "maildir":
         assert box.path is not None
         return MaildirSource(box.path)
-    from mail_ingest.imap import ImapSource
+    from mail_ingest.imap import ImapSource, Security
 
     return ImapSource(
-        box.host, box.port, box.security, box.username, box.password(), box.folder,
+        box.host, box.port, cast(Security, box.security), box.username, box.password(), box.folder,
         ca_file=box.ca_file,
     )  # fmt: skip
 

@@ -108,7 +108,10 @@ def _row(s: UnitStatus) -> dict[str, Any]:
         "due": s.due.isoformat(),
         "deadline": s.requirement.deadline.phrase(),
         "status": s.status,
-        "completed_at": s.completed_at.isoformat() if s.completed_at else None,
+        # In the district's timezone, like the due time, whatever the source recorded.
+        "completed_at": s.completed_at.astimezone(s.due.tzinfo).isoformat()
+        if s.completed_at
+        else None,
         "forms": list(s.forms),
         "entries": len(s.entries),
         "problems": list(s.problems),

@@ -69,7 +69,9 @@ def test_demo_statuses_match_the_hand_computed_ones(tmp_path: Path) -> None:
 
 
 def test_demo_command_prints_the_table(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--workspace", str(tmp_path / "w")])
+    result = CliRunner().invoke(
+        cli, ["demo", "--workspace", str(tmp_path / "w")], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "Đảng ủy xã Mường So" in result.output
     assert (tmp_path / "w" / "mail-ingest.toml").exists()

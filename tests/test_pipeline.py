@@ -38,7 +38,10 @@ def forms(entries: list[SampleEntry] = TWO_AND_TWO) -> list[tuple[str, bytes]]:
 
 def invoke(deployment: Deployment, *args: str) -> Result:
     return CliRunner().invoke(
-        cli, ["--config", str(deployment.config), *args], catch_exceptions=False
+        cli,
+        ["--config", str(deployment.config), *args],
+        catch_exceptions=False,
+        env={"COLUMNS": "200"},
     )
 
 
