@@ -234,7 +234,7 @@ def demo(workspace: Path | None) -> None:
     """Build a Phong Thổ demo mailbox, ingest it, and print the status table."""
     from mail_ingest import demo as demo_module
 
-    Console().print(demo_module.run(workspace))
+    demo_module.run(workspace)
 
 
 def _aware(instant: datetime, config: Config) -> datetime:
