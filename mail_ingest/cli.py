@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -12,13 +15,15 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import MofNCompleteColumn
+from rich.progress import Progress as RichProgress
 
 import parsers
 from mail_ingest import __version__, report
 from mail_ingest import config as config_module
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
-from mail_ingest.pipeline import open_store, poll_config
+from mail_ingest.pipeline import Progress, open_store, poll_config
 from parsers.model import ParsedFile
 
 
@@ -93,7 +98,7 @@ def check_config(ctx: click.Context) -> None:
     where = (
         str(box.path)
         if box.kind == "maildir"
-        else f"{box.username}@{box.host}:{box.port}/{box.folder}"
+        else f"{box.username}@{box.host}:{box.port}/{', '.join(box.folders)}"
     )
     groups = Counter(u.group for u in config.units)
     click.echo(f"config:    {config.path} is valid")
@@ -111,7 +116,7 @@ def check_config(ctx: click.Context) -> None:
         )
     if box.kind == "imap":
         try:
-            box.password()
+            box.credentials()
         except ConfigError as exc:
             click.echo(f"warning: {exc} (needed to poll)", err=True)
 
@@ -120,9 +125,37 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def poll(ctx: click.Context) -> None:
     """Run one ingestion cycle and record every new message."""
-    result = poll_config(_config(ctx))
+    config = _config(ctx)
+    with _progress() as progress:
+        result = poll_config(config, progress)
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing new"
     click.echo(f"fetched {result.fetched}, new {result.new}: {outcomes}")
+    click.echo(f"downloaded {_size(result.downloaded)}")
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    """A progress bar on a terminal; a log line every 100 messages otherwise."""
+    if not sys.stderr.isatty():
+
+        def log_line(done: int, planned: int | None) -> None:
+            if done % 100 == 0:
+                logging.getLogger("mail_ingest.poll").info("%d of %s messages", done, planned)
+
+        yield log_line
+        return
+    columns = (*RichProgress.get_default_columns(), MofNCompleteColumn())
+    with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("polling", total=None)
+
+        def advance(done: int, planned: int | None) -> None:
+            bar.update(task, completed=done, total=planned)
+
+        yield advance
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} KB"
 
 
 @cli.command()

@@ -7,8 +7,11 @@ in one pass. Secrets never live in the file: `password_env` names a variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import shlex
+import subprocess
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,13 +44,32 @@ class MailboxConfig:
     host: str = ""
     port: int = 993
     security: str = "ssl"
+    allow_insecure: bool = False  # security = "none" beyond this machine
     username: str = ""
     password_env: str = ""
-    folder: str = "INBOX"
+    oauth2_token_env: str = ""
+    oauth2_token_command: str = ""
+    folders: tuple[str, ...] = ("INBOX",)  # a name, or a special-use flag such as "\\All"
     ca_file: Path | None = None
+    since: date | None = None  # mail received before this day is never read
+    idle: bool = False
+    max_message_bytes: int = 40 * 1024 * 1024
+    after: str = "keep"  # keep | keyword | copy | move, for submissions once recorded
+    keyword: str = "$MailIngestDone"
+    after_folder: str = ""  # where `copy` and `move` put them
+    mark_seen: bool = False
+    connect_timeout: float = 15.0
+    read_timeout: float = 120.0
 
-    def password(self) -> str:
-        return _secret("mailbox.password_env", self.password_env)
+    def credentials(self) -> tuple[Literal["password", "xoauth2"], str]:
+        """The login secret, read when connecting: tokens expire, so never cached here."""
+        if self.oauth2_token_env:
+            return "xoauth2", _secret("mailbox.oauth2_token_env", self.oauth2_token_env)
+        if self.oauth2_token_command:
+            return "xoauth2", _command_output(
+                "mailbox.oauth2_token_command", self.oauth2_token_command
+            )
+        return "password", _secret("mailbox.password_env", self.password_env)
 
 
 @dataclass(frozen=True)
@@ -140,15 +162,50 @@ def _mailbox(t: _Table) -> MailboxConfig:
     if kind == "maildir":
         return MailboxConfig(kind="maildir", path=t.path("path", t.get("path", str, required=True)))
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
+    host = t.get("host", str, required=True)
+    allow_insecure = t.get("allow_insecure", bool, False)
+    if security == "none" and host and not allow_insecure and not _is_loopback(host):
+        t.error(
+            "security",
+            f"'none' sends the password unencrypted to {host}; use 'ssl' or 'starttls', "
+            "or set allow_insecure = true if the network is trusted",
+        )
+    username = t.get("username", str, required=True)
+    secrets = [k for k in ("password_env", "oauth2_token_env", "oauth2_token_command") if t.has(k)]
+    if not secrets:
+        t.error("password_env", "is required (for XOAUTH2: oauth2_token_env or _command)")
+    elif len(secrets) > 1:
+        t.error(secrets[1], f"set only one of {', '.join(secrets)}")
+    if t.has("folder") and t.has("folders"):
+        t.error("folders", "set either folder or folders, not both")
+    folders = t.strings("folders") if t.has("folders") else [t.get("folder", str, "INBOX")]
+    if not folders:
+        t.error("folders", "must not be empty")
+    after = t.get("after", str, "keep", check=_one_of("keep", "keyword", "copy", "move"))
+    after_folder = t.get("after_folder", str, "")
+    if after in ("copy", "move") and not after_folder:
+        t.error("after_folder", f"is required when after = {after!r}")
     return MailboxConfig(
         kind="imap",
-        host=t.get("host", str, required=True),
+        host=host,
         port=t.get("port", int, 993 if security == "ssl" else 143, check=_port),
         security=security,
-        username=t.get("username", str, required=True),
-        password_env=t.get("password_env", str, required=True, check=_env_name),
-        folder=t.get("folder", str, "INBOX"),
+        allow_insecure=allow_insecure,
+        username=username,
+        password_env=t.get("password_env", str, "", check=_env_name),
+        oauth2_token_env=t.get("oauth2_token_env", str, "", check=_env_name),
+        oauth2_token_command=t.get("oauth2_token_command", str, ""),
+        folders=tuple(folders) or ("INBOX",),
         ca_file=_optional_path(t, "ca_file"),
+        since=t.day("since"),
+        idle=t.get("idle", bool, False),
+        max_message_bytes=t.get("max_message_bytes", int, 40 * 1024 * 1024, check=_positive),
+        after=after,
+        keyword=t.get("keyword", str, "$MailIngestDone", check=_keyword),
+        after_folder=after_folder,
+        mark_seen=t.get("mark_seen", bool, False),
+        connect_timeout=t.get("connect_timeout", int, 15, check=_positive),
+        read_timeout=t.get("read_timeout", int, 120, check=_positive),
     )
 
 
@@ -243,6 +300,30 @@ def _secret(key: str, variable: str) -> str:
     return value
 
 
+def _command_output(key: str, command: str) -> str:
+    """Run a token helper (no shell) and take its first output line as the secret."""
+    try:
+        done = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"{key}: cannot run {command!r}: {exc}") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise ConfigError(f"{key}: {command!r} gave no token ({detail[0]})")
+    return lines[0].strip()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _optional_path(t: _Table, key: str) -> Path | None:
     value = t.get(key, str)
     return t.path(key, value) if value else None
@@ -298,6 +379,13 @@ def _env_name(value: str) -> str | None:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         return None
     return f"{value!r} is not an environment variable name (the password itself never goes here)"
+
+
+def _keyword(value: str) -> str | None:
+    """An IMAP flag keyword (RFC 3501 atom); system flags such as \\Deleted are refused."""
+    if value.isascii() and re.fullmatch(r"[^\s()\[\]{}%*\"\\\x00-\x1f\x7f]+", value):
+        return None
+    return f"{value!r} is not an IMAP keyword (letters, digits, '$', '_', '-', no spaces)"
 
 
 def _positive(value: int) -> str | None:

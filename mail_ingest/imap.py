@@ -1,111 +1,135 @@
-"""An IMAP folder as a read-only message source.
+"""IMAP folders as a message source a board can trust with its only mailbox.
 
-The board's mailbox belongs to people who read it too, so this source never changes
-it: the folder is selected read-only (EXAMINE) and bodies are fetched with
-BODY.PEEK[], so no \\Seen flag is set and nothing is moved, deleted or expunged.
-A message's position is (folder, UIDVALIDITY, UID); its receipt time is the
-INTERNALDATE with the server's offset kept, because deadlines are judged by when the
-board's server received the mail, not by the sender's Date header.
+The mailbox belongs to people who read it too, so by default nothing in it changes:
+folders are selected read-only (EXAMINE) and bodies fetched with BODY.PEEK[], so no
+\\Seen flag is set, and nothing is ever deleted or expunged. A configured action
+(a keyword, a copy or a move) is applied only to recorded submissions.
+
+A board's Gmail box holds years of unrelated mail and Gmail caps IMAP downloads, so
+each message is first looked at through its header, size and BODYSTRUCTURE; only
+candidates are downloaded whole. A position is (folder, UIDVALIDITY, UID); the
+receipt time is the INTERNALDATE with the server's offset kept, because deadlines are
+judged by when the board's server received the mail, not by the sender's Date header.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import Literal, get_args
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
+from datetime import time as midnight
+from itertools import islice
+from typing import Any
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import (
     CapabilityError,
     IMAPClientAbortError,
     IMAPClientError,
     LoginError,
 )
+from imapclient.response_types import BodyData
 
-from mail_ingest.errors import AuthError, ConfigError, TransientError
-from mail_ingest.mailbox import Checkpoint, FetchedMessage
+from mail_ingest import mime
+from mail_ingest.config import MailboxConfig
+from mail_ingest.errors import AuthError, ConfigError, MailIngestError, TransientError
+from mail_ingest.mailbox import Checkpoint, FetchedMessage, Partial, Preview
 
 log = logging.getLogger(__name__)
 
-Security = Literal["ssl", "starttls", "none"]
+Wanted = Callable[[Preview], bool]
+_PREVIEW = [b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER]"]
 
 
 class ImapSource:
-    """One folder of an IMAP account; connects on first use, one connection per source."""
+    """The configured folders of one IMAP account, over one connection at a time."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        security: Security,
-        username: str,
-        password: str,
-        folder: str = "INBOX",
+        box: MailboxConfig,
         *,
-        ca_file: Path | None = None,
-        timeout: float = 30.0,
-        batch_size: int = 50,
+        wanted: Wanted | None = None,
+        timezone: tzinfo | None = None,
+        preview_batch: int = 200,
+        body_batch_bytes: int = 8 * 1024 * 1024,
+        retries: int = 4,
+        backoff: float = 1.0,
+        rng: random.Random | None = None,
     ) -> None:
-        if security not in get_args(Security):
-            raise ConfigError(
-                f"mailbox.security: {security!r} is not one of 'ssl', 'starttls', 'none'"
-            )
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        self.host = host
-        self.port = port
-        self.security: Security = security
-        self.username = username
-        self._password = password  # kept private and out of repr/logs
-        self.folder = folder
-        self.ca_file = ca_file
-        self.timeout = timeout
-        self.batch_size = batch_size
-        self.source = f"imap:{username}@{host}:{port}/{folder}"
+        if preview_batch < 1 or body_batch_bytes < 1:
+            raise ValueError("batch sizes must be positive")
+        self.box = box
+        self.wanted = wanted
+        self.preview_batch = preview_batch
+        self.body_batch_bytes = body_batch_bytes
+        self.retries = retries
+        self.backoff = backoff
+        self.acts = box.after != "keep" or box.mark_seen
+        self.downloaded = 0
+        self.planned: int | None = None
+        self._rng = rng or random.Random()
         self._client: IMAPClient | None = None
+        self._yielded = 0
+        # `since` is a day in the district's zone; SEARCH SINCE compares dates in the
+        # server's zone only, so search from a day earlier and filter by the instant.
+        self._since = (
+            datetime.combine(box.since, midnight(), timezone or datetime.now().astimezone().tzinfo)
+            if box.since
+            else None
+        )
 
     def __repr__(self) -> str:
-        return f"ImapSource({self.source!r}, security={self.security!r})"
+        return f"ImapSource({self.box.username}@{self.box.host}:{self.box.port})"
+
+    def source_id(self, folder: str) -> str:
+        return f"imap:{self.box.username}@{self.box.host}:{self.box.port}/{folder}"
 
     def fetch_new(self, checkpoint: Checkpoint) -> Iterator[FetchedMessage]:
-        """Yield messages above the checkpoint's last UID, oldest first, one at a time.
+        """Yield every message not yet recorded, oldest first per folder, one at a time.
 
-        A generator, so the caller records each message before the next is fetched and
-        an interrupted poll loses nothing: the next one starts after the last recorded.
+        A generator: the caller records each message before asking for the next, so
+        when the connection drops, reconnecting (with backoff) and asking the
+        checkpoint again resumes exactly after the last recorded message.
         """
-        client = self._connect()
-        uidvalidity = self._select(client)
-        last = checkpoint.last_uid(self.source, uidvalidity)
-        with self._network("search"):
-            found = client.search(["UID", f"{last + 1}:*"])
-        # `n:*` always matches the newest message, even when its UID is below n.
-        uids = sorted(uid for uid in found if uid > last)
-        for start in range(0, len(uids), self.batch_size):
-            batch = [
-                uid
-                for uid in uids[start : start + self.batch_size]
-                if not checkpoint.is_known(self.source, uidvalidity, str(uid))
-            ]
-            if not batch:
-                continue
-            with self._network("fetch"):
-                items = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
-            for uid in batch:
-                item = items.get(uid)
-                if item is None or b"BODY[]" not in item:
-                    continue  # expunged by another client since SEARCH
-                raw: bytes = item[b"BODY[]"]
-                log.info("fetched %s uid %s (%d bytes)", self.source, uid, len(raw))
-                yield FetchedMessage(
-                    source=self.source,
-                    uidvalidity=uidvalidity,
-                    uid=str(uid),
-                    received_at=item[b"INTERNALDATE"],
-                    raw=raw,
-                )
+        for attempt in range(self.retries + 1):
+            try:
+                yield from self._fetch_all(checkpoint)
+                return
+            except TransientError as exc:
+                if attempt == self.retries:
+                    raise
+                delay = self._rng.uniform(0, self.backoff * 2**attempt)
+                log.warning(
+                    "%s; reconnecting in %.1f s (attempt %d of %d)",
+                    exc, delay, attempt + 1, self.retries,
+                )  # fmt: skip
+                time.sleep(delay)
+
+    def connect(self) -> IMAPClient:
+        """A new logged-in connection (the IDLE watcher keeps its own)."""
+        context = self._ssl_context()
+        with self._network("connect", drop=False):
+            client = IMAPClient(
+                self.box.host,
+                self.box.port,
+                ssl=self.box.security == "ssl",
+                ssl_context=context,
+                timeout=SocketTimeout(self.box.connect_timeout, self.box.read_timeout),
+            )
+        client.normalise_times = False  # keep INTERNALDATE's offset: deadlines need it
+        try:
+            if self.box.security == "starttls":
+                self._starttls(client, context)
+            self._login(client)
+        except BaseException:
+            _shutdown(client)
+            raise
+        return client
 
     def close(self) -> None:
         """Log out; a connection the server or network already dropped is fine."""
@@ -117,7 +141,132 @@ class ImapSource:
         except (IMAPClientError, OSError):
             _shutdown(client)
 
-    def _connect(self) -> IMAPClient:
+    # -- one pass over every folder ---------------------------------------------------
+
+    def _fetch_all(self, checkpoint: Checkpoint) -> Iterator[FetchedMessage]:
+        client = self._connection()
+        plans = []
+        for folder in self.box.folders:
+            name = self._resolve(client, folder)
+            uidvalidity = self._select(client, name)
+            source = self.source_id(name)
+            self._act_on_pending(client, checkpoint, source, uidvalidity)
+            uids = [
+                uid
+                for uid in self._search(client, checkpoint.last_uid(source, uidvalidity))
+                if not checkpoint.is_known(source, uidvalidity, str(uid))
+            ]
+            plans.append((name, source, uidvalidity, uids))
+        self.planned = self._yielded + sum(len(plan[3]) for plan in plans)
+        for name, source, uidvalidity, uids in plans:
+            if len(plans) > 1 and self._select(client, name) != uidvalidity:
+                raise TransientError(f"IMAP folder {name!r} was renumbered during the poll")
+            for start in range(0, len(uids), self.preview_batch):
+                batch = uids[start : start + self.preview_batch]
+                yield from self._batch(client, checkpoint, source, uidvalidity, batch)
+                self._act_on_pending(client, checkpoint, source, uidvalidity)
+
+    def _batch(
+        self,
+        client: IMAPClient,
+        checkpoint: Checkpoint,
+        source: str,
+        uidvalidity: int,
+        uids: list[int],
+    ) -> Iterator[FetchedMessage]:
+        """Preview a batch, then download the candidates' bodies a few megabytes at a time."""
+        fetch = _PREVIEW + ([b"X-GM-MSGID"] if client.has_capability("X-GM-EXT-1") else [])
+        with self._network("fetch headers"):
+            items = client.fetch(uids, fetch)
+        plan: list[tuple[int, dict[bytes, Any], Partial | None]] = []
+        for uid in uids:
+            item = items.get(uid)
+            if item is None or b"BODY[HEADER]" not in item:
+                continue  # expunged by another client since SEARCH
+            self.downloaded += len(item[b"BODY[HEADER]"])
+            if self._since and item[b"INTERNALDATE"] < self._since:
+                continue
+            plan.append((uid, item, self._triage(checkpoint, item)))
+        bodies: dict[int, bytes] = {}
+        for i, (uid, item, partial) in enumerate(plan):
+            fetched = FetchedMessage(
+                source=source,
+                uidvalidity=uidvalidity,
+                uid=str(uid),
+                received_at=item[b"INTERNALDATE"],
+                raw=item[b"BODY[HEADER]"],
+                size=item[b"RFC822.SIZE"],
+                partial=partial,
+                gm_msgid=item.get(b"X-GM-MSGID"),
+            )
+            if partial is None:
+                if uid not in bodies:
+                    bodies = self._bodies(client, [(u, it) for u, it, p in plan[i:] if p is None])
+                raw = bodies.pop(uid, None)
+                if raw is None:
+                    continue  # expunged between the preview and the download
+                fetched = replace(fetched, raw=raw, size=len(raw))
+            self._yielded += 1
+            yield fetched
+
+    def _triage(self, checkpoint: Checkpoint, item: dict[bytes, Any]) -> Partial | None:
+        """Why only the header is needed, or None to download the whole message."""
+        size: int = item[b"RFC822.SIZE"]
+        try:
+            mail = mime.parse(item[b"BODY[HEADER]"])
+        except Exception:  # let the full parse record what is wrong
+            return "too-large" if size > self.box.max_message_bytes else None
+        if checkpoint.has_message(mail.message_id, size, item.get(b"X-GM-MSGID")):
+            return "copy"
+        preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
+        if self.wanted is not None and not self.wanted(preview):
+            return "not-candidate"
+        return "too-large" if size > self.box.max_message_bytes else None
+
+    def _bodies(self, client: IMAPClient, candidates: list[tuple[int, Any]]) -> dict[int, bytes]:
+        """Download the next candidates, as many as fit in one batch of bytes (at least one)."""
+        chosen: list[int] = []
+        total = 0
+        for uid, item in candidates:
+            if chosen and total + item[b"RFC822.SIZE"] > self.body_batch_bytes:
+                break
+            chosen.append(uid)
+            total += item[b"RFC822.SIZE"]
+        with self._network("fetch"):
+            items = client.fetch(chosen, [b"BODY.PEEK[]"])
+        bodies = {uid: item[b"BODY[]"] for uid, item in items.items() if b"BODY[]" in item}
+        self.downloaded += sum(map(len, bodies.values()))
+        return bodies
+
+    # -- after processing --------------------------------------------------------------
+
+    def _act_on_pending(
+        self, client: IMAPClient, checkpoint: Checkpoint, source: str, uidvalidity: int
+    ) -> None:
+        """Apply the configured action to recorded submissions; never deletes, never expunges."""
+        if not self.acts:
+            return
+        uids = checkpoint.pending_actions(source, uidvalidity)
+        if not uids:
+            return
+        box = self.box
+        with self._network(f"after-processing action {box.after!r}"):
+            if box.mark_seen:
+                client.add_flags(uids, [b"\\Seen"], silent=True)
+            if box.after == "keyword":
+                client.add_flags(uids, [box.keyword.encode()], silent=True)
+            elif box.after == "copy" or (box.after == "move" and not client.has_capability("MOVE")):
+                if box.after == "move":
+                    log.warning("server has no MOVE; copying instead (this tool never deletes)")
+                client.copy(uids, self._resolve(client, box.after_folder))
+            elif box.after == "move":
+                client.move(uids, self._resolve(client, box.after_folder))
+        checkpoint.actions_done(source, uidvalidity, uids)
+        log.info("%s: %s done for %d message(s)", source, box.after, len(uids))
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _connection(self) -> IMAPClient:
         """The open connection, reusing a live one and replacing a dead one."""
         if self._client is not None:
             try:
@@ -125,75 +274,88 @@ class ImapSource:
                 return self._client
             except (IMAPClientError, OSError):
                 self._drop()
-        context = self._ssl_context()
-        with self._network("connect"):
-            client = IMAPClient(
-                self.host,
-                self.port,
-                ssl=self.security == "ssl",
-                ssl_context=context,
-                timeout=self.timeout,
-            )
-        client.normalise_times = False  # keep INTERNALDATE's offset: deadlines need it
-        self._client = client
-        if self.security == "starttls":
-            try:
-                client.starttls(context)
-            except CapabilityError:
-                self._drop()
-                raise ConfigError(
-                    f"mailbox.security: {self.host}:{self.port} does not offer STARTTLS; "
-                    "use security = 'ssl' (usually port 993)"
-                ) from None
-            except Exception as exc:
-                self._drop()
-                raise self._transient("STARTTLS", exc) from exc
+        self._client = self.connect()
+        return self._client
+
+    def _starttls(self, client: IMAPClient, context: ssl.SSLContext | None) -> None:
         try:
-            client.login(self.username, self._password)
+            client.starttls(context)
+        except CapabilityError:
+            raise ConfigError(
+                f"mailbox.security: {self.box.host}:{self.box.port} does not offer STARTTLS; "
+                "use security = 'ssl' (usually port 993)"
+            ) from None
+        except (IMAPClientError, OSError) as exc:
+            raise self._transient("STARTTLS", exc) from exc
+
+    def _login(self, client: IMAPClient) -> None:
+        method, secret = self.box.credentials()
+        try:
+            if method == "xoauth2":
+                client.oauth2_login(self.box.username, secret)
+            else:
+                client.login(self.box.username, secret)
         except LoginError as exc:
-            self._drop()
-            raise AuthError(
-                f"IMAP {self.host}:{self.port} refused the login for {self.username!r} "
-                f"({_text(exc)}). Check mailbox.username and the password in "
-                "mailbox.password_env. For Gmail, enable 2-Step Verification on the "
-                "account and use an app password, not the account password."
-            ) from None  # the chained imaplib frames would carry the password
-        except Exception as exc:
-            self._drop()
-            if isinstance(exc, IMAPClientError | OSError):
-                raise self._transient("login", exc) from exc
-            raise
-        return client
+            raise AuthError(self._login_advice(method, _text(exc))) from None
+            # (from None: the chained imaplib frames would carry the secret)
+        except (IMAPClientError, OSError) as exc:
+            raise self._transient("login", exc) from None
+
+    def _login_advice(self, method: str, reply: str) -> str:
+        box = self.box
+        where = f"IMAP {box.host}:{box.port} refused the login for {box.username!r} ({reply})."
+        if method == "xoauth2":
+            return (
+                f"{where} The OAuth2 access token is invalid or expired; check the token "
+                "helper (mailbox.oauth2_token_command or oauth2_token_env) and that the token "
+                "has the mail scope (Gmail: https://mail.google.com/)."
+            )
+        return (
+            f"{where} Check mailbox.username and the password in mailbox.password_env. "
+            "For Gmail, enable 2-Step Verification on the account and use an app "
+            "password, not the account password."
+        )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """A verifying TLS context: the board's mail is not worth a man in the middle."""
-        if self.security == "none":
+        if self.box.security == "none":
             return None
+        ca_file = self.box.ca_file
         try:
-            return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
-                f"mailbox.ca_file: cannot read CA certificates from {str(self.ca_file)!r}: {exc}"
+                f"mailbox.ca_file: cannot read CA certificates from {str(ca_file)!r}: {exc}"
             ) from exc
 
-    def _select(self, client: IMAPClient) -> int:
-        """Select the folder read-only and return its UIDVALIDITY."""
+    def _resolve(self, client: IMAPClient, folder: str) -> str:
+        """A folder name; a special-use flag such as "\\\\All" finds Gmail's localised folder."""
+        if not folder.startswith("\\"):
+            return folder
+        with self._network("list folders"):
+            found = client.find_special_folder(folder.encode())
+        if found is None:
+            raise ConfigError(f"mailbox.folders: {self.box.host} has no folder flagged {folder!r}")
+        return str(found)
+
+    def _select(self, client: IMAPClient, folder: str) -> int:
+        """Select a folder (read-only unless an action is configured); its UIDVALIDITY."""
         try:
-            info = client.select_folder(self.folder, readonly=True)
+            info = client.select_folder(folder, readonly=not self.acts)
         except IMAPClientAbortError as exc:
             self._drop()
             raise self._transient("select", exc) from exc
         except IMAPClientError as exc:
             with self._network("list folders"):
-                exists = client.folder_exists(self.folder)
+                exists = client.folder_exists(folder)
                 folders = [] if exists else [f[2] for f in client.list_folders()]
             if exists:
                 self._drop()
                 raise self._transient("select", exc) from exc
             shown = ", ".join(repr(str(name)) for name in folders[:15])
             raise ConfigError(
-                f"mailbox.folder: {self.folder!r} does not exist in {self.username}'s "
-                f"mailbox on {self.host}; folders there: {shown or 'none'}"
+                f"mailbox.folders: {folder!r} does not exist in {self.box.username}'s "
+                f"mailbox on {self.box.host}; folders there: {shown or 'none'}"
             ) from None
         except OSError as exc:
             self._drop()
@@ -201,38 +363,82 @@ class ImapSource:
         uidvalidity = info.get(b"UIDVALIDITY")
         if not isinstance(uidvalidity, int):
             self._drop()
-            raise TransientError(
-                f"IMAP {self.host}:{self.port}: no UIDVALIDITY for folder {self.folder!r}"
-            )
+            raise TransientError(f"IMAP {self.box.host}: no UIDVALIDITY for folder {folder!r}")
         return uidvalidity
 
+    def _search(self, client: IMAPClient, last: int) -> list[int]:
+        """UIDs above `last`, oldest first; SINCE a day early, as it ignores time and zone."""
+        criteria: list[Any] = ["UID", f"{last + 1}:*"]
+        if self._since:
+            criteria += ["SINCE", self._since.date() - timedelta(days=1)]
+        with self._network("search"):
+            found = client.search(criteria)
+        # `n:*` always matches the newest message, even when its UID is below n.
+        return sorted(uid for uid in found if uid > last)
+
     @contextmanager
-    def _network(self, action: str) -> Iterator[None]:
+    def _network(self, action: str, *, drop: bool = True) -> Iterator[None]:
         """Turn network and protocol failures into TransientError and drop the connection."""
         try:
             yield
+        except MailIngestError:
+            raise
         except (IMAPClientError, OSError) as exc:
-            self._drop()
+            if drop:
+                self._drop()
             raise self._transient(action, exc) from exc
 
     def _transient(self, action: str, exc: BaseException) -> TransientError:
-        where = f"IMAP {self.host}:{self.port}"
+        where = f"IMAP {self.box.host}:{self.box.port}"
         if isinstance(exc, ssl.SSLCertVerificationError):
             return TransientError(
                 f"{where}: TLS certificate not trusted ({exc.verify_message}); if the server "
                 "uses a private CA, set mailbox.ca_file to its certificate"
             )
         if isinstance(exc, TimeoutError):
-            return TransientError(f"{where}: {action} timed out after {self.timeout:g} s")
+            return TransientError(f"{where}: {action} timed out")
         if isinstance(exc, ConnectionRefusedError):
             return TransientError(f"{where}: connection refused; is the server up?")
         kind = type(exc).__name__
-        return TransientError(f"{where}: {action} failed ({kind}: {_text(exc)}); will retry")
+        return TransientError(f"{where}: {action} failed ({kind}: {_text(exc)})")
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             _shutdown(client)
+
+
+def _has_attachment(structure: BodyData | None) -> bool:
+    """Whether BODYSTRUCTURE shows a file: when unsure, say yes (a download beats a loss)."""
+    if structure is None:
+        return True
+    try:
+        return any(_is_file(leaf) for leaf in _leaves(structure))
+    except (IndexError, TypeError, ValueError):
+        return True
+
+
+def _leaves(structure: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    if isinstance(structure, BodyData) and structure.is_multipart:
+        for part in structure[0]:
+            yield from _leaves(part)
+    else:
+        yield structure
+
+
+def _is_file(leaf: Sequence[Any]) -> bool:
+    maintype = _str(leaf[0]).lower()
+    if maintype in ("application", "message", "audio", "video", "model"):
+        return True
+    # The disposition is an extension field whose index depends on the type; look for it.
+    return any(
+        isinstance(field, tuple) and field and _str(field[0]).lower() == "attachment"
+        for field in islice(leaf, 7, None)
+    )
+
+
+def _str(value: object) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _shutdown(client: IMAPClient) -> None:

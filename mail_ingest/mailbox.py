@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+
+from mail_ingest.mime import Mail
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,28 @@ class FetchedMessage:
     uidvalidity: int  # IMAP UIDVALIDITY; 0 for a Maildir
     uid: str  # IMAP UID, or the Maildir key
     received_at: datetime  # aware: the server's receipt time
-    raw: bytes
+    raw: bytes  # the whole message, or only its header when `partial` says why
+    size: int = -1  # the whole message's size, as the server reports it
+    partial: Partial | None = None
+    gm_msgid: int | None = None  # Gmail's X-GM-MSGID, the same in every label
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            object.__setattr__(self, "size", len(self.raw))
+
+
+# Why only the header was downloaded: not worth downloading (see pipeline.wanted),
+# over mailbox.max_message_bytes, or a copy of a message recorded already.
+Partial = Literal["not-candidate", "too-large", "copy"]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a server tells about a message before its body is downloaded."""
+
+    mail: Mail  # parsed from the header alone: no attachments, no body
+    size: int
+    has_attachment: bool  # a file part (application/*, message/*, or disposition attachment)
 
 
 class Checkpoint(Protocol):
@@ -38,8 +61,22 @@ class Checkpoint(Protocol):
         """Whether the message at this position was already recorded."""
         ...
 
+    def has_message(self, message_id: str | None, size: int, gm_msgid: int | None) -> bool:
+        """Whether a copy of this message was recorded from any position."""
+        ...
+
+    def pending_actions(self, source: str, uidvalidity: int) -> list[int]:
+        """UIDs recorded but still waiting for the after-processing action."""
+        ...
+
+    def actions_done(self, source: str, uidvalidity: int, uids: list[int]) -> None: ...
+
 
 class Source(Protocol):
+    acts: bool  # whether recorded submissions get an after-processing action
+    downloaded: int  # bytes downloaded so far
+    planned: int | None  # messages this poll will yield, once known
+
     def fetch_new(self, checkpoint: Checkpoint) -> Iterator[FetchedMessage]: ...
 
     def close(self) -> None: ...
@@ -60,10 +97,14 @@ class MaildirSource:
             raise ConfigError(f"mailbox.path: {str(path)!r} is not a Maildir (no cur/ and new/)")
         self.path = path
         self.source = f"maildir:{path.resolve()}"
+        self.acts = False
+        self.downloaded = 0
+        self.planned: int | None = None
         self._box = std_mailbox.Maildir(path, factory=None, create=False)
 
     def fetch_new(self, checkpoint: Checkpoint) -> Iterator[FetchedMessage]:
         keys = sorted(self._box.keys(), key=self._delivery_order)
+        self.planned = sum(not checkpoint.is_known(self.source, 0, key) for key in keys)
         for key in keys:
             if checkpoint.is_known(self.source, 0, key):
                 continue
@@ -72,6 +113,7 @@ class MaildirSource:
                 mtime = self._mtime(key)
             except (KeyError, FileNotFoundError):
                 continue  # moved or deleted by another reader since keys(): next poll sees it
+            self.downloaded += len(raw)
             yield FetchedMessage(
                 source=self.source,
                 uidvalidity=0,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import cast
 
 import parsers
 from mail_ingest import mime
@@ -21,23 +20,33 @@ from mail_ingest.archive import Archive, sha256
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MessageError
-from mail_ingest.mailbox import FetchedMessage, MaildirSource, Source
+from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.model import ParsedFile, Problem
+from rules.matching import UnitMatcher
 from rules.units import UnitDirectory
 
 log = logging.getLogger(__name__)
 
+# Called after each message with (messages done, messages planned if known).
+Progress = Callable[[int, int | None], None]
+
 # submission: from a known unit, counts toward its requirements;
 # unknown-sender: kept for review; auto-reply, bounce, mailing-list: never count;
+# ignored: not from a unit, no attachment, no unit named in the subject (header only);
+# too-large: over mailbox.max_message_bytes, not downloaded (header only);
 # error: could not be read at all (the error column says why).
-OUTCOMES = ("submission", "unknown-sender", "auto-reply", "bounce", "mailing-list", "error")
+OUTCOMES = (
+    "submission", "unknown-sender", "auto-reply", "bounce", "mailing-list", "ignored",
+    "too-large", "error",
+)  # fmt: skip
 
 
 @dataclass
 class PollResult:
     fetched: int = 0
     new: int = 0
+    downloaded: int = 0  # bytes
     outcomes: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -51,6 +60,7 @@ def poll(
     archive: Archive,
     units: UnitDirectory,
     specs: Sequence[parsers.FormSpec],
+    progress: Progress | None = None,
 ) -> PollResult:
     """Process every message the source has not delivered before."""
     result = PollResult()
@@ -60,22 +70,35 @@ def poll(
             result.fetched += 1
             digest = archive.put(fetched.raw)
             record = process(fetched, digest, units, specs)
-            if store.record(record, fetched.source, fetched.uidvalidity, fetched.uid):
+            pending = source.acts and record.outcome == "submission"
+            position = (fetched.source, fetched.uidvalidity, fetched.uid)
+            if store.record(record, *position, action_pending=pending):
                 result.new += 1
                 result.outcomes[record.outcome] += 1
-            log.info(
-                "uid=%s from=%s unit=%s forms=%s outcome=%s%s",
-                fetched.uid, record.sender, record.unit_id,
-                ",".join(a.parsed.form for a in record.attachments if a.parsed.form) or "-",
-                record.outcome, f" error={record.error}" if record.error else "",
-            )  # fmt: skip
+            _log(fetched, record)
+            if progress is not None:
+                progress(result.fetched, source.planned)
     except BaseException as exc:
-        store.finish_poll(poll_id, result.fetched, result.new, result.errors, failure=repr(exc))
+        result.downloaded = source.downloaded
+        store.finish_poll(
+            poll_id, result.fetched, result.new, result.errors, result.downloaded, repr(exc)
+        )
         raise
     finally:
         source.close()
-    store.finish_poll(poll_id, result.fetched, result.new, result.errors)
+    result.downloaded = source.downloaded
+    store.finish_poll(poll_id, result.fetched, result.new, result.errors, result.downloaded)
     return result
+
+
+def _log(fetched: FetchedMessage, record: MessageRecord) -> None:
+    forms = ",".join(a.parsed.form for a in record.attachments if a.parsed.form) or "-"
+    error = f" error={record.error!r}" if record.error else ""
+    log.info(
+        "%s uid=%s from=%s unit=%s forms=%s outcome=%s%s",
+        fetched.source, fetched.uid, record.sender, record.unit_id or "-", forms,
+        record.outcome, error,
+    )  # fmt: skip
 
 
 def process(
@@ -87,13 +110,15 @@ def process(
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
     base = MessageRecord(
         sha256=digest,
-        size=len(fetched.raw),
+        size=fetched.size,
         message_id=None,
         sender=None,
         subject=None,
         received_at=fetched.received_at,
         unit_id=None,
         outcome="error",
+        headers_only=fetched.partial is not None,
+        gm_msgid=fetched.gm_msgid,
     )
     try:
         mail = mime.parse(fetched.raw)
@@ -110,10 +135,18 @@ def process(
     robot = classify(mail.headers)
     if robot is not None:
         return replace(base, outcome=robot)
+    if fetched.partial == "too-large":
+        return replace(base, outcome="too-large", error=_too_large(fetched.size))
+    if fetched.partial is not None:  # a copy is recorded as the message it copies
+        return replace(base, outcome="ignored")
     attachments = tuple(_parse(a, mail.subject or "", specs) for a in mail.attachments)
     return replace(
         base, outcome="submission" if unit else "unknown-sender", attachments=attachments
     )
+
+
+def _too_large(size: int) -> str:
+    return f"message of {size / 1048576:.1f} MB is over mailbox.max_message_bytes; not downloaded"
 
 
 def _parse(
@@ -143,21 +176,36 @@ def _parse(
     )
 
 
+def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
+    """Whether a message is worth downloading whole, judged from its header and structure.
+
+    Generous on purpose: a needless download costs bytes, a missed one a submission.
+    """
+    matcher = UnitMatcher(units)
+
+    def judge(preview: Preview) -> bool:
+        mail = preview.mail
+        if preview.has_attachment or units.by_sender(mail.sender or "") is not None:
+            return True
+        if classify(mail.headers) == "bounce":
+            return True  # delivery reports about our own mail are read in full
+        return bool(mail.subject and matcher.identify("", {"subject": mail.subject}).guesses)
+
+    return judge
+
+
 def open_source(config: Config) -> Source:
     """The configured mailbox, connected lazily by the source itself."""
     box = config.mailbox
     if box.kind == "maildir":
         assert box.path is not None
         return MaildirSource(box.path)
-    from mail_ingest.imap import ImapSource, Security
+    from mail_ingest.imap import ImapSource
 
-    return ImapSource(
-        box.host, box.port, cast(Security, box.security), box.username, box.password(), box.folder,
-        ca_file=box.ca_file,
-    )  # fmt: skip
+    return ImapSource(box, wanted=wanted(UnitDirectory(config.units)), timezone=config.timezone)
 
 
-def poll_config(config: Config) -> PollResult:
+def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
     """One cycle for a deployment: its store, its archive, its mailbox, under the store lock."""
     with open_store(config) as store, store.lock():
         return poll(
@@ -166,6 +214,7 @@ def poll_config(config: Config) -> PollResult:
             Archive(config.storage / "archive"),
             UnitDirectory(config.units),
             config.forms,
+            progress,
         )
 
 

@@ -101,6 +101,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0002-imap-header-first",
+        """
+        -- 1 when only the headers were downloaded (not a candidate, too large, or a copy)
+        ALTER TABLE messages ADD COLUMN headers_only INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN gm_msgid INTEGER;  -- Gmail's id, the same in every label
+        CREATE INDEX messages_gm_msgid ON messages (gm_msgid);
+        -- 1 while the after-processing action (keyword, copy, move) is still to be done
+        ALTER TABLE locations ADD COLUMN action_pending INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX locations_pending ON locations (source, uidvalidity) WHERE action_pending;
+        ALTER TABLE polls ADD COLUMN downloaded INTEGER NOT NULL DEFAULT 0;  -- bytes
+        """,
+    ),
 )
 
 
@@ -127,6 +140,8 @@ class MessageRecord:
     outcome: str
     error: str | None = None
     attachments: tuple[StoredAttachment, ...] = ()
+    headers_only: bool = False
+    gm_msgid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -221,19 +236,52 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def has_message(self, message_id: str | None, size: int, gm_msgid: int | None) -> bool:
+        """Whether a copy of this message is recorded already (another folder, a rescan)."""
+        return self._find(self._db, None, message_id, size, gm_msgid) is not None
+
+    def pending_actions(self, source: str, uidvalidity: int) -> list[int]:
+        return [
+            int(uid)
+            for (uid,) in self._db.execute(
+                "SELECT uid FROM locations WHERE source = ? AND uidvalidity = ? AND action_pending"
+                " ORDER BY CAST(uid AS INTEGER)",
+                (source, uidvalidity),
+            )
+        ]
+
+    def actions_done(self, source: str, uidvalidity: int, uids: list[int]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE locations SET action_pending = 0"
+                " WHERE source = ? AND uidvalidity = ? AND uid = ?",
+                [(source, uidvalidity, str(uid)) for uid in uids],
+            )
+
     # -- writing -------------------------------------------------------------------
 
-    def record(self, record: MessageRecord, source: str, uidvalidity: int, uid: str) -> bool:
-        """Write a message and its position atomically; False if the message was known."""
+    def record(
+        self,
+        record: MessageRecord,
+        source: str,
+        uidvalidity: int,
+        uid: str,
+        *,
+        action_pending: bool = False,
+    ) -> bool:
+        """Write a message and its position atomically; False if the message was known.
+
+        A message is known by its raw bytes, by Gmail's X-GM-MSGID, or by Message-ID
+        and size: the same mail seen in a second folder, or again after the server
+        renumbered a folder (new UIDVALIDITY), is one message at several positions.
+        """
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT id FROM messages WHERE sha256 = ?", (record.sha256,)
-            ).fetchone()
-            new = row is None
-            message = self._insert_message(db, record) if new else int(row[0])
+            found = self._find(db, record.sha256, record.message_id, record.size, record.gm_msgid)
+            message = self._insert_message(db, record) if found is None else found
             db.execute(
-                "INSERT OR IGNORE INTO locations VALUES (?, ?, ?, ?)",
-                (source, uidvalidity, uid, message),
+                "INSERT OR IGNORE INTO locations (source, uidvalidity, uid, message,"
+                " action_pending) VALUES (?, ?, ?, ?, ?)",
+                (source, uidvalidity, uid, message, int(action_pending)),
             )
             if uid.isdigit():
                 db.execute(
@@ -241,16 +289,34 @@ class Store:
                     " DO UPDATE SET last_uid = max(last_uid, excluded.last_uid)",
                     (source, uidvalidity, int(uid)),
                 )
-        return new
+        return found is None
+
+    @staticmethod
+    def _find(
+        db: sqlite3.Connection,
+        sha256: str | None,
+        message_id: str | None,
+        size: int,
+        gm_msgid: int | None,
+    ) -> int | None:
+        row = db.execute(
+            "SELECT id FROM messages WHERE sha256 = ?"
+            " OR (gm_msgid IS NOT NULL AND gm_msgid = ?)"
+            " OR (message_id IS NOT NULL AND message_id = ? AND size = ?)"
+            " ORDER BY id LIMIT 1",
+            (sha256, gm_msgid, message_id, size),
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def _insert_message(self, db: sqlite3.Connection, r: MessageRecord) -> int:
         cursor = db.execute(
             "INSERT INTO messages (sha256, size, message_id, sender, subject, received_at,"
-            " received_utc, unit_id, outcome, error, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " received_utc, unit_id, outcome, error, recorded_at, headers_only, gm_msgid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.sha256, r.size, r.message_id, r.sender, r.subject, r.received_at.isoformat(),
                 r.received_at.astimezone(UTC).isoformat(), r.unit_id, r.outcome, r.error, _now(),
+                int(r.headers_only), r.gm_msgid,
             ),
         )  # fmt: skip
         message = int(cursor.lastrowid or 0)
@@ -279,12 +345,18 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def finish_poll(
-        self, poll: int, fetched: int, recorded: int, errors: int, failure: str | None = None
+        self,
+        poll: int,
+        fetched: int,
+        recorded: int,
+        errors: int,
+        downloaded: int = 0,
+        failure: str | None = None,
     ) -> None:
         self._db.execute(
-            "UPDATE polls SET finished_at = ?, fetched = ?, recorded = ?, errors = ?, failure = ?"
-            " WHERE id = ?",
-            (_now(), fetched, recorded, errors, failure, poll),
+            "UPDATE polls SET finished_at = ?, fetched = ?, recorded = ?, errors = ?,"
+            " downloaded = ?, failure = ? WHERE id = ?",
+            (_now(), fetched, recorded, errors, downloaded, failure, poll),
         )
 
     # -- reading -------------------------------------------------------------------

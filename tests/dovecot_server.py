@@ -16,11 +16,13 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -193,6 +195,7 @@ class DovecotServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group: stop() ends every child too
         )
         deadline = time.monotonic() + timeout
         while not self._accepts(self.port) or (self.ssl_port and not self._accepts(self.ssl_port)):
@@ -207,17 +210,34 @@ class DovecotServer:
     def stop(self) -> None:
         """Stop Dovecot (SIGTERM to the master stops its children) and remove the tmp dir."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
+        if process is not None:
+            # The master leaves running imap processes behind; a stopped server must
+            # drop its clients, as a crashed or rebooted one does.
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         if process is not None and process.stdout:
             process.stdout.close()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop Dovecot, keeping its dir, and start it again on the same ports and users.
+
+        Its clients see the server go away, as after a reboot or an upgrade.
+        """
+        own_root, self._own_root = self._own_root, False
+        try:
+            self.stop()
+        finally:
+            self._own_root = own_root
+        self.start(timeout)
 
     def add_user(self, name: str, password: str) -> None:
         """Add a user, or change their password; usable at once.

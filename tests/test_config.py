@@ -93,7 +93,7 @@ min_collectives = { xa = -1 }
         "mailbox.kind: 'pop3' is not one of 'maildir', 'imap'",
         "mailbox.host: is required",
         "mailbox.username: is required",
-        "mailbox.password_env: is required",
+        "mailbox.password_env: is required (for XOAUTH2: oauth2_token_env or _command)",
         "schedule.poll_minutes: 0 must be a positive number",
         "units[0].id: 'Xã Mường So' is not a valid id"
         " (lowercase letters, digits, '-', '_' and '.')",
@@ -137,9 +137,79 @@ def test_password_comes_from_the_environment(
     with pytest.raises(
         ConfigError, match=r"mailbox\.password_env: environment variable MAIL_INGEST_IMAP_PASSWORD"
     ):
-        c.mailbox.password()
+        c.mailbox.credentials()
     monkeypatch.setenv("MAIL_INGEST_IMAP_PASSWORD", "app-password")
-    assert c.mailbox.password() == "app-password"
+    assert c.mailbox.credentials() == ("password", "app-password")
+
+
+IMAP = """\
+[mailbox]
+host = "{host}"
+username = "bandanvan@gmail.com"
+{extra}
+"""
+
+
+def imap(tmp_path: Path, host: str = "imap.gmail.com", **extra: str) -> config.Config:
+    lines = "\n".join(f"{key} = {value}" for key, value in extra.items())
+    return load_text(tmp_path, IMAP.format(host=host, extra=lines))
+
+
+def imap_problems(tmp_path: Path, host: str = "imap.gmail.com", **extra: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        imap(tmp_path, host, **extra)
+    return str(info.value).splitlines()[1:]
+
+
+def test_imap_defaults_leave_the_mailbox_alone(tmp_path: Path) -> None:
+    box = imap(tmp_path, password_env='"PW"').mailbox
+    assert (box.port, box.security, box.folders, box.after, box.mark_seen) == (
+        993, "ssl", ("INBOX",), "keep", False,
+    )  # fmt: skip
+    assert (box.max_message_bytes, box.since, box.idle) == (40 * 1024 * 1024, None, False)
+
+
+def test_imap_settings(tmp_path: Path) -> None:
+    box = imap(
+        tmp_path, password_env='"PW"', folders='["INBOX", "Nộp báo cáo", "\\\\All"]',
+        since="2024-01-01", idle="true", after='"move"', after_folder='"Đã xử lý"',
+        max_message_bytes="1000000",
+    ).mailbox  # fmt: skip
+    assert box.folders == ("INBOX", "Nộp báo cáo", "\\All")
+    assert (box.since, box.idle, box.after, box.after_folder) == (
+        date(2024, 1, 1), True, "move", "Đã xử lý",
+    )  # fmt: skip
+
+
+def test_plaintext_imap_is_refused_beyond_this_machine(tmp_path: Path) -> None:
+    [problem] = imap_problems(tmp_path, "mail.example.vn", security='"none"', password_env='"P"')
+    assert problem.startswith("mailbox.security: 'none' sends the password unencrypted")
+    insecure = imap(
+        tmp_path, "mail.example.vn", security='"none"', allow_insecure="true", password_env='"P"'
+    )
+    assert insecure.mailbox.port == 143
+    assert imap(tmp_path, "127.0.0.1", security='"none"', password_env='"P"').mailbox.port == 143
+
+
+def test_exactly_one_secret_and_a_target_for_moves(tmp_path: Path) -> None:
+    assert imap_problems(tmp_path, password_env='"P"', oauth2_token_env='"T"', after='"copy"') == [
+        "mailbox.oauth2_token_env: set only one of password_env, oauth2_token_env",
+        "mailbox.after_folder: is required when after = 'copy'",
+    ]
+    assert imap_problems(tmp_path, password_env='"P"', keyword='"\\\\Deleted"') == [
+        "mailbox.keyword: '\\\\Deleted' is not an IMAP keyword"
+        " (letters, digits, '$', '_', '-', no spaces)"
+    ]
+
+
+def test_oauth2_token_from_a_command(tmp_path: Path) -> None:
+    ok = imap(tmp_path, oauth2_token_command='"printf ya29.token-from-helper"').mailbox
+    assert ok.credentials() == ("xoauth2", "ya29.token-from-helper")
+    failing = imap(tmp_path, oauth2_token_command="\"sh -c 'echo invalid_grant >&2; exit 1'\"")
+    with pytest.raises(
+        ConfigError, match=r"oauth2_token_command: .* gave no token \(invalid_grant\)"
+    ):
+        failing.mailbox.credentials()
 
 
 def test_invalid_toml_and_missing_file_exit_2(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""ImapSource against a real Dovecot: incremental fetch, arrival time, no side effects, errors."""
+"""ImapSource against a real Dovecot and a real store: incremental, exactly once, hands off."""
 
 from __future__ import annotations
 
@@ -6,250 +6,466 @@ import logging
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from imapclient import IMAPClient
 
+from mail_ingest.archive import Archive, sha256
+from mail_ingest.config import MailboxConfig
 from mail_ingest.errors import AuthError, ConfigError, TransientError
-from mail_ingest.imap import ImapSource, Security
+from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
+from mail_ingest.pipeline import PollResult, poll, process, wanted
+from mail_ingest.samples import SampleEntry, mau01_xlsx
+from mail_ingest.store import Store
+from rules.units import Unit, UnitDirectory
 
+from conftest import make_message
 from dovecot_server import DovecotServer, ImapAccount, free_port, require_dovecot
 
 pytestmark = pytest.mark.dovecot
 
 ICT = timezone(timedelta(hours=7))
+AT = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
+ENV = "TEST_IMAP_SECRET"
+UNITS = UnitDirectory([Unit("xa-dao-san", "Đảng ủy xã Dào San", "xa", ("daosan@example.vn",))])
 
 
-class DictCheckpoint:
-    """What the store remembers, as a dict: (source, uidvalidity) -> recorded UIDs."""
-
-    def __init__(self) -> None:
-        self.recorded: dict[tuple[str, int], set[str]] = {}
-
-    def record(self, message: FetchedMessage) -> None:
-        self.recorded.setdefault((message.source, message.uidvalidity), set()).add(message.uid)
-
-    def last_uid(self, source: str, uidvalidity: int) -> int:
-        return max(map(int, self.recorded.get((source, uidvalidity), ())), default=0)
-
-    def is_known(self, source: str, uidvalidity: int, uid: str) -> bool:
-        return uid in self.recorded.get((source, uidvalidity), set())
-
-
-class NoWatermark(DictCheckpoint):
-    """A store that knows each message but not how far it got (say, after a restore)."""
-
-    def last_uid(self, source: str, uidvalidity: int) -> int:
-        return 0
-
-
-def message(n: int) -> bytes:
+def message(n: int, sender: str = "daosan@example.vn") -> bytes:
     return (
-        f"From: unit{n}@example.vn\r\nTo: bandanvan@example.vn\r\n"
+        f"From: {sender}\r\nTo: bandanvan@example.vn\r\nMessage-ID: <m{n}@example.vn>\r\n"
         f"Subject: =?utf-8?b?{n}?=\r\nDate: Sat, 20 Jan 2024 08:00:00 +0700\r\n\r\n"
         f"Kinh gui Ban Dan van, bieu so {n}.\r\n"
     ).encode()
 
 
-def source_for(account: ImapAccount, folder: str = "INBOX", batch_size: int = 50) -> ImapSource:
-    return ImapSource(
-        account.host,
-        account.port,
-        "none",
-        account.username,
-        account.password,
-        folder,
-        batch_size=batch_size,
-    )
+@pytest.fixture
+def account(imap_account: ImapAccount, monkeypatch: pytest.MonkeyPatch) -> ImapAccount:
+    monkeypatch.setenv(ENV, imap_account.password)
+    return imap_account
 
 
-def poll(source: ImapSource, checkpoint: DictCheckpoint) -> list[FetchedMessage]:
-    """What the pipeline does: record each message as it is yielded."""
+def mailbox(host: str, port: int, username: str, **settings: Any) -> MailboxConfig:
+    return MailboxConfig(
+        kind="imap", host=host, port=port, security="none", username=username,
+        password_env=ENV, **settings,
+    )  # fmt: skip
+
+
+def source_for(account: ImapAccount, **settings: Any) -> ImapSource:
+    options = {k: settings.pop(k) for k in ("wanted", "preview_batch", "body_batch_bytes")
+               if k in settings}  # fmt: skip
+    box = mailbox(account.host, account.port, account.username, **settings)
+    return ImapSource(box, backoff=0.01, timezone=ICT, **options)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "store.sqlite3") as s:
+        yield s
+
+
+def drain(source: ImapSource, store: Store) -> list[FetchedMessage]:
+    """What the pipeline does with each message, keeping what the source yielded."""
     fetched = []
-    for fetched_message in source.fetch_new(checkpoint):
-        checkpoint.record(fetched_message)
-        fetched.append(fetched_message)
+    for m in source.fetch_new(store):
+        record = process(m, sha256(m.raw), UNITS, ())
+        pending = source.acts and record.outcome == "submission"
+        store.record(record, m.source, m.uidvalidity, m.uid, action_pending=pending)
+        fetched.append(m)
     return fetched
 
 
-def test_fetches_only_what_is_new_in_uid_order(imap_account: ImapAccount) -> None:
-    at = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
-    uids = [imap_account.append(message(n), at + timedelta(minutes=n)) for n in range(3)]
-    checkpoint = DictCheckpoint()
-    source = source_for(imap_account)
+def ingest(source: ImapSource, store: Store, tmp_path: Path) -> PollResult:
+    return poll(source, store, Archive(tmp_path / "archive"), UNITS, ())
+
+
+def flags(account: ImapAccount, folder: str = "INBOX") -> dict[int, set[bytes]]:
+    with IMAPClient(account.host, account.port, ssl=False) as client:
+        client.login(account.username, account.password)
+        client.select_folder(folder, readonly=True)
+        return {uid: set(f) for uid, f in client.get_flags(client.search()).items()}
+
+
+# -- incremental, in order, untouched ---------------------------------------------------
+
+
+def test_fetches_only_what_is_new_in_uid_order(account: ImapAccount, store: Store) -> None:
+    uids = [account.append(message(n), AT + timedelta(minutes=n)) for n in range(3)]
+    source = source_for(account, preview_batch=2)
     try:
-        first = poll(source, checkpoint)
+        first = drain(source, store)
         assert [m.uid for m in first] == [str(uid) for uid in uids]
         assert [m.raw for m in first] == [message(n) for n in range(3)]
-        where = f"imap:{imap_account.username}@{imap_account.host}:{imap_account.port}/INBOX"
-        assert {m.source for m in first} == {where}
-        assert len({m.uidvalidity for m in first}) == 1
-
-        more = [imap_account.append(message(n), at + timedelta(hours=n)) for n in (3, 4)]
-        second = poll(source, checkpoint)  # same source: reuses its connection
+        assert {m.source for m in first} == {
+            f"imap:{account.username}@{account.host}:{account.port}/INBOX"
+        }
+        more = [account.append(message(n), AT + timedelta(hours=n)) for n in (3, 4)]
+        second = drain(source, store)  # same source: reuses its connection
         assert [m.uid for m in second] == [str(uid) for uid in more]
-        assert [m.raw for m in second] == [message(3), message(4)]
     finally:
         source.close()
     # `UID 6:*` still answers the newest message (UID 5): nothing must come back.
-    again = source_for(imap_account)
+    again = source_for(account)
     try:
-        assert poll(again, checkpoint) == []
+        assert drain(again, store) == []
     finally:
         again.close()
 
 
-def test_skips_known_messages_across_batches(imap_account: ImapAccount) -> None:
-    at = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
-    uids = [str(imap_account.append(message(n), at)) for n in range(5)]
-    with IMAPClient(imap_account.host, imap_account.port, ssl=False) as client:
-        client.login(imap_account.username, imap_account.password)
-        uidvalidity = client.select_folder("INBOX", readonly=True)[b"UIDVALIDITY"]
-    source = source_for(imap_account, batch_size=2)
-    checkpoint = NoWatermark()
-    checkpoint.recorded[(source.source, uidvalidity)] = {uids[1], uids[3]}
-    try:
-        fetched = poll(source, checkpoint)
-    finally:
-        source.close()
-    assert [m.uid for m in fetched] == [uids[0], uids[2], uids[4]]
-
-
-def test_fetch_is_lazy(imap_account: ImapAccount) -> None:
-    source = ImapSource("127.0.0.1", free_port(), "none", "u", "p")
-    messages = source.fetch_new(DictCheckpoint())  # no connection yet
-    with pytest.raises(TransientError):
+def test_fetch_is_lazy(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
+    monkeypatch.setenv(ENV, "p")
+    source = ImapSource(mailbox("127.0.0.1", free_port(), "u"), retries=0)
+    messages = source.fetch_new(store)  # no connection yet
+    with pytest.raises(TransientError, match="connection refused"):
         next(messages)
     source.close()
 
 
-def test_internaldate_keeps_the_servers_offset(imap_account: ImapAccount) -> None:
+def test_internaldate_keeps_the_servers_offset(account: ImapAccount, store: Store) -> None:
     sent = datetime(2024, 1, 31, 23, 59, 0, tzinfo=ICT)
-    imap_account.append(message(1), sent)
+    account.append(message(1), sent)
     # The same instant written in UTC must come back in the server's zone (+07:00).
-    imap_account.append(message(2), datetime(2024, 1, 31, 17, 0, tzinfo=UTC))
-    source = source_for(imap_account)
+    account.append(message(2), datetime(2024, 1, 31, 17, 0, tzinfo=UTC))
+    source = source_for(account)
     try:
-        first, second = poll(source, DictCheckpoint())
+        first, second = drain(source, store)
     finally:
         source.close()
     assert first.received_at == sent
     assert first.received_at.utcoffset() == timedelta(hours=7)
-    assert (first.received_at.day, first.received_at.hour) == (31, 23)
     assert second.received_at.isoformat() == "2024-02-01T00:00:00+07:00"
 
 
-def test_fetching_leaves_messages_unread(imap_account: ImapAccount) -> None:
-    at = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
-    unread = imap_account.append(message(1), at)
-    flagged = imap_account.server.append(
-        imap_account.username, imap_account.password, "INBOX", message(2), at, [b"\\Flagged"]
+def test_the_mailbox_is_left_exactly_as_it_was(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    account.append(message(1), AT)
+    account.server.append(
+        account.username, account.password, "INBOX", message(2), AT, [b"\\Flagged"]
     )
-    source = source_for(imap_account)
-    try:
-        assert len(poll(source, DictCheckpoint())) == 2
-    finally:
-        source.close()
-    with IMAPClient(imap_account.host, imap_account.port, ssl=False) as client:
-        client.login(imap_account.username, imap_account.password)
-        client.select_folder("INBOX", readonly=True)
-        flags = client.get_flags([unread, flagged])
-    assert b"\\Seen" not in flags[unread]
-    assert b"\\Seen" not in flags[flagged]
-    assert b"\\Flagged" in flags[flagged]
+    before = flags(account)
+    result = ingest(source_for(account), store, tmp_path)
+    assert result.new == 2
+    assert flags(account) == before  # no \Seen, nothing moved, nothing deleted
+    assert all(b"\\Seen" not in f for f in before.values())
 
 
-def test_reads_a_non_ascii_folder(imap_account: ImapAccount) -> None:
+def test_reads_a_non_ascii_folder(account: ImapAccount, store: Store) -> None:
     folder = "Báo cáo Dân vận khéo"
-    imap_account.append(message(1), datetime(2024, 1, 20, 9, 0, tzinfo=ICT), folder=folder)
-    source = source_for(imap_account, folder=folder)
+    account.append(message(1), AT, folder=folder)
+    source = source_for(account, folders=(folder,))
     try:
-        [fetched] = poll(source, DictCheckpoint())
+        [fetched] = drain(source, store)
     finally:
         source.close()
     assert fetched.source.endswith(f"/{folder}")
     assert fetched.raw == message(1)
 
 
-def test_new_uidvalidity_refetches_the_folder(imap_account: ImapAccount) -> None:
-    at = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
-    for n in range(3):
-        imap_account.append(message(n), at, folder="Forms")
-    checkpoint = DictCheckpoint()
-    source = source_for(imap_account, folder="Forms")
+def test_since_skips_older_mail(account: ImapAccount, store: Store) -> None:
+    account.append(message(1), datetime(2023, 12, 31, 23, 59, tzinfo=ICT))
+    account.append(message(2), datetime(2024, 1, 1, 0, 0, tzinfo=ICT))
+    account.append(message(3), datetime(2023, 6, 1, 9, 0, tzinfo=ICT))  # appended late
+    source = source_for(account, since=date(2024, 1, 1))
     try:
-        old = poll(source, checkpoint)
-        with IMAPClient(imap_account.host, imap_account.port, ssl=False) as client:
-            client.login(imap_account.username, imap_account.password)
-            client.delete_folder("Forms")
-        imap_account.append(message(9), at, folder="Forms")  # recreated: UID 1 again
-        [new] = poll(source, checkpoint)
+        assert [m.raw for m in drain(source, store)] == [message(2)]
     finally:
         source.close()
-    assert new.uidvalidity != old[0].uidvalidity
-    assert (new.uid, new.raw) == ("1", message(9))
 
 
-def test_reconnects_when_the_connection_died_and_closes_quietly(
-    imap_account: ImapAccount,
+# -- exactly once: renumbered folders, copies, dropped connections ----------------------
+
+
+def test_recreated_folder_is_rescanned_without_duplicates(
+    account: ImapAccount, store: Store, tmp_path: Path
 ) -> None:
-    at = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
-    imap_account.append(message(1), at)
-    checkpoint = DictCheckpoint()
-    source = source_for(imap_account)
-    assert len(poll(source, checkpoint)) == 1
+    for n in range(3):
+        account.append(message(n), AT, folder="Forms")
+    first = ingest(source_for(account, folders=("Forms",)), store, tmp_path)
+    with IMAPClient(account.host, account.port, ssl=False) as client:
+        client.login(account.username, account.password)
+        client.delete_folder("Forms")
+    for n in (0, 1, 2, 9):  # the same three again, and one new, under a new UIDVALIDITY
+        account.append(message(n), AT, folder="Forms")
+    second = ingest(source_for(account, folders=("Forms",)), store, tmp_path)
+    assert (first.new, second.fetched, second.new) == (3, 4, 1)
+    assert store.count("messages") == 4
+    assert store.count("locations") == 7
+
+
+def test_a_message_in_two_folders_counts_once(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    attachment = make_message(
+        "daosan@example.vn", "Mẫu 01", [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
+    )
+    account.append(attachment, AT)
+    account.append(attachment, AT, folder="Nộp báo cáo")  # a Gmail label: another copy
+    source = source_for(account, folders=("INBOX", "Nộp báo cáo"))
+    result = ingest(source, store, tmp_path)
+    assert (result.fetched, result.new) == (2, 1)
+    assert store.count("locations") == 2
+    # The second copy was recognised from its header, not downloaded again.
+    assert result.downloaded < 2 * len(attachment)
+
+
+def test_connection_dropped_mid_poll_reconnects_and_loses_nothing(
+    tmp_path: Path, own_dovecot: DovecotServer, store: Store
+) -> None:
+    server = own_dovecot
+    for n in range(7):
+        server.append("clerk", "secret", "INBOX", message(n), AT)
+    source = ImapSource(mailbox(server.host, server.port, "clerk"), preview_batch=2, backoff=0.01)
+    result = ingest(RestartAfter(source, 3, server.restart), store, tmp_path)
+    assert (result.fetched, result.new) == (7, 7)
+    assert store.count("messages") == 7 and store.count("locations") == 7
+
+
+def test_server_gone_mid_poll_then_back_every_message_exactly_once(
+    tmp_path: Path, own_dovecot: DovecotServer, store: Store
+) -> None:
+    server = own_dovecot
+    for n in range(7):
+        server.append("clerk", "secret", "INBOX", message(n), AT)
+    box = mailbox(server.host, server.port, "clerk")
+    source = ImapSource(box, preview_batch=2, retries=2, backoff=0.01)
+    with pytest.raises(TransientError, match=r"refused|failed"):
+        ingest(RestartAfter(source, 4, server.stop), store, tmp_path)
+    assert store.count("messages") == 4
+    server.start()
+    result = ingest(ImapSource(box, preview_batch=2), store, tmp_path)
+    after = flags(ImapAccount(server.host, server.port, "clerk", "secret", server))
+    assert (result.fetched, result.new) == (3, 3)
+    assert store.count("messages") == 7 and store.count("locations") == 7
+    assert len(after) == 7 and all(b"\\Seen" not in f for f in after.values())
+
+
+class RestartAfter:
+    """A source that does something to the server after `n` messages were recorded."""
+
+    def __init__(self, source: ImapSource, n: int, action: Any) -> None:
+        self.source, self.n, self.action = source, n, action
+        self.acts, self.downloaded, self.planned = False, 0, None
+
+    def fetch_new(self, checkpoint: Store) -> Iterator[FetchedMessage]:
+        for i, m in enumerate(self.source.fetch_new(checkpoint), start=1):
+            yield m
+            if i == self.n:
+                self.action()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+@pytest.fixture
+def own_dovecot(monkeypatch: pytest.MonkeyPatch) -> Iterator[DovecotServer]:
+    """A Dovecot of this test's own with user 'clerk', which it may stop and start."""
+    require_dovecot()
+    root = Path(tempfile.mkdtemp(prefix="mail-ingest-dovecot-"))  # reachable by Dovecot's users
+    server = DovecotServer(root)  # given a root, stop() keeps it: start() works again
+    server.add_user("clerk", "secret")
+    server.start()
+    monkeypatch.setenv(ENV, "secret")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_reconnects_between_polls_and_closes_quietly(account: ImapAccount, store: Store) -> None:
+    account.append(message(1), AT)
+    source = source_for(account)
+    assert len(drain(source, store)) == 1
     assert source._client is not None
     source._client.shutdown()  # the network dropped the idle connection between polls
-    imap_account.append(message(2), at)
-    assert [m.raw for m in poll(source, checkpoint)] == [message(2)]
+    account.append(message(2), AT)
+    assert [m.raw for m in drain(source, store)] == [message(2)]
     assert source._client is not None
     source._client.shutdown()
     source.close()  # logging out of a dead connection is not an error
 
 
-def test_wrong_password_is_an_auth_error_without_the_password(
-    imap_account: ImapAccount, caplog: pytest.LogCaptureFixture
+# -- download only what matters -----------------------------------------------------------
+
+ENTRIES = [
+    SampleEntry("HTX Chè Dào San", "tap-the", "kinh-te", "xa", "Trồng chè sạch"),
+    SampleEntry("Lò Văn Páo", "ca-nhan", "van-hoa-xa-hoi", "xa", "Giữ gìn bản sắc"),
+]
+
+
+def test_downloads_only_candidates(account: ImapAccount, store: Store, tmp_path: Path) -> None:
+    form = [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
+    mails = {
+        "unit, no file": make_message("daosan@example.vn", "Hỏi về thời hạn", []),
+        "newsletter": make_message("tin@baomoi.example", "Bản tin tuần", [], "Tin " * 5000),
+        "stranger's file": make_message("ai.do@gmail.com", "Gửi tài liệu", form),
+        "unit named": make_message("lo.pao@gmail.com", "bao cao dan van kheo - xa Dao San", []),
+    }
+    for raw in mails.values():
+        account.append(raw, AT)
+    result = ingest(source_for(account, wanted=wanted(UNITS)), store, tmp_path)
+    rows = {m.subject: m for m in store.messages()}
+    assert result.new == 4
+    assert rows["Hỏi về thời hạn"].outcome == "submission"
+    assert rows["Gửi tài liệu"].outcome == "unknown-sender"
+    assert rows["bao cao dan van kheo - xa Dao San"].outcome == "unknown-sender"
+    newsletter = next(m for s, m in rows.items() if s and s.startswith("Bản tin"))
+    assert newsletter.outcome == "ignored"
+    downloaded_whole = sum(len(raw) for k, raw in mails.items() if k != "newsletter")
+    assert downloaded_whole < result.downloaded < downloaded_whole + 1500
+
+
+def test_too_large_is_recorded_not_downloaded(
+    account: ImapAccount, store: Store, tmp_path: Path
 ) -> None:
+    big = make_message(
+        "daosan@example.vn", "Mẫu 01", [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
+    )
+    account.append(big, AT)
+    result = ingest(source_for(account, max_message_bytes=len(big) - 1), store, tmp_path)
+    [row] = store.messages()
+    assert (row.outcome, row.unit_id) == ("too-large", "xa-dao-san")
+    assert row.error is not None and "max_message_bytes" in row.error
+    assert result.downloaded < len(big) / 2
+
+
+# -- after processing ---------------------------------------------------------------------
+
+
+def test_keyword_marks_only_submissions_and_never_reads(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    ours = account.append(message(1), AT)
+    stranger = account.append(message(2, sender="ai.do@gmail.com"), AT)
+    ingest(source_for(account, after="keyword"), store, tmp_path)
+    now = flags(account)
+    assert b"$MailIngestDone" in now[ours]
+    assert now[stranger] == set()
+    assert b"\\Seen" not in now[ours]
+    assert store.pending_actions(f"imap:{account.username}@{account.host}:{account.port}/INBOX",
+                                 next(iter(store_uidvalidities(store)))) == []  # fmt: skip
+
+
+def store_uidvalidities(store: Store) -> set[int]:
+    return {row[0] for row in store._db.execute("SELECT uidvalidity FROM locations")}
+
+
+def test_move_and_mark_seen(account: ImapAccount, store: Store, tmp_path: Path) -> None:
+    account.append(message(1), AT)
+    stranger = account.append(message(2, sender="ai.do@gmail.com"), AT)
+    with IMAPClient(account.host, account.port, ssl=False) as client:
+        client.login(account.username, account.password)
+        client.create_folder("Đã xử lý")
+    settings = {"after": "move", "after_folder": "Đã xử lý", "mark_seen": True}
+    result = ingest(source_for(account, **settings), store, tmp_path)
+    assert result.new == 2
+    assert list(flags(account)) == [stranger]  # the stranger's mail stays for the staff
+    [moved] = flags(account, "Đã xử lý").values()
+    assert b"\\Seen" in moved
+    # The moved copy is not a new message when that folder is read too.
+    again = ingest(source_for(account, folders=("INBOX", "Đã xử lý")), store, tmp_path)
+    assert (again.fetched, again.new) == (1, 0)
+
+
+def test_action_interrupted_by_a_crash_is_done_next_poll(
+    account: ImapAccount, store: Store
+) -> None:
+    uid = account.append(message(1), AT)
+    source = source_for(account, after="copy", after_folder="Lưu")
+    with IMAPClient(account.host, account.port, ssl=False) as client:
+        client.login(account.username, account.password)
+        client.create_folder("Lưu")
+    for m in source.fetch_new(store):  # recorded, then the process dies before acting
+        record = process(m, sha256(m.raw), UNITS, ())
+        store.record(record, m.source, m.uidvalidity, m.uid, action_pending=True)
+        break
+    source.close()
+    assert flags(account, "Lưu") == {}
+    assert drain(source_for(account, after="copy", after_folder="Lưu"), store) == []
+    assert len(flags(account, "Lưu")) == 1
+    assert uid in flags(account)  # copied, never moved
+
+
+# -- errors a board will meet ---------------------------------------------------------------
+
+
+def test_wrong_password_is_an_auth_error_without_the_password(
+    account: ImapAccount, store: Store, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     caplog.set_level(logging.DEBUG)
-    wrong = "wrong-" + imap_account.password
-    source = ImapSource(imap_account.host, imap_account.port, "none", imap_account.username, wrong)
+    wrong = "wrong-" + account.password
+    monkeypatch.setenv(ENV, wrong)
+    source = source_for(account)
     with pytest.raises(AuthError) as caught:
-        list(source.fetch_new(DictCheckpoint()))
+        list(source.fetch_new(store))
     source.close()
     text = str(caught.value)
-    assert wrong not in text
-    assert imap_account.username in text
-    assert "app password" in text
-    assert "2-Step Verification" in text
-    assert wrong not in repr(source)
-    assert wrong not in caplog.text
+    assert account.username in text
+    assert "app password" in text and "2-Step Verification" in text
+    assert wrong not in text and wrong not in repr(source) and wrong not in caplog.text
 
 
-def test_missing_folder_is_a_config_error(imap_account: ImapAccount) -> None:
-    source = source_for(imap_account, folder="Hop thu den")
-    with pytest.raises(ConfigError, match=r"mailbox\.folder: 'Hop thu den' does not exist"):
-        list(source.fetch_new(DictCheckpoint()))
+def test_refused_oauth2_token_says_what_to_check(
+    account: ImapAccount, store: Store, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("TEST_TOKEN", "ya29.expired-token")
+    box = replace(
+        mailbox(account.host, account.port, account.username), password_env="",
+        oauth2_token_env="TEST_TOKEN",
+    )  # fmt: skip
+    source = ImapSource(box, retries=0)
+    with pytest.raises(AuthError, match="OAuth2 access token") as caught:
+        list(source.fetch_new(store))
+    source.close()
+    assert "ya29" not in str(caught.value) and "ya29" not in caplog.text
+
+
+def test_missing_folder_is_a_config_error(account: ImapAccount, store: Store) -> None:
+    source = source_for(account, folders=("Hop thu den",))
+    with pytest.raises(ConfigError, match=r"mailbox\.folders: 'Hop thu den' does not exist"):
+        list(source.fetch_new(store))
     source.close()
 
 
-def test_server_down_is_transient() -> None:
-    source = ImapSource("127.0.0.1", free_port(), "ssl", "u", "p", timeout=2)
+def test_unknown_special_use_folder_is_a_config_error(account: ImapAccount, store: Store) -> None:
+    source = source_for(account, folders=("\\All",))
+    with pytest.raises(ConfigError, match=r"no folder flagged '\\\\All'"):
+        list(source.fetch_new(store))
+    source.close()
+
+
+def test_server_down_is_transient_after_retries(
+    monkeypatch: pytest.MonkeyPatch, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(ENV, "p")
+    source = ImapSource(mailbox("127.0.0.1", free_port(), "u"), retries=2, backoff=0.01)
     with pytest.raises(TransientError, match="connection refused"):
-        list(source.fetch_new(DictCheckpoint()))
-    source.close()
+        list(source.fetch_new(store))
+    assert caplog.text.count("reconnecting in") == 2
 
 
-def test_silent_server_times_out_as_transient() -> None:
+def test_silent_server_times_out_as_transient(
+    monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    monkeypatch.setenv(ENV, "p")
     with socket.socket() as listener:  # accepts TCP connections but never greets
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        source = ImapSource("127.0.0.1", listener.getsockname()[1], "none", "u", "p", timeout=0.3)
+        box = mailbox("127.0.0.1", listener.getsockname()[1], "u", read_timeout=0.3)
+        source = ImapSource(box, retries=0)
         with pytest.raises(TransientError, match="timed out"):
-            list(source.fetch_new(DictCheckpoint()))
+            list(source.fetch_new(store))
         source.close()
 
 
@@ -271,7 +487,7 @@ def tls_dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotSer
         check=True,
         capture_output=True,
     )
-    certs.chmod(0o755)  # Dovecot reads them as root, but keep them reachable
+    certs.chmod(0o755)
     server = DovecotServer(tls_cert=cert, tls_key=key)
     server.start()
     try:
@@ -281,27 +497,33 @@ def tls_dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotSer
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
-def test_tls_verifies_the_certificate(tls_dovecot: DovecotServer, security: Security) -> None:
+def test_tls_verifies_the_certificate(
+    tls_dovecot: DovecotServer, security: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = f"tls-{security}"
     tls_dovecot.add_user(user, "tls-password")
+    monkeypatch.setenv(ENV, "tls-password")
     tls_dovecot.append(user, "tls-password", "INBOX", message(1), datetime.now(ICT))
     port = tls_dovecot.ssl_port if security == "ssl" else tls_dovecot.port
-    args = ("127.0.0.1", port, security, user, "tls-password")
+    box = replace(mailbox("127.0.0.1", port, user), security=security)
 
-    trusting = ImapSource(*args, ca_file=tls_dovecot.tls_cert)
+    trusting = ImapSource(replace(box, ca_file=tls_dovecot.tls_cert))
     try:
-        [fetched] = poll(trusting, DictCheckpoint())
+        [fetched] = drain(trusting, store)
     finally:
         trusting.close()
     assert fetched.raw == message(1)
 
-    default = ImapSource(*args)
+    default = ImapSource(box, retries=0)
     with pytest.raises(TransientError, match=r"certificate not trusted.*mailbox\.ca_file"):
-        list(default.fetch_new(DictCheckpoint()))
+        list(default.fetch_new(store))
     default.close()
 
 
-def test_unreadable_ca_file_is_a_config_error(tmp_path: Path) -> None:
-    source = ImapSource("127.0.0.1", 993, "ssl", "u", "p", ca_file=tmp_path / "missing.pem")
+def test_unreadable_ca_file_is_a_config_error(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, "p")
+    box = replace(mailbox("127.0.0.1", 993, "u"), security="ssl", ca_file=tmp_path / "none.pem")
     with pytest.raises(ConfigError, match=r"mailbox\.ca_file"):
-        list(source.fetch_new(DictCheckpoint()))
+        list(ImapSource(box).fetch_new(store))
