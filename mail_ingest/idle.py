@@ -163,7 +163,7 @@ class IdleWatcher:
         """IDLE until stopped; raises on any connection trouble."""
         client.idle()
         self._idling.set()
-        log.debug("IMAP IDLE on %s: idling", self.folder)
+        log.info("IMAP IDLE on %s: waiting for new mail", self.folder)
         if notify:
             self._notify("reconnected")
         renew_at = time.monotonic() + self._renew_after

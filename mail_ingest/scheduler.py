@@ -2,21 +2,29 @@
 
 APScheduler 3 runs the jobs in the district's timezone. A poll never overlaps
 itself (max_instances=1) and polls missed while the machine slept collapse into one
-(coalesce). SIGTERM and SIGINT let the running job finish, then exit 0.
+(coalesce). SIGTERM and SIGINT let the running job finish, then exit 0. With
+`mailbox.idle`, IMAP IDLE wakes the poll up as soon as mail arrives; the interval
+poll stays, because IDLE is a hint, not a delivery guarantee.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from types import FrameType
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mail_ingest.config import Config
 from mail_ingest.errors import LockedError, MailIngestError, TransientError
+from mail_ingest.idle import IdleWatcher
+from mail_ingest.imap import ImapSource
 from mail_ingest.pipeline import poll_config
 
 log = logging.getLogger(__name__)
@@ -24,10 +32,22 @@ log = logging.getLogger(__name__)
 
 def run(config: Config) -> None:
     scheduler = BlockingScheduler(timezone=config.timezone)
+    wake = threading.Event()  # mail arrived: poll now, or again right after the running poll
+
+    def poll_now() -> None:
+        wake.set()
+        with suppress(JobLookupError):
+            scheduler.modify_job("poll", next_run_time=datetime.now(config.timezone))
+
+    def poll() -> None:
+        wake.clear()
+        poll_job(config)
+        if wake.is_set():
+            poll_now()
+
     scheduler.add_job(
-        poll_job,
+        poll,
         IntervalTrigger(minutes=config.poll_minutes, timezone=config.timezone),
-        args=[config],
         id="poll",
         name="poll the mailbox",
         max_instances=1,
@@ -35,6 +55,7 @@ def run(config: Config) -> None:
         misfire_grace_time=config.poll_minutes * 60,
         next_run_time=datetime.now(config.timezone),
     )
+    watcher = _idle_watcher(config, poll_now)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: finishing the current job, then stopping", signal.strsignal(signum))
@@ -43,9 +64,31 @@ def run(config: Config) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("polling %s every %d min", config.mailbox.kind, config.poll_minutes)
-    scheduler.start()
+    log.info(
+        "polling %s every %d min%s", config.mailbox.kind, config.poll_minutes,
+        f", and on IMAP IDLE in {watcher.folder!r}" if watcher else "",
+    )  # fmt: skip
+    if watcher:
+        watcher.start()
+    try:
+        scheduler.start()
+    finally:
+        if watcher:
+            watcher.stop()
     log.info("stopped")
+
+
+def _idle_watcher(config: Config, on_change: Callable[[], None]) -> IdleWatcher | None:
+    """IDLE on the first named folder (one connection watches one folder)."""
+    box = config.mailbox
+    if box.kind != "imap" or not box.idle:
+        return None
+    folder = next((f for f in box.folders if not f.startswith("\\")), None)
+    if folder is None:
+        log.warning("mailbox.idle: IDLE needs a folder name, not only special-use flags")
+        return None
+    source = ImapSource(box)
+    return IdleWatcher(source.connect, folder, on_change)
 
 
 def poll_job(config: Config) -> None:
@@ -60,5 +103,6 @@ def poll_job(config: Config) -> None:
         log.exception("poll failed unexpectedly")
     else:
         log.info(
-            "poll done: %d fetched, %d new, %d errors", result.fetched, result.new, result.errors
-        )
+            "poll done: %d fetched, %d new, %d errors, %d bytes downloaded",
+            result.fetched, result.new, result.errors, result.downloaded,
+        )  # fmt: skip

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -340,13 +340,14 @@ class ImapAccount:
         """Deliver a message as if the server received it at `internaldate`; its UID."""
         return self.server.append(self.username, self.password, folder, raw, internaldate)
 
-    def fill(self, raws: Iterable[bytes], internaldate: datetime, folder: str = "INBOX") -> None:
+    def fill(self, raws: Sequence[bytes], internaldate: datetime, folder: str = "INBOX") -> None:
         """Deliver many messages at once (MULTIAPPEND, 500 per command)."""
         with IMAPClient(self.host, self.port, ssl=False, timeout=60) as client:
             client.login(self.username, self.password)
             if not client.folder_exists(folder):
                 client.create_folder(folder)
-            for chunk in itertools.batched(raws, 500):
+            for start in range(0, len(raws), 500):
+                chunk = raws[start : start + 500]
                 client.multiappend(folder, [{"msg": raw, "date": internaldate} for raw in chunk])
 
 

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +37,7 @@ FORMS = [
 ]
 
 
-def write_config(tmp_path: Path, account: Any) -> Path:
+def write_config(tmp_path: Path, account: Any, mailbox: str = "") -> Path:
     path = tmp_path / "mail-ingest.toml"
     path.write_text(
         f"""\
@@ -41,6 +48,7 @@ port = {account.port}
 security = "none"
 username = "{account.username}"
 password_env = "TEST_IMAP_PASSWORD"
+{mailbox}
 [storage]
 path = "data"
 [[units]]
@@ -112,3 +120,45 @@ def test_missing_password_variable_is_a_config_error(tmp_path: Path, imap_accoun
     )
     assert result.exit_code == 2
     assert "mailbox.password_env: environment variable TEST_IMAP_PASSWORD" in result.output
+
+
+def test_run_with_idle_ingests_new_mail_within_seconds(tmp_path: Path, imap_account: Any) -> None:
+    config = write_config(tmp_path, imap_account, mailbox="idle = true")
+    with config.open("a", encoding="utf-8") as f:
+        f.write("[schedule]\npoll_minutes = 60\n")  # only IDLE can make it poll again soon
+    service = subprocess.Popen(
+        [sys.executable, "-m", "mail_ingest", "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TEST_IMAP_PASSWORD": imap_account.password},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in service.stdout or ()]).start()
+    try:
+        wait_for(lines, "IDLE on INBOX: waiting for new mail", timeout=30)
+        wait_for(lines, "poll done: 0 fetched", timeout=30)
+        appended = time.monotonic()
+        imap_account.append(make_message("danguy.phongtho@example.vn", files=FORMS),
+                            datetime.now(ICT))  # fmt: skip
+        wait_for(lines, "poll done: 1 fetched, 1 new", timeout=10)
+        latency = time.monotonic() - appended
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=30)
+    assert latency < 5, latency
+    assert service.returncode == 0
+
+
+def wait_for(lines: queue.Queue[str], text: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no {text!r} within {timeout} s in:\n{''.join(seen)}")

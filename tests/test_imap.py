@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -527,3 +528,35 @@ def test_unreadable_ca_file_is_a_config_error(
     box = replace(mailbox("127.0.0.1", 993, "u"), security="ssl", ca_file=tmp_path / "none.pem")
     with pytest.raises(ConfigError, match=r"mailbox\.ca_file"):
         list(ImapSource(box).fetch_new(store))
+
+
+# -- a mailbox with years in it ---------------------------------------------------------
+
+
+def a_boards_year(n: int) -> list[bytes]:
+    """Mostly unrelated mail, one message in ten from a unit."""
+    return [
+        message(i) if i % 10 == 0 else message(i, sender=f"tin{i}@baomoi.example") + b"Tin " * 700
+        for i in range(n)
+    ]
+
+
+def test_memory_stays_flat_over_2000_messages(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    account.fill(a_boards_year(2000), AT)
+    peaks: dict[int, int] = {}
+
+    def measure(done: int, planned: int | None) -> None:
+        if done in (200, 2000):
+            peaks[done] = tracemalloc.get_traced_memory()[1]
+
+    source = source_for(account, wanted=wanted(UNITS))
+    tracemalloc.start()
+    try:
+        result = poll(source, store, Archive(tmp_path / "archive"), UNITS, (), measure)
+    finally:
+        tracemalloc.stop()
+    assert (result.new, result.outcomes["ignored"]) == (2000, 1800)
+    # Whatever the mailbox size, one preview batch and one body batch at a time.
+    assert peaks[2000] < peaks[200] * 1.2 + 256 * 1024, peaks
