@@ -44,7 +44,7 @@ instance_name = mail-ingest-test-{port}
 ssl = {ssl}
 {ssl_files}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 default_internal_user = {internal_user}
@@ -55,6 +55,7 @@ first_valid_gid = {first_gid}
 mail_location = maildir:{root}/mail/%u
 mail_fsync = never
 
+{oauth2_passdb}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {root}/passwd.d/%u
@@ -142,6 +143,7 @@ class DovecotServer:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         tz: str = "Asia/Ho_Chi_Minh",
+        oauth2_introspection: str | None = None,
     ) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="mail-ingest-dovecot-"))
         self._own_root = root is None
@@ -151,6 +153,7 @@ class DovecotServer:
         self.tls_cert = tls_cert
         self.tls_key = tls_key
         self.tz = tz
+        self.oauth2_introspection = oauth2_introspection  # URL that validates XOAUTH2 tokens
         self.config = self.root / "dovecot.conf"
         self.log = self.root / "dovecot.log"
         self.uid, self.gid = _mail_owner()
@@ -179,6 +182,7 @@ class DovecotServer:
                 ssl_port=self.ssl_port,
                 ssl="yes" if ssl_files else "no",
                 ssl_files=ssl_files,
+                **self._oauth2(),
                 internal_user=internal_user,
                 internal_group=internal_group,
                 login_user=login_user,
@@ -206,6 +210,24 @@ class DovecotServer:
                     f"Dovecot did not start on {self.host}:{self.port}:\n{output}\n{self._log()}"
                 )
             time.sleep(0.05)
+
+    def _oauth2(self) -> dict[str, str]:
+        """XOAUTH2 and OAUTHBEARER, tokens checked by POSTing them to the introspection URL."""
+        if not self.oauth2_introspection:
+            return {"oauth2_mechanisms": "", "oauth2_passdb": ""}
+        settings = self.root / "oauth2.conf.ext"
+        settings.write_text(
+            f"introspection_mode = post\nintrospection_url = {self.oauth2_introspection}\n"
+            "force_introspection = yes\nusername_attribute = username\n"
+            "active_attribute = active\nactive_value = true\n",
+            encoding="utf-8",
+        )
+        settings.chmod(0o644)
+        passdb = (
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+            f"  args = {settings}\n}}"
+        )
+        return {"oauth2_mechanisms": " xoauth2 oauthbearer", "oauth2_passdb": passdb}
 
     def stop(self) -> None:
         """Stop Dovecot (SIGTERM to the master stops its children) and remove the tmp dir."""

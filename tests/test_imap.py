@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import tracemalloc
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -560,3 +564,65 @@ def test_memory_stays_flat_over_2000_messages(
     assert (result.new, result.outcomes["ignored"]) == (2000, 1800)
     # Whatever the mailbox size, one preview batch and one body batch at a time.
     assert peaks[2000] < peaks[200] * 1.2 + 256 * 1024, peaks
+
+
+class Introspection(http.server.BaseHTTPRequestHandler):
+    """An OAuth2 token introspection endpoint (RFC 7662) that knows one token."""
+
+    token, username = "ya29.valid-token", "clerk"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        token = urllib.parse.parse_qs(body).get("token", [""])[0]
+        valid = token == self.token
+        answer = {"active": valid, "username": self.username} if valid else {"active": False}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def oauth2_dovecot() -> Iterator[DovecotServer]:
+    require_dovecot()
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    server = DovecotServer(oauth2_introspection=f"http://127.0.0.1:{web.server_port}/introspect")
+    server.add_user("clerk", "password-unused")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        web.shutdown()
+
+
+def test_xoauth2_with_a_token_from_a_helper_command(
+    oauth2_dovecot: DovecotServer, store: Store, tmp_path: Path
+) -> None:
+    server = oauth2_dovecot
+    server.append("clerk", "password-unused", "INBOX", message(1), AT)
+    helper = tmp_path / "token-helper"
+    helper.write_text(f"#!/bin/sh\necho {Introspection.token}\n")
+    helper.chmod(0o755)
+    box = replace(
+        mailbox(server.host, server.port, "clerk"), password_env="",
+        oauth2_token_command=str(helper),
+    )  # fmt: skip
+    source = ImapSource(box)
+    try:
+        [fetched] = drain(source, store)
+    finally:
+        source.close()
+    assert fetched.raw == message(1)
+
+    helper.write_text("#!/bin/sh\necho ya29.revoked\n")
+    refused = ImapSource(box, retries=0)
+    with pytest.raises(AuthError, match="OAuth2 access token is invalid or expired"):
+        list(refused.fetch_new(store))
+    refused.close()

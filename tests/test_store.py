@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,3 +94,47 @@ def test_archive_is_content_addressed_and_idempotent(tmp_path: Path) -> None:
     assert archive.put(raw) == digest
     assert archive.get(digest) == raw
     assert [p.name for p in (tmp_path / "archive").rglob("*") if p.is_file()] == [f"{digest}.eml"]
+
+
+def test_copies_are_known_by_gmail_id_or_message_id_and_size(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        gmail = replace(record("a" * 64), gm_msgid=1789, message_id=None)
+        assert store.record(gmail, "imap:x/INBOX", 1, "1")
+        # All Mail holds the same message with other bytes (a label header): same X-GM-MSGID.
+        assert not store.record(replace(gmail, sha256="b" * 64), "imap:x/[Gmail]/All Mail", 1, "9")
+        assert store.has_message(None, 0, 1789)
+        plain = replace(record("c" * 64), message_id="<2@example.vn>", size=500)
+        assert store.record(plain, "imap:x/INBOX", 1, "2")
+        assert store.has_message("<2@example.vn>", 500, None)
+        assert not store.has_message("<2@example.vn>", 501, None)  # same id, other content
+        assert store.count("messages") == 2 and store.count("locations") == 3
+
+
+def test_pending_actions_until_done(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.record(record("a" * 64), "imap:x/INBOX", 7, "3", action_pending=True)
+        store.record(record("b" * 64), "imap:x/INBOX", 7, "4", action_pending=False)
+        assert store.pending_actions("imap:x/INBOX", 7) == [3]
+        assert store.pending_actions("imap:x/INBOX", 8) == []  # another incarnation
+        store.actions_done("imap:x/INBOX", 7, [3])
+        assert store.pending_actions("imap:x/INBOX", 7) == []
+
+
+def test_a_store_from_the_first_release_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    name, script = MIGRATIONS[0]
+    old.executescript(script)
+    old.execute("INSERT INTO schema_migrations VALUES (?, '2024-01-01')", (name,))
+    old.execute(
+        "INSERT INTO messages (sha256, size, received_at, received_utc, outcome, recorded_at)"
+        " VALUES ('a', 1, '2024-01-25T09:00:00+07:00', '2024-01-25T02:00:00+00:00',"
+        " 'submission', '2024-01-25')"
+    )
+    old.commit()
+    old.close()
+    with Store(path) as store:
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+        assert store.count("messages") == 1
+        assert store.messages()[0].outcome == "submission"
