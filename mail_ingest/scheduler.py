@@ -88,7 +88,8 @@ def _idle_watcher(config: Config, on_change: Callable[[], None]) -> IdleWatcher 
         log.warning("mailbox.idle: IDLE needs a folder name, not only special-use flags")
         return None
     source = ImapSource(box)
-    return IdleWatcher(source.connect, folder, on_change)
+    # A short check interval only bounds how long stopping takes; it costs no traffic.
+    return IdleWatcher(source.connect, folder, on_change, check_interval=5.0)
 
 
 def poll_job(config: Config) -> None:

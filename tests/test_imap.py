@@ -467,7 +467,9 @@ def test_silent_server_times_out_as_transient(
     with socket.socket() as listener:  # accepts TCP connections but never greets
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        box = mailbox("127.0.0.1", listener.getsockname()[1], "u", read_timeout=0.3)
+        box = mailbox(
+            "127.0.0.1", listener.getsockname()[1], "u", connect_timeout=0.3, read_timeout=0.3
+        )
         source = ImapSource(box, retries=0)
         with pytest.raises(TransientError, match="timed out"):
             list(source.fetch_new(store))
