@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
@@ -23,6 +24,7 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+@lru_cache(maxsize=1 << 16)  # the same labels and phrases are folded for every cell and spec
 def fold(text: str) -> str:
     """Lowercase without diacritics: "Đảng ủy  Xã" -> "dang uy xa". Punctuation is kept."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
@@ -30,6 +32,7 @@ def fold(text: str) -> str:
     return _SPACE.sub(" ", stripped.lower()).strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def words(text: str) -> str:
     """Folded words only, numbers without leading zeros: "Mau01_SiLoLau" -> "mau 1 silolau".
 
