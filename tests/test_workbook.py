@@ -1,0 +1,44 @@
+"""The daily report's workbook, built from the demo's statuses and read back with openpyxl."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import openpyxl
+from rich.console import Console
+
+from mail_ingest import config as config_module
+from mail_ingest import demo, report, workbook
+from mail_ingest.pipeline import open_store
+
+
+def test_status_consolidated_and_held_sheets(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    config = config_module.load(outcome.config)
+    with open_store(config) as store:
+        statuses = report.compute(config, store, demo.NOW)
+    held = [{"received": "08:00 03/02/2024", "sender": "lo.pao@gmail.com",
+             "subject": "bao cao DVK", "guesses": "Đảng ủy xã Dào San (82%)"}]  # fmt: skip
+    data = workbook.build(statuses, demo.NOW, config.timezone, held)
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["Tình trạng", "Tổng hợp đăng ký", "Thư chờ xem xét"]
+    status = book["Tình trạng"]
+    assert status["A1"].value == "Tình hình gửi biểu mẫu tính đến 08:00 ngày 05/02/2024"
+    rows = {r[1]: r for r in status.iter_rows(min_row=4, values_only=True)}
+    assert len(rows) == 10
+    assert rows["Đảng ủy xã Mường So"][4] == "Đúng hạn"
+    assert rows["Đảng ủy xã Sì Lở Lầu"][4] == "Trễ hạn"
+    late_row = next(r for r in status.iter_rows(min_row=4) if r[1].value == "Đảng ủy xã Sì Lở Lầu")
+    assert late_row[4].fill.fgColor.rgb.endswith(workbook.FILLS["late"])
+
+    consolidated = list(book["Tổng hợp đăng ký"].iter_rows(min_row=2, values_only=True))
+    assert len(consolidated) == sum(len(s.entries) for s in statuses) > 0
+    fields = [r[1] for r in consolidated]
+    order = [*workbook.FIELD_LABELS.values(), "Chưa rõ lĩnh vực"]
+    assert fields == sorted(fields, key=order.index)  # grouped by field, in the letters' order
+    assert {r[4] for r in consolidated} <= {"Tập thể", "Cá nhân"}
+
+    [held_row] = book["Thư chờ xem xét"].iter_rows(min_row=2, values_only=True)
+    assert held_row[2:] == ("lo.pao@gmail.com", "bao cao DVK", "Đảng ủy xã Dào San (82%)")
