@@ -1,0 +1,312 @@
+"""What the service tells people: acknowledgements, reminders and the daily report.
+
+Each function decides from the store and the statuses as of `now` (so `--now` replays
+any day) and returns Outgoing mails with idempotency keys; `notify.enqueue` then sends
+each key at most once. Nothing here sends anything.
+
+- Acknowledgements answer a unit's mail that reached the store as a submission, within
+  `ack_max_age` of its arrival: a first poll over a year-old mailbox answers nobody, and
+  robots, bounces, lists and strangers never get one (their outcome is not submission).
+- Reminders go on the working days derived from each requirement's `reminders`
+  offsets, to units missing or incomplete at that moment.
+- The report goes once a day, with the workbook attached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Literal
+
+from mail_ingest import report, workbook
+from mail_ingest.config import Config
+from mail_ingest.notify import Attachment, DeliveryReport, Outgoing, deliver, enqueue, transport_for
+from mail_ingest.pipeline import HELD
+from mail_ingest.render import Templates
+from mail_ingest.store import MessageRow, Store
+from parsers.model import ParsedFile
+from rules.calendar import public_holidays, reminder_days
+from rules.status import UnitStatus
+from rules.units import UnitDirectory
+
+log = logging.getLogger(__name__)
+
+ACK_LABELS = {
+    "on_time": "đã đầy đủ, đúng hạn",
+    "late": "đã đầy đủ nhưng trễ hạn",
+    "incomplete": "chưa đầy đủ",
+    "missing": "chưa nhận được hồ sơ",
+}
+GROUP_LABELS = {
+    "xa": "Khối xã, thị trấn",
+    "co-quan": "Khối cơ quan",
+    "doan-the": "Khối Mặt trận và các đoàn thể",
+    "llvt": "Khối lực lượng vũ trang",
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    filename: str
+    summary: str
+
+
+def acknowledgements(
+    config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime
+) -> list[Outgoing]:
+    """One receipt per recent submission, saying what was read and what is missing."""
+    if not config.notify.acknowledge or config.smtp is None:
+        return []
+    templates = Templates(config.timezone, config.notify.templates)
+    directory = UnitDirectory(config.units)
+    rows = {str(m.id): m for m in store.messages()}
+    board = _board(config)
+    own = parseaddr(config.smtp.sender)[1].lower()
+    out = []
+    for unit_id, submissions in store.submissions().items():
+        unit = directory.get(unit_id)
+        for submission in submissions:
+            row = rows.get(submission.ref)  # manual corrections have no row: not mail
+            if unit is None or row is None or not row.sender:
+                continue
+            if not now - config.notify.ack_max_age <= submission.received_at <= now:
+                continue
+            if parseaddr(row.sender)[1].lower() in ("", own):
+                continue
+            mine = [s for s in statuses if s.unit.id == unit.id]
+            text = templates.render(
+                "ack", unit=unit, board=board, subject=row.subject or "",
+                received=submission.received_at, now=now,
+                files=[_summary(f, config.form_titles()) for f in submission.files],
+                problems=_problems(submission.files, mine),
+                statuses=[_ack_status(s) for s in mine],
+            )  # fmt: skip
+            out.append(
+                Outgoing(
+                    key=f"ack:{row.message_id or f'message-{row.id}'}",
+                    to=(row.sender,),
+                    subject=text.subject,
+                    text=text.text,
+                    html=text.html,
+                    auto="auto-replied",
+                    in_reply_to=row.message_id,
+                )
+            )
+    return out
+
+
+def reminders(config: Config, statuses: Sequence[UnitStatus], now: datetime) -> list[Outgoing]:
+    """Reminders due today (in the district's zone) once `reminders_at` has passed."""
+    local = now.astimezone(config.timezone)
+    if config.smtp is None or local.time() < config.notify.reminders_at:
+        return []
+    templates = Templates(config.timezone, config.notify.templates)
+    closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
+    out = []
+    for s in statuses:
+        if s.status not in ("missing", "incomplete") or not s.unit.emails:
+            continue
+        due_day = s.requirement.deadline.due_day()
+        today = [
+            r
+            for r in reminder_days(
+                due_day,
+                s.requirement.reminders,
+                closed,
+                config.notify.reminder_shift,  # type: ignore[arg-type]
+            )
+            if r.day == local.date()
+        ]
+        for r in today:
+            text = templates.render(
+                "reminder", unit=s.unit, board=_board(config), title=s.requirement.title,
+                deadline=s.requirement.deadline.phrase(), status=s.status,
+                problems=s.problems, now=now, overdue=r.offset > 0,
+            )  # fmt: skip
+            out.append(
+                Outgoing(
+                    key=f"remind:{s.unit.id}:{s.requirement.id}:{due_day.isoformat()}:{r.offset}",
+                    to=s.unit.emails,
+                    subject=text.subject,
+                    text=text.text,
+                    html=text.html,
+                )
+            )
+    return out
+
+
+def daily_report(
+    config: Config,
+    statuses: Sequence[UnitStatus],
+    held: Sequence[MessageRow],
+    now: datetime,
+) -> tuple[Outgoing, bytes] | None:
+    """The day's report and its workbook, once `report_at` has passed; None before."""
+    local = now.astimezone(config.timezone)
+    if local.time() < config.notify.report_at:
+        return None
+    data = workbook.build(statuses, now, config.timezone, [_held_row(m, config) for m in held])
+    counts = Counter(s.status for s in statuses)
+    text = Templates(config.timezone, config.notify.templates).render(
+        "report", board=_board(config), now=now, total=len(statuses),
+        counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
+        groups=_groups(statuses), sections=_sections(statuses), held=held, failing=[],
+    )  # fmt: skip
+    name = f"bao-cao-tinh-hinh-{local:%Y-%m-%d}.xlsx"
+    mail = Outgoing(
+        key=f"report:{local.date().isoformat()}",
+        to=config.report_recipients, subject=text.subject, text=text.text, html=text.html,
+        attachments=(Attachment(name, XLSX, data),),
+    )  # fmt: skip
+    return mail, data
+
+
+Kind = Literal["ack", "remind", "report"]
+
+
+def due(
+    config: Config,
+    store: Store,
+    now: datetime,
+    kinds: Collection[Kind] = ("ack", "remind", "report"),
+) -> list[Outgoing]:
+    """Every mail that should have gone out by `now` (sent ones are skipped by their keys)."""
+    statuses = report.compute(config, store, now)
+    out: list[Outgoing] = []
+    if "ack" in kinds:
+        out += acknowledgements(config, store, statuses, now)
+    if "remind" in kinds:
+        out += reminders(config, statuses, now)
+    if "report" in kinds and config.report_recipients:
+        held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
+        made = daily_report(config, statuses, held, now)
+        if made is not None:
+            mail, data = made
+            _keep(config, now, mail, data)
+            out.append(mail)
+    return out
+
+
+def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing]) -> DeliveryReport:
+    """Record each mail under its key (once, within the daily cap), then deliver the outbox."""
+    assert config.smtp is not None
+    counts: Counter[str] = Counter()
+    since = now - timedelta(days=1)
+    for mail in mails:
+        if store.outbox_has(mail.key):
+            continue
+        if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
+            recipients = [parseaddr(r)[1].lower() for r in mail.to]
+            if any(store.outbox_sent_to(r, since) + counts[r] >= config.notify.daily_cap
+                   for r in recipients):  # fmt: skip
+                log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
+                continue
+            counts.update(recipients)
+        enqueue(store, mail, config.smtp.sender, now)
+    return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
+
+
+def _keep(config: Config, now: datetime, mail: Outgoing, data: bytes) -> None:
+    """The report's files under the storage folder too, for whoever opens it there."""
+    folder = config.storage / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"bao-cao-tinh-hinh-{now.astimezone(config.timezone):%Y-%m-%d}"
+    (folder / f"{stem}.xlsx").write_bytes(data)
+    (folder / f"{stem}.html").write_text(mail.html or "", encoding="utf-8")
+
+
+def _board(config: Config) -> str:
+    """The board's name as it signs: the display name of the sender address."""
+    name = parseaddr(config.smtp.sender)[0] if config.smtp else ""
+    return name or "Ban Dân vận Huyện ủy"
+
+
+def _summary(parsed: ParsedFile, titles: dict[str, str]) -> FileSummary:
+    if parsed.form is None:
+        return FileSummary(parsed.filename, "chưa đọc được tự động (xem đề nghị bên dưới)")
+    kinds = Counter(e.kind for e in parsed.entries)
+    text = titles.get(parsed.form, parsed.form)
+    if parsed.entries:
+        text += f", {len(parsed.entries)} nội dung đăng ký"
+        if kinds["tap-the"] or kinds["ca-nhan"]:
+            text += f" ({kinds['tap-the']} tập thể, {kinds['ca-nhan']} cá nhân)"
+    return FileSummary(parsed.filename, text)
+
+
+def _problems(files: Iterable[ParsedFile], statuses: Sequence[UnitStatus]) -> list[str]:
+    found = [p.message for f in files for p in f.problems]
+    found += [p for s in statuses if s.status == "incomplete" for p in s.problems]
+    return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class _AckStatus:
+    title: str
+    deadline: str
+    label: str
+
+
+def _ack_status(s: UnitStatus) -> _AckStatus:
+    return _AckStatus(s.requirement.title, s.requirement.deadline.phrase(), ACK_LABELS[s.status])
+
+
+@dataclass(frozen=True)
+class _Group:
+    name: str
+    done: int
+    total: int
+
+
+def _groups(statuses: Sequence[UnitStatus]) -> list[_Group]:
+    groups: dict[str, list[UnitStatus]] = {}
+    for s in statuses:
+        groups.setdefault(s.unit.group, []).append(s)
+    return [
+        _Group(
+            GROUP_LABELS.get(g, g), sum(s.status in ("on_time", "late") for s in rows), len(rows)
+        )
+        for g, rows in groups.items()
+    ]
+
+
+@dataclass(frozen=True)
+class _Row:
+    unit: str
+    requirement: str
+    deadline: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    rows: list[_Row]
+
+
+def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
+    def rows(status: str) -> list[_Row]:
+        return [
+            _Row(s.unit.name, s.requirement.title, s.requirement.deadline.phrase(), s.problems)
+            for s in statuses
+            if s.status == status
+        ]
+
+    return [
+        _Section("Đơn vị chưa gửi", rows("missing")),
+        _Section("Đơn vị gửi chưa đầy đủ", rows("incomplete")),
+        _Section("Đơn vị gửi trễ hạn", rows("late")),
+    ]
+
+
+def _held_row(m: MessageRow, config: Config) -> dict[str, str]:
+    return {
+        "received": f"{m.received_at.astimezone(config.timezone):%H:%M %d/%m/%Y}",
+        "sender": m.sender or "",
+        "subject": m.subject or "",
+        "guesses": "",
+    }

@@ -1,0 +1,58 @@
+"""The words people read, as jinja2 templates a district can rewrite without code.
+
+Packaged templates (mail_ingest/templates/) are in formal Vietnamese; a folder named in
+`[notify].templates` may replace any of them by file name. HTML is autoescaped (a
+unit's name or a subject is data, not markup); undefined variables are errors, so a
+broken template fails a test rather than sending a mail with holes in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Templates:
+    def __init__(self, tz: ZoneInfo, folder: Path | None = None) -> None:
+        loaders: list[Any] = [FileSystemLoader(str(folder))] if folder else []
+        self._env = Environment(
+            loader=ChoiceLoader([*loaders, PackageLoader("mail_ingest", "templates")]),
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
+            undefined=StrictUndefined,
+            trim_blocks=True,  # a line holding only a tag leaves no blank line behind
+            lstrip_blocks=True,
+        )
+        self._env.filters["clock"] = lambda t: f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}"
+        self._env.filters["day"] = lambda t: f"{_local(t, tz):%d/%m/%Y}"
+
+    def render(self, kind: str, **context: Any) -> Rendered:
+        """`kind` is ack, reminder or report: its .subject, .txt and .html templates."""
+        subject = self._env.get_template(f"{kind}.subject.j2").render(context)
+        return Rendered(
+            subject=" ".join(subject.split()),
+            text=self._env.get_template(f"{kind}.txt.j2").render(context).strip() + "\n",
+            html=self._env.get_template(f"{kind}.html.j2").render(context).strip() + "\n",
+        )
+
+
+def _local(t: Any, tz: ZoneInfo) -> Any:
+    return t.astimezone(tz) if isinstance(t, datetime) else t

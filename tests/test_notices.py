@@ -1,0 +1,97 @@
+"""Acknowledgements, reminders and the daily report over the demo's mailbox, day by day."""
+
+from __future__ import annotations
+
+import email
+import io
+from datetime import datetime
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from rich.console import Console
+
+from mail_ingest import config as config_module
+from mail_ingest import demo, notices
+from mail_ingest.config import Config
+from mail_ingest.pipeline import open_store
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    outcome = demo.run(tmp_path_factory.mktemp("demo"), Console(file=io.StringIO()))
+    return config_module.load(outcome.config)
+
+
+def at(day: int, month: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2024, month, day, hour, minute, tzinfo=TZ)
+
+
+def due(config: Config, now: datetime) -> list[notices.Outgoing]:
+    with open_store(config) as store:
+        return notices.due(config, store, now)
+
+
+def test_acknowledges_recent_submissions_only(campaign: Config) -> None:
+    [ack] = [m for m in due(campaign, at(25, 1, 10)) if m.key.startswith("ack:")]
+    assert ack.to == ("danguymuongso@gmail.com",) or "danguymuongso@gmail.com" in ack.to[0]
+    assert ack.auto == "auto-replied" and ack.in_reply_to
+    assert ack.subject.startswith("Ban Dân vận đã nhận thư của Đảng ủy xã Mường So")
+    assert "Kính gửi: Đảng ủy xã Mường So" in ack.text
+    assert (
+        "Biểu tổng hợp đăng ký thi đua (mẫu số 01), 4 nội dung đăng ký (2 tập thể, 2 cá nhân)"
+        in ack.text
+    )
+    assert "đã đầy đủ, đúng hạn" in ack.text
+    assert "<b>Đảng ủy xã Mường So</b>" in (ack.html or "")
+    # A first poll on 05/02 over mail from January answers nobody.
+    assert not [m for m in due(campaign, demo.NOW) if m.key.startswith("ack:")]
+
+
+def test_incomplete_acknowledgement_says_what_is_missing(campaign: Config) -> None:
+    acks = [m for m in due(campaign, at(26, 1, 15)) if m.key.startswith("ack:")]
+    [dao_san] = [m for m in acks if "Dào San" in m.subject]
+    assert "Đề nghị đơn vị kiểm tra, bổ sung:" in dao_san.text
+    assert "Mới đăng ký 1 tập thể, yêu cầu ít nhất 2 tập thể" in dao_san.text
+    assert "chưa đầy đủ" in dao_san.text
+
+
+def test_reminders_on_working_days_to_units_not_done(campaign: Config) -> None:
+    # reminders = [-3, 1] from the due day 31/01: -3 is Sunday 28/01, sent Friday 26/01.
+    assert not [m for m in due(campaign, at(26, 1, 7, 59)) if m.key.startswith("remind:")]
+    friday = [m for m in due(campaign, at(26, 1, 8, 30)) if m.key.startswith("remind:")]
+    reminded = {m.key.split(":")[1] for m in friday}
+    assert "xa-muong-so" not in reminded  # complete on 25/01
+    assert {"xa-khong-lao", "xa-dao-san", "cq-ttyt"} <= reminded
+    assert not [m for m in due(campaign, at(28, 1, 9)) if m.key.startswith("remind:")]
+    [late] = [m for m in due(campaign, at(1, 2, 9)) if m.key == (
+        "remind:xa-khong-lao:dvk-2024-dang-ky:2024-01-31:1")]  # fmt: skip
+    assert "Thời hạn đã qua" in late.text and "trước ngày 01/02/2024" in late.subject
+
+
+def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
+    assert not [m for m in due(campaign, at(5, 2, 16, 59)) if m.key.startswith("report:")]
+    now = at(5, 2, 17, 30)
+    [report] = [m for m in due(campaign, now) if m.key.startswith("report:")]
+    assert report.key == "report:2024-02-05"
+    assert report.to == ("lanhdao.phongtho@gmail.com",)
+    assert "Đơn vị chưa gửi (" in report.text
+    assert "- Đảng bộ Trung tâm Y tế huyện — Đăng ký thi đua" in report.text
+    assert "\n\n\n" not in report.text
+    [attachment] = report.attachments
+    assert attachment.filename == "bao-cao-tinh-hinh-2024-02-05.xlsx"
+    assert (campaign.storage / "reports" / "bao-cao-tinh-hinh-2024-02-05.xlsx").exists()
+
+    with open_store(campaign) as store:
+        first = notices.send(campaign, store, now, notices.due(campaign, store, now))
+        again = notices.send(campaign, store, now, notices.due(campaign, store, now))
+    assert (first.sent, again.sent) == (1, 0)
+    outbox = campaign.smtp.path if campaign.smtp else None
+    assert outbox is not None
+    [written] = [p for p in Path(outbox).iterdir() if p.name.startswith("report")]
+    parsed = email.message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert [a.get_filename() for a in parsed.iter_attachments()] == [attachment.filename]
