@@ -25,7 +25,7 @@ from typing import Literal
 from mail_ingest import report, workbook
 from mail_ingest.config import Config
 from mail_ingest.notify import Attachment, DeliveryReport, Outgoing, deliver, enqueue, transport_for
-from mail_ingest.pipeline import HELD
+from mail_ingest.pipeline import HELD, open_store
 from mail_ingest.render import Templates
 from mail_ingest.store import MessageRow, Store
 from parsers.model import ParsedFile
@@ -48,6 +48,8 @@ GROUP_LABELS = {
     "llvt": "Khối lực lượng vũ trang",
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Kind = Literal["ack", "remind", "report"]
+KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,12 @@ def acknowledgements(
     return out
 
 
-def reminders(config: Config, statuses: Sequence[UnitStatus], now: datetime) -> list[Outgoing]:
+def reminders(
+    config: Config, statuses: Sequence[UnitStatus], now: datetime, *, force: bool = False
+) -> list[Outgoing]:
     """Reminders due today (in the district's zone) once `reminders_at` has passed."""
     local = now.astimezone(config.timezone)
-    if config.smtp is None or local.time() < config.notify.reminders_at:
+    if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
     templates = Templates(config.timezone, config.notify.templates)
     closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
@@ -145,10 +149,12 @@ def daily_report(
     statuses: Sequence[UnitStatus],
     held: Sequence[MessageRow],
     now: datetime,
+    *,
+    force: bool = False,
 ) -> tuple[Outgoing, bytes] | None:
     """The day's report and its workbook, once `report_at` has passed; None before."""
     local = now.astimezone(config.timezone)
-    if local.time() < config.notify.report_at:
+    if local.time() < config.notify.report_at and not force:
         return None
     data = workbook.build(statuses, now, config.timezone, [_held_row(m, config) for m in held])
     counts = Counter(s.status for s in statuses)
@@ -166,30 +172,38 @@ def daily_report(
     return mail, data
 
 
-Kind = Literal["ack", "remind", "report"]
-
-
 def due(
     config: Config,
     store: Store,
     now: datetime,
-    kinds: Collection[Kind] = ("ack", "remind", "report"),
+    kinds: Collection[Kind] = KINDS,
+    *,
+    force: bool = False,
 ) -> list[Outgoing]:
-    """Every mail that should have gone out by `now` (sent ones are skipped by their keys)."""
+    """Every mail that should have gone out by `now` (sent ones are skipped by their keys).
+
+    `force` ignores the times of day ([schedule]), for a person asking from the command line.
+    """
     statuses = report.compute(config, store, now)
     out: list[Outgoing] = []
     if "ack" in kinds:
         out += acknowledgements(config, store, statuses, now)
     if "remind" in kinds:
-        out += reminders(config, statuses, now)
+        out += reminders(config, statuses, now, force=force)
     if "report" in kinds and config.report_recipients:
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
-        made = daily_report(config, statuses, held, now)
+        made = daily_report(config, statuses, held, now, force=force)
         if made is not None:
             mail, data = made
             _keep(config, now, mail, data)
             out.append(mail)
     return out
+
+
+def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> DeliveryReport:
+    """One notification cycle for a deployment, under the store lock the poller takes too."""
+    with open_store(config) as store, store.lock():
+        return send(config, store, now, due(config, store, now, kinds))
 
 
 def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing]) -> DeliveryReport:

@@ -19,12 +19,14 @@ from types import FrameType
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mail_ingest.config import Config
 from mail_ingest.errors import LockedError, MailIngestError, TransientError
 from mail_ingest.idle import IdleWatcher
 from mail_ingest.imap import ImapSource
+from mail_ingest.notices import send_due
 from mail_ingest.pipeline import poll_config
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,14 @@ def run(config: Config) -> None:
         misfire_grace_time=config.poll_minutes * 60,
         next_run_time=datetime.now(config.timezone),
     )
+    for job, at in (("reminders", config.notify.reminders_at), ("report", config.notify.report_at)):
+        # A missed run (machine asleep) runs once when it can; the outbox keys make sure
+        # the day's report and reminders go once, whatever runs twice.
+        scheduler.add_job(
+            notify_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=config.timezone),
+            args=[config], id=job, name=f"send the {job}", max_instances=1, coalesce=True,
+            misfire_grace_time=None,
+        )  # fmt: skip
     watcher = _idle_watcher(config, poll_now)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -93,7 +103,11 @@ def _idle_watcher(config: Config, on_change: Callable[[], None]) -> IdleWatcher 
 
 
 def poll_job(config: Config) -> None:
-    """One poll; failures are logged and the next poll tries again."""
+    """One poll, then what it calls for (acknowledgements, a due reminder or report).
+
+    Failures are logged and the next run tries again; sending goes on even when the
+    mailbox is unreachable, so a reminder never waits for IMAP.
+    """
     try:
         result = poll_config(config)
     except (TransientError, LockedError) as exc:
@@ -107,3 +121,23 @@ def poll_job(config: Config) -> None:
             "poll done: %d fetched, %d new, %d errors, %d bytes downloaded",
             result.fetched, result.new, result.errors, result.downloaded,
         )  # fmt: skip
+    notify_job(config)
+
+
+def notify_job(config: Config) -> None:
+    if config.smtp is None:
+        return
+    try:
+        report = send_due(config, datetime.now(config.timezone))
+    except LockedError as exc:
+        log.info("sending postponed: %s", exc)
+    except MailIngestError as exc:
+        log.error("sending failed: %s", exc)
+    except Exception:
+        log.exception("sending failed unexpectedly")
+    else:
+        if report.sent or report.retrying or report.failed:
+            log.info(
+                "mail sent: %d, to retry: %d, failed: %d",
+                report.sent, report.retrying, report.failed,
+            )  # fmt: skip

@@ -10,10 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner, Result
 from rich.console import Console
 
 from mail_ingest import config as config_module
 from mail_ingest import demo, notices
+from mail_ingest.cli import cli
 from mail_ingest.config import Config
 from mail_ingest.pipeline import open_store
 
@@ -95,3 +97,31 @@ def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
     parsed = email.message_from_bytes(written.read_bytes(), policy=policy.default)
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert [a.get_filename() for a in parsed.iter_attachments()] == [attachment.filename]
+
+
+def test_cli_report_remind_outbox_and_health(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, ["--config", str(outcome.config), *args])
+
+    dry = invoke("report", "--now", "2024-02-05T09:00", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Subject: Báo cáo tình hình gửi hồ sơ ngày 05/02/2024" in dry.output
+    assert "[attachment: bao-cao-tinh-hinh-2024-02-05.xlsx" in dry.output
+    assert dry.output.rstrip().endswith("1 mail(s) would be sent; 0 already were")
+    assert "report:" not in invoke("outbox").output  # a dry run records nothing
+
+    saved = tmp_path / "bao-cao.xlsx"
+    sent = invoke("report", "--now", "2024-02-05T09:00", "--output", str(saved))
+    assert "sent 1, to retry 0, failed 0" in sent.output and saved.stat().st_size > 0
+    assert "sent 0" in invoke("report", "--now", "2024-02-05T18:00").output  # once a day
+    assert "sent     report:2024-02-05  -> lanhdao.phongtho@gmail.com" in invoke("outbox").output
+
+    reminders = invoke("remind", "--now", "2024-01-26T09:00", "--dry-run").output
+    assert "To: danguykhonglao@gmail.com" in reminders
+    assert "To: danguymuongso@gmail.com" not in reminders  # complete since 25/01
+
+    assert invoke("health").exit_code == 0  # the demo has just polled
+    assert invoke("health", "--max-age", "0").exit_code == 1
