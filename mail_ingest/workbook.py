@@ -9,6 +9,7 @@ person to decide which unit sent them.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -61,70 +62,91 @@ def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz:
     sheet.title = "Tình trạng"
     sheet.append([f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}"])
     sheet["A1"].font = Font(bold=True, size=13)
-    columns = ["STT", "Đơn vị", "Yêu cầu", "Hạn gửi", "Trạng thái", "Hoàn thành lúc",
-               "Biểu mẫu đã nhận", "Số nội dung", "Vấn đề cần khắc phục"]  # fmt: skip
+    several = len({s.requirement.id for s in statuses}) > 1
+    columns = [("STT", 6), ("Đơn vị", 32), *([("Yêu cầu", 28)] if several else []),
+               ("Hạn gửi", 22), ("Trạng thái", 13), ("Hoàn thành lúc", 17),
+               ("Biểu mẫu đã nhận", 16), ("Số nội dung", 9),
+               ("Vấn đề cần khắc phục", 70)]  # fmt: skip
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     _header(sheet, columns, row=3)
     for i, s in enumerate(statuses, start=1):
-        completed = (
-            s.completed_at.astimezone(tz).strftime("%H:%M %d/%m/%Y") if s.completed_at else ""
-        )
+        completed = f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else ""
         sheet.append([
-            i, s.unit.name, s.requirement.title, s.requirement.deadline.phrase(),
-            LABELS[s.status], completed, ", ".join(s.forms),
+            i, s.unit.name, *([s.requirement.title] if several else []),
+            s.requirement.deadline.phrase(), LABELS[s.status], completed, ", ".join(s.forms),
             len(s.entries) if s.forms else None, "\n".join(f"- {p}" for p in s.problems),
         ])  # fmt: skip
-        fill = PatternFill("solid", fgColor=FILLS[s.status])
-        for cell in sheet[sheet.max_row]:
-            cell.fill = fill
-            cell.alignment = Alignment(vertical="top", wrap_text=True)
-    _widths(sheet, [6, 34, 30, 24, 14, 18, 18, 10, 60])
+        _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))
     sheet.freeze_panes = "C4"
-    sheet.auto_filter.ref = f"A3:{get_column_letter(len(columns))}{sheet.max_row}"
 
 
 def _consolidated(sheet: Worksheet, statuses: Sequence[UnitStatus]) -> None:
-    columns = ["STT", "Lĩnh vực", "Đơn vị", "Tên tập thể, cá nhân", "Tập thể/Cá nhân",
-               "Tên mô hình", "Cấp", "Yêu cầu"]  # fmt: skip
+    several = len({s.requirement.id for s in statuses}) > 1
+    columns = [("STT", 6), ("Lĩnh vực", 26), ("Đơn vị", 28), ("Tên tập thể, cá nhân", 34),
+               ("Tập thể/ Cá nhân", 10), ("Tên mô hình", 46), ("Cấp", 10),
+               *([("Yêu cầu", 28)] if several else [])]  # fmt: skip
     _header(sheet, columns, row=1)
-    rows = [
-        (e.field, s.unit.name, e.name, e.kind, e.extra.get("model", ""), e.level,
-         s.requirement.title)
-        for s in statuses
-        for e in s.entries
-    ]  # fmt: skip
+    rows = [(e, s) for s in statuses for e in s.entries]
     order = {field: i for i, field in enumerate(FIELDS)}
-    rows.sort(key=lambda r: (order.get(r[0] or "", len(order)), r[1], r[2]))
-    for i, (field, unit, name, kind, model, level, requirement) in enumerate(rows, start=1):
+    rows.sort(key=lambda r: (order.get(r[0].field or "", len(order)), r[1].unit.name, r[0].name))
+    for i, (e, s) in enumerate(rows, start=1):
         sheet.append([
-            i, FIELD_LABELS.get(field or "", "Chưa rõ lĩnh vực"), unit, name,
-            KIND_LABELS.get(kind or "", ""), model, LEVEL_LABELS.get(level or "", ""), requirement,
+            i, FIELD_LABELS.get(e.field or "", "Chưa rõ lĩnh vực"), s.unit.name, e.name,
+            KIND_LABELS.get(e.kind or "", ""), e.extra.get("model", ""),
+            LEVEL_LABELS.get(e.level or "", ""), *([s.requirement.title] if several else []),
         ])  # fmt: skip
-    _widths(sheet, [6, 34, 30, 34, 14, 44, 12, 30])
+        _style_row(sheet)
     sheet.freeze_panes = "A2"
-    if rows:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{sheet.max_row}"
 
 
 def _held(sheet: Worksheet, held: Sequence[Mapping[str, str]]) -> None:
-    _header(sheet, ["STT", "Nhận lúc", "Người gửi", "Tiêu đề", "Đơn vị có thể là"], row=1)
+    columns = [("STT", 6), ("Nhận lúc", 17), ("Người gửi", 34), ("Tiêu đề", 50),
+               ("Đơn vị có thể là", 40)]  # fmt: skip
+    _header(sheet, columns, row=1)
     for i, message in enumerate(held, start=1):
-        sheet.append([
-            i, message.get("received", ""), message.get("sender", ""),
-            message.get("subject", ""), message.get("guesses", ""),
-        ])  # fmt: skip
+        sheet.append(
+            [i, *(message.get(k, "") for k in ("received", "sender", "subject", "guesses"))]
+        )
+        _style_row(sheet)
     if not held:
         sheet.append(["", "Không có thư nào chờ xem xét."])
-    _widths(sheet, [6, 18, 36, 50, 40])
 
 
-def _header(sheet: Worksheet, columns: Sequence[str], row: int) -> None:
-    for column, title in enumerate(columns, start=1):
+def _lines(text: str, width: float) -> int:
+    """About how many lines a wrapped cell of this width needs."""
+    return sum(max(1, math.ceil(len(line) / max(width * 1.1, 1))) for line in text.split("\n"))
+
+
+def _header(sheet: Worksheet, columns: Sequence[tuple[str, int]], row: int) -> None:
+    """Bold titles that repeat on every printed page, filters, and a page setup that
+    prints the sheet one A4 landscape page wide."""
+    for column, (title, width) in enumerate(columns, start=1):
         cell = sheet.cell(row=row, column=column, value=title)
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-
-
-def _widths(sheet: Worksheet, widths: Sequence[int]) -> None:
-    for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
+    sheet.row_dimensions[row].height = 15 * max(_lines(t, w) for t, w in columns)
+    last = get_column_letter(len(columns))
+    sheet.print_title_rows = f"{row}:{row}"
+    sheet.auto_filter.ref = f"A{row}:{last}{row}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as it takes
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _style_row(sheet: Worksheet, fill: PatternFill | None = None) -> None:
+    """Wrap and top-align the row just added, tall enough for its text (spreadsheet apps
+    do not grow rows written by a program); widen the filter to cover it."""
+    lines = 1
+    for cell in sheet[sheet.max_row]:
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        if fill is not None:
+            cell.fill = fill
+        width = sheet.column_dimensions[cell.column_letter].width or 10
+        lines = max(lines, _lines(str(cell.value or ""), width))
+    sheet.row_dimensions[sheet.max_row].height = 15 * lines
+    first, _, _ = sheet.auto_filter.ref.partition(":")
+    sheet.auto_filter.ref = f"{first}:{get_column_letter(sheet.max_column)}{sheet.max_row}"
