@@ -112,7 +112,7 @@ def check_config(ctx: click.Context) -> None:
     for r in config.requirements:
         applies = sum(1 for u in config.units if r.applies_to(u))
         click.echo(
-            f"requirement {r.id}: {', '.join(r.forms)} {r.deadline.phrase()}, {applies} units"
+            f"requirement {r.id}: {', '.join(r.forms)} {r.schedule.phrase()}, {applies} units"
         )
     if box.kind == "imap":
         try:

@@ -15,7 +15,7 @@ import subprocess
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -23,10 +23,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import parsers
 from mail_ingest.errors import ConfigError
-from rules.deadlines import Deadline
+from rules.deadlines import EVERY_MONTHS, Deadline, Every, parse_rrule
 from rules.requirements import Requirement
 from rules.units import Unit
-from rules.validation import CountRule, Quota, parse_rule_key
+from rules.validation import (
+    CUSTOM,
+    FIELD_LABELS,
+    CountRule,
+    CustomRule,
+    Quota,
+    RequiredFields,
+    Rule,
+    parse_rule_key,
+)
 
 DEFAULT_PATH = Path("mail-ingest.toml")
 ENV_VAR = "MAIL_INGEST_CONFIG"
@@ -136,7 +145,9 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     forms = _forms(root.table("forms"))
     units = tuple(_unit(t) for t in root.tables("units"))
     known_forms = {spec.id for spec in forms}
-    requirements = tuple(_requirement(t, known_forms) for t in root.tables("requirements"))
+    requirements = tuple(
+        _requirement(t, known_forms, units, forms) for t in root.tables("requirements")
+    )
     _unique(errors, "units", [u.id for u in units])
     _unique(errors, "requirements", [r.id for r in requirements])
     _unique_emails(errors, units)
@@ -252,12 +263,29 @@ def _unit(t: _Table) -> Unit:
     )
 
 
-def _requirement(t: _Table, known_forms: set[str]) -> Requirement:
+def _requirement(
+    t: _Table,
+    known_forms: set[str],
+    units: tuple[Unit, ...] = (),
+    specs: tuple[parsers.FormSpec, ...] = (),
+) -> Requirement:
+    """One [[requirements]] table: forms, when due (once or every period), to whom, rules."""
     forms = t.strings("forms", required=True, check=_one_of(*sorted(known_forms)))
-    before, by = t.day("before"), t.day("by")
-    if t.has("before") == t.has("by"):
-        t.error("before", "give exactly one of `before` (trước ngày) or `by` (chậm nhất ngày)")
-    deadline = Deadline("before", before) if before else Deadline("by", by or date.min)
+    deadline = _deadline(t)
+    every = t.get("every", str, None, check=_one_of(*EVERY_MONTHS))
+    rrule = t.get("rrule", str, None)
+    if every and rrule:
+        t.error("rrule", "give either `every` or `rrule`, not both")
+    elif rrule:
+        try:
+            parse_rrule(rrule, datetime.combine(deadline.day, deadline.at))
+        except (ValueError, OverflowError) as exc:
+            t.error("rrule", f"{rrule!r} is not a usable RRULE: {exc}")
+    once = not (every or rrule)
+    opens = t.day("opens")
+    if opens and once and deadline.day != date.min and opens > deadline.due_day():
+        t.error("opens", f"{opens} is after the deadline ({deadline.phrase()}): nothing counts")
+    unit_ids = {u.id for u in units}
     rules = t.table("rules")
     return Requirement(
         id=t.get("id", str, required=True, check=_identifier),
@@ -265,9 +293,101 @@ def _requirement(t: _Table, known_forms: set[str]) -> Requirement:
         forms=tuple(forms),
         deadline=deadline,
         groups=tuple(t.strings("groups", check=_identifier)),
+        units=tuple(t.strings("units", check=_known_unit(unit_ids))),
         reminders=tuple(t.array("reminders", int)),
-        rules=tuple(_rule(rules, key) for key in list(rules.keys())),
+        rules=tuple(_rules(rules, specs)),
+        every=cast(Every | None, every if every in EVERY_MONTHS else None),
+        rrule=rrule or None,
+        opens=opens,
+        extensions=_extensions(t.table("extensions"), unit_ids, deadline if once else None),
+        strict_resubmission=t.get("strict_resubmission", bool, False),
     )
+
+
+def _deadline(t: _Table) -> Deadline:
+    """`before` (trước ngày), `by` (chậm nhất ngày) or `due` (a local date and time)."""
+    given = [k for k in ("before", "by", "due") if t.has(k)]
+    if len(given) != 1:
+        t.error(
+            "before",
+            "give exactly one of `before` (trước ngày), `by` (chậm nhất ngày)"
+            " or `due` (a local date and time)",
+        )
+    before, by = t.day("before"), t.day("by")
+    if before or by:
+        return Deadline("before", before) if before else Deadline("by", by or date.min)
+    raw: object = t.get("due", object)
+    when = _local_datetime(raw)
+    if when is None and raw is not None:
+        t.error("due", f"expected a local date and time such as 2024-02-05T17:00:00, got {raw!r}")
+    elif when is not None and when.tzinfo is not None:
+        t.error("due", "write the local time without an offset (the configured timezone applies)")
+    elif when is not None:
+        return Deadline("due", when.date(), when.time())
+    return Deadline("before", date.min)
+
+
+def _local_datetime(raw: object) -> datetime | None:
+    """A TOML local date-time (2024-02-05T17:00:00) or the same as a string."""
+    if isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _extensions(
+    t: _Table, unit_ids: set[str], deadline: Deadline | None
+) -> tuple[tuple[str, date], ...]:
+    """{ unit id = last day }: "gia hạn đến hết ngày" for that unit only."""
+    out = []
+    for unit_id in list(t.keys()):
+        day = t.day(unit_id)
+        if (problem := _known_unit(unit_ids)(unit_id)) is not None:
+            t.error(unit_id, problem)
+        elif day and deadline and day <= deadline.due_day():
+            t.error(unit_id, f"{day} is not later than the deadline ({deadline.phrase()})")
+        elif day:
+            out.append((unit_id, day))
+    return tuple(out)
+
+
+def _known_unit(unit_ids: set[str]) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in unit_ids else f"{value!r} is not the id of any [[units]] entry"
+
+    return check
+
+
+def _rules(t: _Table, specs: tuple[parsers.FormSpec, ...]) -> list[Rule]:
+    """[requirements.rules]: min_/max_ quotas, required_fields and named custom rules."""
+    rules: list[Rule] = []
+    for key in list(t.keys()):
+        if key == "required_fields":
+            labels = _column_labels(specs)
+            fields = t.strings(key, check=_one_of(*sorted(labels)))
+            used = tuple((f, labels[f]) for f in fields if f in labels)
+            rules.append(RequiredFields(tuple(f for f, _ in used), used))
+        elif key == "custom":
+            names = t.strings(key, check=_one_of(*sorted(CUSTOM)))
+            rules += [CustomRule(name) for name in names if name in CUSTOM]
+        else:
+            rules.append(_rule(t, key))
+    return rules
+
+
+def _column_labels(specs: tuple[parsers.FormSpec, ...]) -> dict[str, str]:
+    """Every entry column a form can fill, named as its spec names it in messages."""
+    labels = dict(FIELD_LABELS)
+    for spec in specs:
+        columns = spec.table.columns if spec.table else ()
+        items = spec.labelled.items if spec.labelled else ()
+        for key, label in [(c.key, c.label) for c in columns] + [(i.key, i.label) for i in items]:
+            labels.setdefault(key, label)
+    return labels
 
 
 def _rule(t: _Table, key: str) -> CountRule:
@@ -276,7 +396,7 @@ def _rule(t: _Table, key: str) -> CountRule:
         t.error(
             key,
             "unknown rule (known: min_/max_ + entries, collectives, individuals, "
-            "level_tinh, level_huyen, level_xa)",
+            "level_tinh, level_huyen, level_xa; required_fields; custom)",
         )
     raw = t.get(key, object)
     if isinstance(raw, int) and not isinstance(raw, bool):

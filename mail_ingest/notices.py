@@ -162,6 +162,9 @@ def daily_report(
         "report", board=_board(config), now=now, total=len(statuses),
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
         groups=_groups(statuses), sections=_sections(statuses), held=held, failing=[],
+        requirements=list(dict.fromkeys(
+            f"{s.requirement.title}, {s.requirement.deadline.phrase()}" for s in statuses
+        )),
     )  # fmt: skip
     name = f"bao-cao-tinh-hinh-{local:%Y-%m-%d}.xlsx"
     mail = Outgoing(

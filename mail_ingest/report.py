@@ -49,13 +49,14 @@ def as_json(statuses: Sequence[UnitStatus], generated_at: datetime) -> dict[str,
 def as_csv(statuses: Sequence[UnitStatus]) -> str:
     out = io.StringIO()
     columns = ["unit", "unit_name", "requirement", "due", "deadline", "status", "completed_at",
-               "forms", "entries", "problems"]  # fmt: skip
+               "forms", "entries", "problems", "period", "corrections"]  # fmt: skip
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for status in statuses:
         row = _row(status)
         row["forms"] = " ".join(row["forms"])
         row["problems"] = "; ".join(row["problems"])
+        row["corrections"] = "; ".join(row["corrections"])
         writer.writerow(row)
     return out.getvalue()
 
@@ -83,7 +84,7 @@ def as_table(statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime) -> Tab
         if several:
             cells.append(s.requirement.title)
         cells += [
-            s.requirement.deadline.phrase(),
+            _deadline_cell(s),
             Text(LABELS[s.status], style=STYLES[s.status]),
             f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else "",
             ", ".join(s.forms),
@@ -100,13 +101,20 @@ def summary(statuses: Sequence[UnitStatus]) -> str:
     return f"Tổng số {len(statuses)} — " + ", ".join(parts)
 
 
+def _deadline_cell(s: UnitStatus) -> str:
+    """The period and its deadline ("Quý III/2024: trước ngày 20/09/2024"), or the phrase."""
+    label = s.period.label if s.period else ""
+    return f"{label}: {s.deadline_phrase}" if label else s.deadline_phrase
+
+
 def _row(s: UnitStatus) -> dict[str, Any]:
     return {
         "unit": s.unit.id,
         "unit_name": s.unit.name,
         "requirement": s.requirement.id,
         "due": s.due.isoformat(),
-        "deadline": s.requirement.deadline.phrase(),
+        "deadline": s.deadline_phrase,  # this unit's: an extension shows here
+        "period": s.period.id if s.period and s.period.id else None,  # "2024-Q3"; None: once
         "status": s.status,
         # In the district's timezone, like the due time, whatever the source recorded.
         "completed_at": s.completed_at.astimezone(s.due.tzinfo).isoformat()
@@ -115,4 +123,5 @@ def _row(s: UnitStatus) -> dict[str, Any]:
         "forms": list(s.forms),
         "entries": len(s.entries),
         "problems": list(s.problems),
+        "corrections": list(s.corrections),  # which copy replaced which (rules.status)
     }

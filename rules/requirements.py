@@ -1,12 +1,13 @@
-"""What a letter asks for: which forms, from which units, by when, under which quotas."""
+"""What a letter asks for: which forms, from which units, by when, under which rules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from rules.deadlines import Deadline
+from rules.deadlines import Deadline, Every, Schedule
 from rules.units import Unit
-from rules.validation import CountRule
+from rules.validation import Rule
 
 
 @dataclass(frozen=True)
@@ -14,10 +15,24 @@ class Requirement:
     id: str
     title: str
     forms: tuple[str, ...]  # form ids that must all arrive
-    deadline: Deadline
-    groups: tuple[str, ...] = ()  # empty: every unit
-    reminders: tuple[int, ...] = ()  # days relative to the due day
-    rules: tuple[CountRule, ...] = ()
+    deadline: Deadline  # the only one, or the first of a recurring schedule
+    groups: tuple[str, ...] = ()  # with `units` empty too: every unit
+    reminders: tuple[int, ...] = ()  # days relative to each period's due day
+    rules: tuple[Rule, ...] = ()
+    units: tuple[str, ...] = ()  # unit ids it applies to, besides those of `groups`
+    every: Every | None = None
+    rrule: str | None = None
+    opens: date | None = None  # mail received earlier (last year's campaign) never counts
+    extensions: tuple[tuple[str, date], ...] = ()  # unit id -> last day, inclusive
+    # A unit that was complete and then sends a copy breaking a rule: incomplete again
+    # (True), or still complete with the problem listed (False, the default).
+    strict_resubmission: bool = False
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.deadline, self.every, self.rrule, self.opens, self.extensions)
 
     def applies_to(self, unit: Unit) -> bool:
-        return not self.groups or unit.group in self.groups
+        if not self.groups and not self.units:
+            return True
+        return unit.group in self.groups or unit.id in self.units

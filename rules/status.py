@@ -1,15 +1,23 @@
 """Where each unit stands against each requirement, as of any instant.
 
-Only messages received at or before `now` count, so any past day can be replayed.
+Only messages received at or before `now` count, so any past day can be replayed,
+and they are taken in arrival order (ties by ref), never in processing order.
 Forms sent in separate messages combine; a later copy of a form replaces the
-earlier one. A unit is complete from the first moment its latest copies hold every
-form and pass every rule; that moment, against the cutoff, decides on time or late,
-and a later correction does not undo it (the board keeps the corrected content).
+earlier one (the history stays in the store, and the correction is noted). A unit
+is complete from the first moment its latest copies hold every form and pass every
+rule; that moment, against the cutoff, decides on time or late, and a later
+correction does not undo it: the board keeps the corrected content, and lists any
+problem it has. With `strict_resubmission` a copy that breaks a rule makes the
+unit incomplete again, and completion starts over from the copy that mends it.
+
+A recurring requirement is evaluated period by period (rules.deadlines.Period):
+each message counts for exactly one period, so a late yearly report completes last
+year's period instead of appearing as next year's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -17,11 +25,13 @@ from zoneinfo import ZoneInfo
 
 from parsers.model import Entry, ParsedFile
 from rules import validation
+from rules.deadlines import Deadline, Period
 from rules.requirements import Requirement
 from rules.units import Unit
 
 Status = Literal["missing", "incomplete", "on_time", "late"]
 STATUSES: tuple[Status, ...] = ("missing", "incomplete", "on_time", "late")
+DONE: tuple[Status, ...] = ("on_time", "late")
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,18 @@ class UnitStatus:
     problems: tuple[str, ...]  # in Vietnamese, for the board and the unit
     entries: tuple[Entry, ...]  # from the latest copy of every required form
     sources: tuple[str, ...]  # refs of the submissions whose copies count now
+    period: Period | None = None  # which occurrence, with its (extended) deadline
+    corrections: tuple[str, ...] = ()  # in Vietnamese: which copy replaced which
+
+    @property
+    def deadline(self) -> Deadline:
+        """The deadline that applies to this unit in this period (its extension, this
+        year's date): what reminders count from, not `requirement.deadline`."""
+        return self.period.deadline if self.period else self.requirement.deadline
+
+    @property
+    def deadline_phrase(self) -> str:
+        return self.deadline.phrase()
 
 
 def evaluate(
@@ -54,40 +76,38 @@ def evaluate(
     tz: ZoneInfo,
     form_titles: Mapping[str, str],
 ) -> UnitStatus:
-    history = sorted((s for s in submissions if s.received_at <= now), key=_arrival_order)
-    latest: dict[str, tuple[ParsedFile, str]] = {}
-    unrecognised: list[ParsedFile] = []
-    completed_at: datetime | None = None
-    for submission in history:
-        unrecognised = [f for f in submission.files if f.form is None]
-        for parsed in submission.files:
-            if parsed.form in requirement.forms:
-                latest[parsed.form] = (parsed, submission.ref)
-        if completed_at is None and not _blocking(requirement, unit, latest, form_titles):
-            completed_at = submission.received_at
+    """The unit's status in the current period: the only one of a one-off deadline."""
+    return evaluate_periods(requirement, unit, submissions, now, tz, form_titles)[-1]
 
-    problems = _blocking(requirement, unit, latest, form_titles)
-    problems += [p.message for f, _ in latest.values() for p in f.problems]
-    problems += [p.message for f in unrecognised for p in f.problems]
-    cutoff = requirement.deadline.cutoff(tz)
-    status: Status
-    if completed_at is not None:
-        status = "on_time" if completed_at < cutoff else "late"
-    elif any(s.files for s in history):
-        status = "incomplete"
-    else:
-        status = "missing"
-    return UnitStatus(
-        unit=unit,
-        requirement=requirement,
-        status=status,
-        due=cutoff,
-        completed_at=completed_at,
-        forms=tuple(f for f in requirement.forms if f in latest),
-        problems=tuple(dict.fromkeys(problems)) if status != "missing" else (),
-        entries=_entries(latest),
-        sources=tuple(dict.fromkeys(ref for _, ref in latest.values())),
-    )
+
+def evaluate_periods(
+    requirement: Requirement,
+    unit: Unit,
+    submissions: Iterable[Submission],
+    now: datetime,
+    tz: ZoneInfo,
+    form_titles: Mapping[str, str],
+) -> list[UnitStatus]:
+    """The unit's status in every period up to the current one, oldest first."""
+    pending = sorted((s for s in submissions if s.received_at <= now), key=_arrival_order)
+    out = []
+    for period in requirement.schedule.periods(unit.id, tz, now):
+        tracker = _Tracker(requirement, unit, period, tz, form_titles)
+        left = []
+        for s in pending:  # in arrival order: whether late mail is taken depends on it
+            if not tracker.offer(s):
+                left.append(s)
+        pending = left
+        out.append(tracker.result())
+    return out
+
+
+def shown(statuses: Sequence[UnitStatus]) -> list[UnitStatus]:
+    """What a report lists: the current period, and the one before while it is not
+    complete (a unit owing last quarter's report must still be chased). Older periods
+    would be noise: they are settled, and `evaluate_periods` still has them."""
+    *past, current = statuses
+    return ([past[-1]] if past and past[-1].status not in DONE else []) + [current]
 
 
 def evaluate_all(
@@ -100,34 +120,114 @@ def evaluate_all(
 ) -> list[UnitStatus]:
     units = list(units)
     return [
-        evaluate(req, unit, submissions_by_unit.get(unit.id, []), now, tz, form_titles)
+        status
         for req in requirements
         for unit in units
         if req.applies_to(unit)
+        for status in shown(
+            evaluate_periods(req, unit, submissions_by_unit.get(unit.id, []), now, tz, form_titles)
+        )
     ]
+
+
+class _Tracker:
+    """One unit in one period: takes the messages that belong to the period, in
+    arrival order, and follows the latest copy of every form."""
+
+    def __init__(
+        self,
+        requirement: Requirement,
+        unit: Unit,
+        period: Period,
+        tz: ZoneInfo,
+        form_titles: Mapping[str, str],
+    ) -> None:
+        self.requirement, self.unit, self.period = requirement, unit, period
+        self.tz, self.form_titles = tz, form_titles
+        self.latest: dict[str, tuple[ParsedFile, Submission]] = {}
+        self.unrecognised: list[ParsedFile] = []
+        self.completed_at: datetime | None = None
+        self.ever_complete = False
+        self.any_files = False
+        self.corrections: list[str] = []
+
+    def offer(self, s: Submission) -> bool:
+        """Take the message if it counts for this period; False leaves it to the next."""
+        p = self.period
+        if p.opens_at is not None and s.received_at < p.opens_at:
+            return True  # before `opens`: last year's campaign, it never counts
+        # Late mail is this period's only until it has been complete once, and only
+        # until the next cutoff; after that it is the next period's.
+        late = s.received_at >= p.cutoff and p.claim_until is not None
+        if late and (self.ever_complete or s.received_at >= (p.claim_until or p.cutoff)):
+            return False
+        self._take(s)
+        return True
+
+    def _take(self, s: Submission) -> None:
+        self.any_files = self.any_files or bool(s.files)
+        self.unrecognised = [f for f in s.files if f.form is None]
+        for parsed in s.files:
+            if parsed.form in self.requirement.forms:
+                earlier = self.latest.get(parsed.form)
+                if earlier and earlier[1].ref != s.ref:
+                    self.corrections.append(self._note(parsed.form, earlier[1], s))
+                self.latest[parsed.form] = (parsed, s)
+        if not self._blocking():
+            if self.completed_at is None:
+                self.completed_at = s.received_at
+            self.ever_complete = True
+        elif self.requirement.strict_resubmission:
+            self.completed_at = None
+
+    def _note(self, form: str, old: Submission, new: Submission) -> str:
+        title = self.form_titles.get(form, form)
+        return (
+            f"{title}: dùng bản gửi lúc {new.received_at.astimezone(self.tz):%H:%M %d/%m/%Y}, "
+            f"thay bản gửi lúc {old.received_at.astimezone(self.tz):%H:%M %d/%m/%Y}"
+        )
+
+    def _entries(self) -> tuple[Entry, ...]:
+        return tuple(e for parsed, _ in self.latest.values() for e in parsed.entries)
+
+    def _blocking(self) -> list[str]:
+        """What keeps the unit from being complete: absent forms and failed rules."""
+        problems = [
+            f"Chưa nhận được {self.form_titles.get(form, form)}"
+            for form in self.requirement.forms
+            if form not in self.latest
+        ]
+        rules = self.requirement.rules
+        problems += validation.check(rules, self.unit.group, self._entries(), self.unit)
+        return problems
+
+    def result(self) -> UnitStatus:
+        problems = self._blocking()
+        problems += [p.message for f, _ in self.latest.values() for p in f.problems]
+        problems += [p.message for f in self.unrecognised for p in f.problems]
+        status: Status
+        if self.completed_at is not None:
+            status = "on_time" if self.completed_at < self.period.cutoff else "late"
+        elif self.any_files:
+            status = "incomplete"
+        else:
+            status = "missing"
+        return UnitStatus(
+            unit=self.unit,
+            requirement=self.requirement,
+            status=status,
+            due=self.period.cutoff,
+            completed_at=self.completed_at,
+            forms=tuple(f for f in self.requirement.forms if f in self.latest),
+            problems=tuple(dict.fromkeys(problems)) if status != "missing" else (),
+            entries=self._entries(),
+            sources=tuple(dict.fromkeys(s.ref for _, s in self.latest.values())),
+            period=self.period,
+            corrections=tuple(self.corrections),
+        )
 
 
 def _arrival_order(s: Submission) -> tuple[datetime, str]:
     # The ref breaks ties so that two messages received in the same second give
     # the same answer whatever order they were processed in.
     return (s.received_at, s.ref)
-
-
-def _entries(latest: Mapping[str, tuple[ParsedFile, str]]) -> tuple[Entry, ...]:
-    return tuple(e for parsed, _ in latest.values() for e in parsed.entries)
-
-
-def _blocking(
-    requirement: Requirement,
-    unit: Unit,
-    latest: Mapping[str, tuple[ParsedFile, str]],
-    form_titles: Mapping[str, str],
-) -> list[str]:
-    """What keeps the unit from being complete: absent forms and failed rules."""
-    problems = [
-        f"Chưa nhận được {form_titles.get(form, form)}"
-        for form in requirement.forms
-        if form not in latest
-    ]
-    problems += validation.check(requirement.rules, unit.group, _entries(latest))
-    return problems

@@ -99,11 +99,11 @@ min_collectives = { xa = -1 }
         " (lowercase letters, digits, '-', '_' and '.')",
         "units[0].name: is required",
         "requirements[0].forms[0]: 'mau-09' is not one of 'mau-01', 'mau-02'",
-        "requirements[0].before:"
-        " give exactly one of `before` (trước ngày) or `by` (chậm nhất ngày)",
+        "requirements[0].before: give exactly one of `before` (trước ngày),"
+        " `by` (chậm nhất ngày) or `due` (a local date and time)",
         "requirements[0].reminders[0]: expected a whole number, got 'soon'",
         "requirements[0].rules.min_people: unknown rule (known: min_/max_ + entries, collectives, "
-        "individuals, level_tinh, level_huyen, level_xa)",
+        "individuals, level_tinh, level_huyen, level_xa; required_fields; custom)",
         "requirements[0].rules.min_collectives.xa: -1 must not be negative",
         "colour: unknown key",
     ]

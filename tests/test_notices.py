@@ -81,7 +81,7 @@ def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
     assert report.key == "report:2024-02-05"
     assert report.to == ("lanhdao.phongtho@gmail.com",)
     assert "Đơn vị chưa gửi (" in report.text
-    assert "- Đảng bộ Trung tâm Y tế huyện — Đăng ký thi đua" in report.text
+    assert "- Đảng bộ Trung tâm Y tế huyện\n" in report.text
     assert "\n\n\n" not in report.text
     [attachment] = report.attachments
     assert attachment.filename == "bao-cao-tinh-hinh-2024-02-05.xlsx"
