@@ -384,7 +384,8 @@ def _column_labels(specs: tuple[parsers.FormSpec, ...]) -> dict[str, str]:
     labels = dict(FIELD_LABELS)
     for spec in specs:
         columns = spec.table.columns if spec.table else ()
-        items = spec.labelled.items if spec.labelled else ()
+        labelled = getattr(spec, "labelled", None)  # M1/M2-style forms, where specs have them
+        items = labelled.items if labelled else ()
         for key, label in [(c.key, c.label) for c in columns] + [(i.key, i.label) for i in items]:
             labels.setdefault(key, label)
     return labels
