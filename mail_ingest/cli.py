@@ -19,7 +19,7 @@ from rich.progress import MofNCompleteColumn
 from rich.progress import Progress as RichProgress
 
 import parsers
-from mail_ingest import __version__, report
+from mail_ingest import __version__, cli_corrections, corrections, report
 from mail_ingest import config as config_module
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
@@ -114,6 +114,9 @@ def check_config(ctx: click.Context) -> None:
         click.echo(
             f"requirement {r.id}: {', '.join(r.forms)} {r.schedule.phrase()}, {applies} units"
         )
+    if (config.storage / "mail-ingest.sqlite3").exists():  # never create a store here
+        with open_store(config) as store:
+            cli_corrections._echo_learned(store.learned_addresses())
     if box.kind == "imap":
         try:
             box.credentials()
@@ -131,6 +134,9 @@ def poll(ctx: click.Context) -> None:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing new"
     click.echo(f"fetched {result.fetched}, new {result.new}: {outcomes}")
     click.echo(f"downloaded {_size(result.downloaded)}")
+    held = result.outcomes["needs-review"] + result.outcomes["unknown-sender"]
+    if held:
+        click.echo(f"{held} new message(s) held for review: mail-ingest review")
 
 
 @contextmanager
@@ -185,16 +191,25 @@ def status(ctx: click.Context, requirement: str | None, fmt: str, now: datetime 
     instant = _aware(now, config) if now else datetime.now(config.timezone)
     with open_store(config) as store:
         statuses = report.compute(config, store, instant, requirement)
-    _print_status(statuses, fmt, config, instant)
+        notes = corrections.notes(store, config.timezone)
+        held = len(store.attributions())
+    _print_status(statuses, fmt, config, instant, notes)
+    if held and fmt == "table":
+        click.echo(
+            f"Có {held} thư chưa xác định được đơn vị gửi, đang chờ xem xét (mail-ingest review)."
+        )
 
 
-def _print_status(statuses: list[Any], fmt: str, config: Config, now: datetime) -> None:
+def _print_status(
+    statuses: list[Any], fmt: str, config: Config, now: datetime, notes: report.Notes
+) -> None:
     if fmt == "json":
-        click.echo(json.dumps(report.as_json(statuses, now), ensure_ascii=False, indent=2))
+        payload = report.as_json(statuses, now, notes)
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        click.echo(report.as_csv(statuses), nl=False)
+        click.echo(report.as_csv(statuses, notes), nl=False)
     else:
-        Console().print(report.as_table(statuses, config.timezone, now))
+        Console().print(report.as_table(statuses, config.timezone, now, notes))
 
 
 @cli.command()
@@ -208,8 +223,9 @@ def messages(ctx: click.Context, limit: int) -> None:
     for m in rows:
         error = f"  error: {m.error}" if m.error else ""
         click.echo(
-            f"{m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  {m.outcome:<14} "
-            f"{m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} {m.subject or ''}{error}"
+            f"#{m.id:<5} {m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  "
+            f"{m.outcome:<14} {m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} "
+            f"{m.subject or ''}{error}"
         )
 
 
@@ -272,6 +288,10 @@ def demo(workspace: Path | None) -> None:
 
 def _aware(instant: datetime, config: Config) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=config.timezone)
+
+
+for _command in cli_corrections.COMMANDS:  # review, assign, mark, unmark, audit
+    cli.add_command(_command)
 
 
 def main() -> None:

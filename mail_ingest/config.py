@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import parsers
 from mail_ingest.errors import ConfigError
 from rules.deadlines import EVERY_MONTHS, Deadline, Every, parse_rrule
+from rules.matching import DEFAULT_SETTINGS, MatchSettings
 from rules.requirements import Requirement
 from rules.units import Unit
 from rules.validation import (
@@ -108,6 +109,7 @@ class Config:
     units: tuple[Unit, ...]
     requirements: tuple[Requirement, ...]
     forms: tuple[parsers.FormSpec, ...]  # packaged specs plus the deployment's own
+    matching: MatchSettings = DEFAULT_SETTINGS  # recognising units by name
 
     def form_titles(self) -> dict[str, str]:
         return {spec.id: spec.title for spec in self.forms}
@@ -144,6 +146,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     poll_minutes = root.table("schedule").get("poll_minutes", int, 5, check=_positive)
     forms = _forms(root.table("forms"))
     units = tuple(_unit(t) for t in root.tables("units"))
+    matching = _matching(root.table("matching"))
     known_forms = {spec.id for spec in forms}
     requirements = tuple(
         _requirement(t, known_forms, units, forms) for t in root.tables("requirements")
@@ -165,6 +168,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
         units=units,
         requirements=requirements,
         forms=forms,
+        matching=matching,
     )
 
 
@@ -260,7 +264,29 @@ def _unit(t: _Table) -> Unit:
         name=t.get("name", str, required=True),
         group=t.get("group", str, required=True, check=_identifier),
         emails=tuple(e.lower() for e in t.strings("emails", check=_email)),
+        aliases=tuple(t.strings("aliases", check=_alias)),
     )
+
+
+def _alias(value: str) -> str | None:
+    return None if len(value.strip()) >= 4 else f"{value!r} is too short to recognise a unit by"
+
+
+def _matching(t: _Table) -> MatchSettings:
+    """Scores are 0..100: `threshold` attributes by name, `margin` over the runner-up."""
+    default = MatchSettings()
+    return MatchSettings(
+        threshold=_score(t, "threshold", default.threshold),
+        margin=_score(t, "margin", default.margin),
+    )
+
+
+def _score(t: _Table, key: str, default: float) -> float:
+    value = t.get(key, object, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        t.error(key, f"expected a number from 0 to 100, got {value!r}")
+        return default
+    return float(value)
 
 
 def _requirement(

@@ -23,3 +23,7 @@ class MessageError(MailIngestError):
 
 class LockedError(MailIngestError):
     """Another mail-ingest process holds the store: wait for it or try again later."""
+
+
+class CorrectionError(MailIngestError):
+    """A correction by hand cannot be made as asked (no such message): nothing changed, say why."""

@@ -1,4 +1,4 @@
-"""One ingestion cycle: fetch, archive, read, classify, attribute, parse, record.
+"""One ingestion cycle: fetch, archive, read, classify, parse, attribute, record.
 
 Each message goes through the stages on its own. Whatever goes wrong with one
 message (unreadable MIME, a hostile attachment, a parser bug) is recorded against
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import parsers
@@ -23,7 +23,7 @@ from mail_ingest.errors import MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.model import ParsedFile, Problem
-from rules.matching import UnitMatcher
+from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
 from rules.units import UnitDirectory
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,19 @@ log = logging.getLogger(__name__)
 # Called after each message with (messages done, messages planned if known).
 Progress = Callable[[int, int | None], None]
 
-# submission: from a known unit, counts toward its requirements;
-# unknown-sender: kept for review; auto-reply, bounce, mailing-list: never count;
+# submission: from a unit (its address, or its name with enough confidence), counts;
+# needs-review: a unit's name is there but not certainly (weak or two close units): held
+# with the guesses for `mail-ingest review`; unknown-sender: no unit guessed at all, held;
+# auto-reply, bounce, mailing-list: never count;
 # ignored: not from a unit, no attachment, no unit named in the subject (header only);
 # too-large: over mailbox.max_message_bytes, not downloaded (header only);
 # error: could not be read at all (the error column says why).
 OUTCOMES = (
-    "submission", "unknown-sender", "auto-reply", "bounce", "mailing-list", "ignored",
-    "too-large", "error",
+    "submission", "needs-review", "unknown-sender", "auto-reply", "bounce", "mailing-list",
+    "ignored", "too-large", "error",
 )  # fmt: skip
+HELD = ("needs-review", "unknown-sender")  # what `mail-ingest review` lists
+_BODY_HEAD, _BODY_TAIL = 3000, 1500  # the greeting and the signature; not every quoted reply
 
 
 @dataclass
@@ -61,15 +65,19 @@ def poll(
     units: UnitDirectory,
     specs: Sequence[parsers.FormSpec],
     progress: Progress | None = None,
+    matching: MatchSettings = DEFAULT_SETTINGS,
 ) -> PollResult:
     """Process every message the source has not delivered before."""
     result = PollResult()
+    # Addresses the board taught (`assign --remember`) count from this poll on.
+    learned = {a.address: a.unit_id for a in store.learned_addresses()}
+    matcher = UnitMatcher(units.with_learned(learned), None, matching.threshold, matching.margin)
     poll_id = store.start_poll()
     try:
         for fetched in source.fetch_new(store):
             result.fetched += 1
             digest = archive.put(fetched.raw)
-            record = process(fetched, digest, units, specs)
+            record = process(fetched, digest, matcher, specs)
             pending = source.acts and record.outcome == "submission"
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
             if store.record(record, *position, action_pending=pending):
@@ -104,10 +112,11 @@ def _log(fetched: FetchedMessage, record: MessageRecord) -> None:
 def process(
     fetched: FetchedMessage,
     digest: str,
-    units: UnitDirectory,
+    units: UnitDirectory | UnitMatcher,
     specs: Sequence[parsers.FormSpec],
 ) -> MessageRecord:
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
+    matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
     base = MessageRecord(
         sha256=digest,
         size=fetched.size,
@@ -127,10 +136,11 @@ def process(
     except Exception as exc:  # the email package has surprises for hostile input
         log.exception("cannot parse message uid=%s", fetched.uid)
         return replace(base, error=f"cannot read the message structure: {exc!r}")
-    unit = units.by_sender(mail.sender or "")
+    # The address alone first: a robot writing from a unit's address stays traceable to it.
+    known = matcher.directory.lookup(mail.sender or "")
     base = replace(
         base, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
-        unit_id=unit.id if unit else None,
+        unit_id=known[0].id if known else None, evidence=known[1] if known else None,
     )  # fmt: skip
     robot = classify(mail.headers)
     if robot is not None:
@@ -140,9 +150,38 @@ def process(
     if fetched.partial is not None:  # a copy is recorded as the message it copies
         return replace(base, outcome="ignored")
     attachments = tuple(_parse(a, mail.subject or "", specs) for a in mail.attachments)
-    return replace(
-        base, outcome="submission" if unit else "unknown-sender", attachments=attachments
-    )
+    return replace(_attribute(base, mail, attachments, matcher), attachments=attachments)
+
+
+def _attribute(
+    base: MessageRecord,
+    mail: mime.Mail,
+    attachments: Sequence[StoredAttachment],
+    matcher: UnitMatcher,
+) -> MessageRecord:
+    """After parsing, because the unit line at the top of the forms is evidence too."""
+    found = matcher.identify(mail.sender or "", _texts(mail, attachments))
+    if found.unit_id is not None:
+        by_name = found.evidence not in ("address", "learned-address")
+        return replace(
+            base, outcome="submission", unit_id=found.unit_id, evidence=found.evidence,
+            confidence=found.confidence, guesses=found.guesses if by_name else (),
+        )  # fmt: skip
+    outcome = "needs-review" if found.guesses else "unknown-sender"
+    return replace(base, outcome=outcome, guesses=found.guesses)
+
+
+def _texts(mail: mime.Mail, attachments: Sequence[StoredAttachment]) -> dict[str, str]:
+    """Where a unit's name may be written, by key of rules.matching.SOURCES."""
+    body = mail.body
+    if len(body) > _BODY_HEAD + _BODY_TAIL:
+        body = body[:_BODY_HEAD] + "\n" + body[-_BODY_TAIL:]
+    return {
+        "subject": mail.subject or "",
+        "form": " | ".join(a.parsed.fields.get("don_vi", "") for a in attachments),
+        "filename": " | ".join(a.filename for a in attachments),
+        "body": body,
+    }
 
 
 def _too_large(size: int) -> str:
@@ -194,7 +233,7 @@ def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
     return judge
 
 
-def open_source(config: Config) -> Source:
+def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Source:
     """The configured mailbox, connected lazily by the source itself."""
     box = config.mailbox
     if box.kind == "maildir":
@@ -202,19 +241,22 @@ def open_source(config: Config) -> Source:
         return MaildirSource(box.path)
     from mail_ingest.imap import ImapSource
 
-    return ImapSource(box, wanted=wanted(UnitDirectory(config.units)), timezone=config.timezone)
+    units = UnitDirectory(config.units, learned)  # a learned address's "đã gửi" is read too
+    return ImapSource(box, wanted=wanted(units), timezone=config.timezone)
 
 
 def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
     """One cycle for a deployment: its store, its archive, its mailbox, under the store lock."""
     with open_store(config) as store, store.lock():
+        learned = {a.address: a.unit_id for a in store.learned_addresses()}
         return poll(
-            open_source(config),
+            open_source(config, learned),
             store,
             Archive(config.storage / "archive"),
             UnitDirectory(config.units),
             config.forms,
             progress,
+            config.matching,
         )
 
 

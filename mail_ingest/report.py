@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,8 @@ LABELS = {
     "on_time": "Đúng hạn",
     "late": "Trễ hạn",
 }
+# Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes).
+Notes = Mapping[str, str]
 STYLES = {"missing": "bold red", "incomplete": "yellow", "on_time": "green", "late": "magenta"}
 
 
@@ -39,30 +41,37 @@ def compute(
     )
 
 
-def as_json(statuses: Sequence[UnitStatus], generated_at: datetime) -> dict[str, Any]:
+def as_json(
+    statuses: Sequence[UnitStatus], generated_at: datetime, notes: Notes | None = None
+) -> dict[str, Any]:
     return {
         "generated_at": generated_at.isoformat(),
-        "rows": [_row(s) for s in statuses],
+        "rows": [_row(s, notes) for s in statuses],
     }
 
 
-def as_csv(statuses: Sequence[UnitStatus]) -> str:
+def as_csv(statuses: Sequence[UnitStatus], notes: Notes | None = None) -> str:
     out = io.StringIO()
     columns = ["unit", "unit_name", "requirement", "due", "deadline", "status", "completed_at",
-               "forms", "entries", "problems", "period", "corrections"]  # fmt: skip
+               "forms", "entries", "problems", "period", "corrections", "notes"]  # fmt: skip
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for status in statuses:
-        row = _row(status)
+        row = _row(status, notes)
+        del row["manual"]  # the notes say it
         row["forms"] = " ".join(row["forms"])
         row["problems"] = "; ".join(row["problems"])
+        row["notes"] = "; ".join(row["notes"])
         row["corrections"] = "; ".join(row["corrections"])
         writer.writerow(row)
     return out.getvalue()
 
 
-def as_table(statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime) -> Table:
+def as_table(
+    statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime, notes: Notes | None = None
+) -> Table:
     """A rich table in Vietnamese, one row per unit and requirement, coloured by status."""
+    noted = [_notes(s, notes) for s in statuses]
     several = len({s.requirement.id for s in statuses}) > 1
     table = Table(
         title=f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}",
@@ -79,7 +88,9 @@ def as_table(statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime) -> Tab
     table.add_column("Biểu mẫu đã nhận")
     table.add_column("Số nội dung", justify="right")
     table.add_column("Vấn đề cần khắc phục")
-    for s in statuses:
+    if any(noted):  # something decided by hand (mail_ingest.corrections)
+        table.add_column("Ghi chú")
+    for i, s in enumerate(statuses):
         cells: list[str | Text] = [s.unit.name]
         if several:
             cells.append(s.requirement.title)
@@ -91,6 +102,8 @@ def as_table(statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime) -> Tab
             str(len(s.entries)) if s.forms else "",
             "\n".join(f"• {p}" for p in s.problems),
         ]
+        if any(noted):
+            cells.append("\n".join(noted[i]))
         table.add_row(*cells)
     return table
 
@@ -107,7 +120,11 @@ def _deadline_cell(s: UnitStatus) -> str:
     return f"{label}: {s.deadline_phrase}" if label else s.deadline_phrase
 
 
-def _row(s: UnitStatus) -> dict[str, Any]:
+def _notes(s: UnitStatus, notes: Notes | None) -> list[str]:
+    return [notes[ref] for ref in s.sources if ref in notes] if notes else []
+
+
+def _row(s: UnitStatus, notes: Notes | None = None) -> dict[str, Any]:
     return {
         "unit": s.unit.id,
         "unit_name": s.unit.name,
@@ -124,4 +141,6 @@ def _row(s: UnitStatus) -> dict[str, Any]:
         "entries": len(s.entries),
         "problems": list(s.problems),
         "corrections": list(s.corrections),  # which copy replaced which (rules.status)
+        "notes": _notes(s, notes),  # submissions a person recorded or attributed
+        "manual": any(ref.startswith("manual:") for ref in s.sources),
     }

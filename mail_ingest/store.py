@@ -21,7 +21,9 @@ from pathlib import Path
 
 from mail_ingest.errors import LockedError
 from parsers.model import Entry, ParsedFile, Problem
+from rules.matching import Guess
 from rules.status import Submission
+from rules.units import address_key
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -114,6 +116,46 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE polls ADD COLUMN downloaded INTEGER NOT NULL DEFAULT 0;  -- bytes
         """,
     ),
+    (
+        "0004-attribution-review-corrections",
+        """
+        -- how unit_id was found: address, learned-address, subject, form, filename, body,
+        -- or assigned (by a person, see audit); NULL for messages recorded before this
+        ALTER TABLE messages ADD COLUMN evidence TEXT;
+        ALTER TABLE messages ADD COLUMN confidence REAL;  -- 0..100
+        ALTER TABLE messages ADD COLUMN guesses TEXT;     -- JSON [{unit, score, evidence}]
+        CREATE INDEX messages_outcome ON messages (outcome);
+        CREATE TABLE learned_addresses (      -- taught by `assign --remember`
+            address TEXT PRIMARY KEY,         -- rules.units.address_key
+            unit_id TEXT NOT NULL,
+            learned_at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            message INTEGER REFERENCES messages (id)
+        );
+        CREATE TABLE manual_submissions (     -- a paper or Zalo submission, `mark`
+            id INTEGER PRIMARY KEY,
+            unit_id TEXT NOT NULL,
+            requirement TEXT NOT NULL,
+            forms TEXT NOT NULL,              -- JSON list of form ids
+            via TEXT NOT NULL,                -- paper | zalo | other
+            received_at TEXT NOT NULL,        -- as given, ISO 8601 with its offset
+            received_utc TEXT NOT NULL,
+            note TEXT NOT NULL,
+            by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT                   -- `unmark`: kept, no longer counted
+        );
+        CREATE TABLE audit (                  -- every manual change, never updated
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,                 -- UTC
+            by TEXT NOT NULL,                 -- the OS user, or --by
+            action TEXT NOT NULL,             -- assign | learn-address | mark | unmark
+            unit_id TEXT,
+            subject TEXT NOT NULL,            -- message:<id>, manual:<id>, or the address
+            note TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 
@@ -142,6 +184,9 @@ class MessageRecord:
     attachments: tuple[StoredAttachment, ...] = ()
     headers_only: bool = False
     gm_msgid: int | None = None
+    evidence: str | None = None  # how unit_id was found (rules.matching.Identification)
+    confidence: float | None = None
+    guesses: tuple[Guess, ...] = ()  # kept for the review queue
 
 
 @dataclass(frozen=True)
@@ -155,6 +200,71 @@ class MessageRow:
     outcome: str
     error: str | None
     forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A message as the review queue and `assign` see it: who it is from, and the guesses."""
+
+    id: int
+    message_id: str | None
+    sender: str | None
+    subject: str | None
+    received_at: datetime
+    outcome: str
+    unit_id: str | None
+    evidence: str | None
+    confidence: float | None
+    guesses: tuple[Guess, ...]
+    forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LearnedAddress:
+    address: str
+    unit_id: str
+    learned_at: datetime
+    by: str
+    message: int | None
+
+
+@dataclass(frozen=True)
+class ManualSubmission:
+    """A paper or Zalo submission the board recorded with `mark`."""
+
+    id: int
+    unit_id: str
+    requirement: str
+    forms: tuple[str, ...]
+    via: str  # paper | zalo | other
+    received_at: datetime
+    note: str
+    by: str
+    created_at: datetime
+    removed: bool
+
+    @property
+    def ref(self) -> str:
+        return f"manual:{self.id}"
+
+    def submission(self) -> Submission:
+        """One file per form, without entries: what the board saw is not typed in again."""
+        files = tuple(
+            ParsedFile(filename=f"{self.ref}:{form}", form=form, fields={"ghi_chu": self.note})
+            for form in self.forms
+        )
+        return Submission(ref=self.ref, received_at=self.received_at, files=files)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime  # UTC
+    by: str
+    action: str  # assign | learn-address | mark | unmark
+    unit_id: str | None
+    subject: str
+    note: str
 
 
 class Store:
@@ -311,12 +421,14 @@ class Store:
     def _insert_message(self, db: sqlite3.Connection, r: MessageRecord) -> int:
         cursor = db.execute(
             "INSERT INTO messages (sha256, size, message_id, sender, subject, received_at,"
-            " received_utc, unit_id, outcome, error, recorded_at, headers_only, gm_msgid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " received_utc, unit_id, outcome, error, recorded_at, headers_only, gm_msgid,"
+            " evidence, confidence, guesses)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.sha256, r.size, r.message_id, r.sender, r.subject, r.received_at.isoformat(),
                 r.received_at.astimezone(UTC).isoformat(), r.unit_id, r.outcome, r.error, _now(),
-                int(r.headers_only), r.gm_msgid,
+                int(r.headers_only), r.gm_msgid, r.evidence, r.confidence,
+                _json([vars(g) for g in r.guesses]) if r.guesses else None,
             ),
         )  # fmt: skip
         message = int(cursor.lastrowid or 0)
@@ -391,6 +503,8 @@ class Store:
                     files=tuple(files.get(message, ())),
                 )
             )
+        for manual in self.manual_submissions():
+            result[manual.unit_id].append(manual.submission())
         return dict(result)
 
     def _entries(self) -> dict[int, list[Entry]]:
@@ -420,8 +534,173 @@ class Store:
             for r in rows
         ]  # fmt: skip
 
+    # -- review and corrections (mail_ingest/corrections.py) ---------------------------
+
+    def attributions(self, ref: str | None = None) -> list[Attribution]:
+        """The review queue (held messages, oldest first), or the message `ref` names.
+
+        `ref` is the store's id as `messages` and `review` show it, or a Message-ID.
+        """
+        args: tuple[object, ...] = ()
+        if ref is None:
+            where = "outcome IN ('needs-review', 'unknown-sender')"
+        elif ref.lstrip("#").isdigit():
+            where, args = "id = ?", (int(ref.lstrip("#")),)
+        else:
+            where, args = "message_id IN (?, ?)", (ref, f"<{ref.strip('<>')}>")
+        rows = self._db.execute(
+            "SELECT id, message_id, sender, subject, received_at, outcome, unit_id, evidence,"
+            f" confidence, guesses FROM messages WHERE {where} ORDER BY received_utc, id",
+            args,
+        ).fetchall()
+        forms: dict[int, list[str]] = defaultdict(list)
+        for message, form in self._db.execute(
+            "SELECT message, form FROM attachments WHERE form IS NOT NULL"
+            f" AND message IN (SELECT id FROM messages WHERE {where}) ORDER BY message, position",
+            args,
+        ):
+            forms[message].append(form)
+        return [
+            Attribution(
+                r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7], r[8],
+                tuple(Guess(**g) for g in json.loads(r[9] or "[]")), tuple(forms.get(r[0], ())),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def assigned(self) -> list[Attribution]:
+        """Messages a person attributed, for the notes in status and reports."""
+        query = "SELECT id FROM messages WHERE evidence = 'assigned'"
+        ids = [r[0] for r in self._db.execute(query)]
+        return [a for i in ids for a in self.attributions(str(i))]
+
+    def assign(self, message: int, unit_id: str, by: str, note: str) -> bool:
+        """Make a message a submission of the unit; False if it already was one by assignment."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT outcome, unit_id, evidence FROM messages WHERE id = ?", (message,)
+            ).fetchone()
+            if tuple(row) == ("submission", unit_id, "assigned"):
+                return False
+            db.execute(
+                "UPDATE messages SET outcome = 'submission', unit_id = ?, evidence = 'assigned',"
+                " confidence = 100 WHERE id = ?",
+                (unit_id, message),
+            )
+            # An IMAP after-processing action (keyword, move) applies to it like any submission.
+            db.execute(
+                "UPDATE locations SET action_pending = 1"
+                " WHERE message = ? AND source LIKE 'imap:%'",
+                (message,),
+            )
+            was = f"{row[0]}, {row[1]}" if row[1] else row[0]
+            _audit(db, by, "assign", unit_id, f"message:{message}", f"{note} (trước đó: {was})")
+        return True
+
+    def learn_address(self, sender: str, unit_id: str, by: str, message: int | None) -> bool:
+        """Remember that mail from this address is the unit's; False if already known so."""
+        address = address_key(sender)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT unit_id FROM learned_addresses WHERE address = ?", (address,)
+            ).fetchone()
+            if row and row[0] == unit_id:
+                return False
+            db.execute(
+                "INSERT INTO learned_addresses VALUES (?, ?, ?, ?, ?) ON CONFLICT (address)"
+                " DO UPDATE SET unit_id = excluded.unit_id, learned_at = excluded.learned_at,"
+                " by = excluded.by, message = excluded.message",
+                (address, unit_id, _now(), by, message),
+            )
+            note = f"trước đó thuộc {row[0]}" if row else ""
+            _audit(db, by, "learn-address", unit_id, address, note)
+        return True
+
+    def learned_addresses(self) -> list[LearnedAddress]:
+        return [
+            LearnedAddress(r[0], r[1], datetime.fromisoformat(r[2]), r[3], r[4])
+            for r in self._db.execute(
+                "SELECT address, unit_id, learned_at, by, message FROM learned_addresses"
+                " ORDER BY unit_id, address"
+            )
+        ]
+
+    def mark(
+        self,
+        unit_id: str,
+        requirement: str,
+        forms: tuple[str, ...],
+        received_at: datetime,
+        via: str,
+        note: str,
+        by: str,
+    ) -> tuple[int, bool]:
+        """Record a submission that did not come by mail; (its id, False if recorded before)."""
+        values = (unit_id, requirement, _json(list(forms)), via, received_at.isoformat(), note)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id FROM manual_submissions WHERE unit_id = ? AND requirement = ?"
+                " AND forms = ? AND via = ? AND received_at = ? AND note = ?"
+                " AND removed_at IS NULL",
+                values,
+            ).fetchone()
+            if row:
+                return int(row[0]), False
+            cursor = db.execute(
+                "INSERT INTO manual_submissions (unit_id, requirement, forms, via, received_at,"
+                " note, received_utc, by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, received_at.astimezone(UTC).isoformat(), by, _now()),
+            )
+            ident = int(cursor.lastrowid or 0)
+            detail = f"{requirement} {', '.join(forms)} ({via}, {received_at.isoformat()}): {note}"
+            _audit(db, by, "mark", unit_id, f"manual:{ident}", detail)
+        return ident, True
+
+    def unmark(
+        self, unit_id: str, requirement: str, forms: tuple[str, ...], by: str, note: str
+    ) -> list[int]:
+        """Stop counting the unit's manual submissions (all, or those with these forms)."""
+        removed = [
+            m.id
+            for m in self.manual_submissions()
+            if (m.unit_id, m.requirement) == (unit_id, requirement)
+            and (not forms or set(m.forms) & set(forms))
+        ]
+        with self._transaction() as db:
+            for ident in removed:
+                db.execute(
+                    "UPDATE manual_submissions SET removed_at = ? WHERE id = ?", (_now(), ident)
+                )
+                _audit(db, by, "unmark", unit_id, f"manual:{ident}", f"{requirement}: {note}")
+        return removed
+
+    def manual_submissions(self, *, removed: bool = False) -> list[ManualSubmission]:
+        where = "" if removed else " WHERE removed_at IS NULL"
+        return [
+            ManualSubmission(
+                r[0], r[1], r[2], tuple(json.loads(r[3])), r[4], datetime.fromisoformat(r[5]),
+                r[6], r[7], datetime.fromisoformat(r[8]), r[9] is not None,
+            )
+            for r in self._db.execute(
+                "SELECT id, unit_id, requirement, forms, via, received_at, note, by, created_at,"
+                f" removed_at FROM manual_submissions{where} ORDER BY received_utc, id"
+            )
+        ]  # fmt: skip
+
+    def audit(self, limit: int | None = None) -> list[AuditRow]:
+        """Manual changes, newest first."""
+        return [
+            AuditRow(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6])
+            for r in self._db.execute(
+                "SELECT id, at, by, action, unit_id, subject, note FROM audit"
+                " ORDER BY id DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            )
+        ]
+
     def count(self, table: str) -> int:
-        assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls"}
+        assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls",
+                         "learned_addresses", "manual_submissions", "audit"}  # fmt: skip
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
@@ -434,6 +713,15 @@ def _statements(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return statements
+
+
+def _audit(
+    db: sqlite3.Connection, by: str, action: str, unit_id: str | None, subject: str, note: str
+) -> None:
+    db.execute(
+        "INSERT INTO audit (at, by, action, unit_id, subject, note) VALUES (?, ?, ?, ?, ?, ?)",
+        (_now(), by, action, unit_id, subject, note),
+    )
 
 
 def _json(value: object) -> str:

@@ -24,13 +24,27 @@ _ORG_PREFIXES = ("dang uy", "dang bo", "chi bo", "ban thuong vu", "ban chap hanh
 # Where a unit's name may appear, with how much a match there is worth.
 SOURCES: Mapping[str, float] = {"subject": 1.0, "form": 1.0, "filename": 0.95, "body": 0.9}
 GUESS_FLOOR = 70.0  # below this a unit is not worth showing as a guess
+SHORT_NAME, SHORT_NAME_FLOOR = 12, 80.0  # a short name ("xa dao san") needs a closer match
+THRESHOLD = 85.0  # a name match this good attributes the message without review
+MARGIN = 8.0  # ... provided the runner-up scores at least this much less
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """The config's optional [matching] table."""
+
+    threshold: float = THRESHOLD
+    margin: float = MARGIN
+
+
+DEFAULT_SETTINGS = MatchSettings()
 
 
 @dataclass(frozen=True)
 class Guess:
     unit_id: str
     score: float  # 0..100
-    evidence: str  # "address" or one of SOURCES
+    evidence: str  # "address", "learned-address" or one of SOURCES
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,7 @@ class Identification:
 
     unit_id: str | None
     confidence: float  # 0..100
-    evidence: str  # "address", a key of SOURCES, or "" when nothing matched
+    evidence: str  # "address", "learned-address", a key of SOURCES, or "" (nothing matched)
     guesses: tuple[Guess, ...]
 
     @property
@@ -60,7 +74,7 @@ def name_forms(unit: Unit, aliases: Iterable[str] = ()) -> tuple[str, ...]:
     for prefix in _ORG_PREFIXES:
         if forms[0].startswith(prefix + " "):
             forms.append(forms[0][len(prefix) + 1 :])
-    forms += [fold(a) for a in aliases]
+    forms += [fold(a) for a in (*unit.aliases, *aliases)]
     return tuple(dict.fromkeys(f for f in forms if len(f) >= 4))
 
 
@@ -69,8 +83,8 @@ class UnitMatcher:
         self,
         directory: UnitDirectory,
         aliases: Mapping[str, Sequence[str]] | None = None,
-        threshold: float = 85.0,
-        margin: float = 8.0,
+        threshold: float = THRESHOLD,
+        margin: float = MARGIN,
     ) -> None:
         self.directory = directory
         self.threshold = threshold
@@ -80,9 +94,10 @@ class UnitMatcher:
 
     def identify(self, sender: str, texts: Mapping[str, str]) -> Identification:
         """`texts` maps keys of SOURCES to what the message says there."""
-        unit = self.directory.by_sender(sender)
-        if unit is not None:
-            return Identification(unit.id, 100.0, "address", (Guess(unit.id, 100.0, "address"),))
+        known = self.directory.lookup(sender)
+        if known is not None:
+            unit, how = known
+            return Identification(unit.id, 100.0, how, (Guess(unit.id, 100.0, how),))
         guesses = sorted(self._guesses(texts), key=lambda g: -g.score)
         if not guesses:
             return Identification(None, 0.0, "", ())
@@ -97,12 +112,18 @@ class UnitMatcher:
         folded = {source: fold(text) for source, text in texts.items() if text}
         for unit_id, names in self._names.items():
             scored = [
-                (fuzz.partial_ratio(name, text) * SOURCES.get(source, 0.8), source)
+                (score, source)
                 for source, text in folded.items()
                 for name in names
                 if len(text) >= len(name) * 0.8
+                and (score := fuzz.partial_ratio(name, text) * SOURCES.get(source, 0.8))
+                >= _floor(name)
             ]
             if scored:
                 score, source = max(scored)
-                if score >= GUESS_FLOOR:
-                    yield Guess(unit_id, round(score, 1), source)
+                yield Guess(unit_id, round(score, 1), source)
+
+
+def _floor(name: str) -> float:
+    """Two letters off in a short name is another word: "dao san" scores 71 on "dan van"."""
+    return GUESS_FLOOR if len(name) >= SHORT_NAME else SHORT_NAME_FLOOR

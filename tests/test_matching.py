@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules.matching import UnitMatcher, fold, name_forms
-from rules.units import Unit, UnitDirectory
+from rules.units import Unit, UnitDirectory, address_key
 
 UNITS = UnitDirectory(
     [
@@ -83,3 +83,33 @@ def test_uncertain_matches_go_to_review(texts: dict[str, str]) -> None:
 def test_ambiguous_match_keeps_both_guesses_for_the_reviewer() -> None:
     found = MATCHER.identify(STRANGER, {"subject": "bao cao xa Hoang Than"})
     assert {g.unit_id for g in found.guesses[:2]} == {"xa-hoang-than", "xa-hoang-thanh"}
+
+
+def test_address_aliases_of_one_mailbox_are_one_address() -> None:
+    assert address_key("Đảng ủy <Dang.Bo.DaoSan+dvk@GoogleMail.com>") == "dangbodaosan@gmail.com"
+    assert address_key("VanPhong@Example.VN") == "vanphong@example.vn"  # dots matter elsewhere
+    assert address_key("van.phong@example.vn") != address_key("vanphong@example.vn")
+    assert MATCHER.identify("dang.bo.daosan@gmail.com", {}).unit_id == "xa-dao-san"
+
+
+def test_learned_addresses_count_after_the_config_ones() -> None:
+    directory = UNITS.with_learned({"GiangSeoPao1985@gmail.com": "xa-muong-so"})
+    found = UnitMatcher(directory).identify(STRANGER, {"subject": "xa Dao San"})
+    assert (found.unit_id, found.evidence) == ("xa-muong-so", "learned-address")
+    # The config wins: a learned address never takes a listed one from its unit.
+    clash = UNITS.with_learned({"dangbodaosan@gmail.com": "xa-muong-so"})
+    assert clash.lookup("dangbodaosan@gmail.com") == (UNITS.get("xa-dao-san"), "address")
+
+
+def test_unit_aliases_from_the_config_are_names_too() -> None:
+    unit = Unit("xa-dao-san", "Đảng ủy xã Dào San", "xa", aliases=("Dào San", "DS"))
+    assert name_forms(unit) == ("dang uy xa dao san", "xa dao san", "dao san")  # "ds": too short
+    matcher = UnitMatcher(UnitDirectory([unit]))
+    assert matcher.identify(STRANGER, {"subject": "Dào San gửi biểu"}).unit_id == "xa-dao-san"
+
+
+def test_a_short_name_needs_a_close_match_to_be_even_a_guess() -> None:
+    matcher = UnitMatcher(UnitDirectory([Unit("x", "Dào San", "xa")]))
+    # "dan van" is two letters from "dao san"; every letter about "dân vận" would guess it.
+    assert matcher.identify(STRANGER, {"subject": "Gửi Ban Dân vận"}).guesses == ()
+    assert matcher.identify(STRANGER, {"subject": "DaoSan"}).guesses[0].unit_id == "x"

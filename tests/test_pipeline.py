@@ -97,7 +97,9 @@ def test_bad_input_is_recorded_and_the_poll_goes_on(deployment: Deployment, at: 
 def test_robots_and_strangers_never_count(deployment: Deployment, at: At) -> None:
     robot = make_message(COMMUNE, "Trả lời tự động", Auto_Submitted="auto-replied")
     deployment.deliver(robot, at(20))
-    deployment.deliver(make_message("Người lạ <nguoila@gmail.com>", files=forms()), at(21))
+    # Forms of an organisation the config does not list: nothing names a unit.
+    stranger = [("Mau 01.xlsx", mau01_xlsx("Hội Nông dân xã Bản Lang", TWO_AND_TWO))]
+    deployment.deliver(make_message("Người lạ <nguoila@gmail.com>", files=stranger), at(21))
     result = invoke(deployment, "poll")
     assert result.output.splitlines()[0] == "fetched 2, new 2: auto-reply 1, unknown-sender 1"
     assert status_rows(deployment)["xa-muong-so"]["status"] == "missing"
