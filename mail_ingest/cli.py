@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from rich.progress import MofNCompleteColumn
 from rich.progress import Progress as RichProgress
 
 import parsers
-from mail_ingest import __version__, cli_corrections, corrections, report
+from mail_ingest import __version__, cli_corrections, corrections, notices, report
 from mail_ingest import config as config_module
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
@@ -284,6 +284,98 @@ def demo(workspace: Path | None) -> None:
     from mail_ingest import demo as demo_module
 
     demo_module.run(workspace)
+
+
+@cli.command()
+@click.option("--now", type=_Instant(), help="As of this instant [default: now].")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@click.pass_context
+def remind(ctx: click.Context, now: datetime | None, dry_run: bool) -> None:
+    """Send today's reminders to units that are missing or incomplete."""
+    _notify(ctx, now, dry_run, "remind")
+
+
+@cli.command("report")
+@click.option("--now", type=_Instant(), help="As of this instant [default: now].")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Also save the .xlsx here."
+)
+@click.pass_context
+def report_command(
+    ctx: click.Context, now: datetime | None, dry_run: bool, output: Path | None
+) -> None:
+    """Send the daily status report (with its .xlsx) to [report].recipients."""
+    mails = _notify(ctx, now, dry_run, "report")
+    if output and mails and mails[0].attachments:
+        output.write_bytes(mails[0].attachments[0].data)
+        click.echo(f"wrote {output}")
+
+
+def _notify(
+    ctx: click.Context, now: datetime | None, dry_run: bool, kind: notices.Kind
+) -> list[notices.Outgoing]:
+    config = _config(ctx)
+    if config.smtp is None:
+        raise ConfigError(f"{config.path}: [smtp] is needed to send mail")
+    instant = _aware(now, config) if now else datetime.now(config.timezone)
+    with open_store(config) as store, store.lock():
+        mails = notices.due(config, store, instant, (kind,), force=True)
+        fresh = [m for m in mails if not store.outbox_has(m.key)]
+        if dry_run:
+            for mail in fresh:
+                click.echo(f"--- {mail.key}\nTo: {', '.join(mail.to)}\nSubject: {mail.subject}\n")
+                click.echo(mail.text)
+                for a in mail.attachments:
+                    click.echo(f"[attachment: {a.filename}, {len(a.data)} bytes]")
+            already = len(mails) - len(fresh)
+            click.echo(f"{len(fresh)} mail(s) would be sent; {already} already were")
+            return fresh
+        result = notices.send(config, store, instant, fresh)
+    click.echo(f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}")
+    return fresh
+
+
+@cli.command()
+@click.option("--limit", default=30, show_default=True, help="How many, newest first.")
+@click.option("--retry", "retry_key", help="Queue this key again (check it never arrived).")
+@click.pass_context
+def outbox(ctx: click.Context, limit: int, retry_key: str | None) -> None:
+    """List outgoing mail and its state (pending, sent, failed, unknown)."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        if retry_key:
+            if not store.outbox_retry(retry_key):
+                raise click.ClickException(f"no failed or interrupted mail with key {retry_key!r}")
+            click.echo(f"queued {retry_key} again")
+            return
+        for item in store.outbox(limit):
+            when = item.sent_at or item.created_at
+            error = f"  ({item.last_error})" if item.last_error and item.status != "sent" else ""
+            click.echo(
+                f"{when.astimezone(config.timezone):%Y-%m-%d %H:%M}  {item.status:8} "
+                f"{item.key}  -> {', '.join(item.recipients)}{error}"
+            )
+
+
+@cli.command()
+@click.option("--max-age", type=int, help="Minutes [default: 3 x poll_minutes, at least 15].")
+@click.pass_context
+def health(ctx: click.Context, max_age: int | None) -> None:
+    """Exit 0 if the last poll succeeded recently, 1 otherwise (for systemd or a monitor)."""
+    config = _config(ctx)
+    limit = timedelta(minutes=max(15, 3 * config.poll_minutes) if max_age is None else max_age)
+    with open_store(config) as store:
+        last = store.last_poll()
+    now = datetime.now(config.timezone)
+    if last is None:
+        raise MailIngestError("no poll has run yet")
+    started, finished, failure = last
+    if failure or finished is None:
+        raise MailIngestError(f"the last poll ({started:%Y-%m-%d %H:%M} UTC) failed: {failure}")
+    if now - finished > limit:
+        raise MailIngestError(f"no successful poll for {now - finished} (limit {limit})")
+    click.echo(f"ok: last poll finished {finished.astimezone(config.timezone):%Y-%m-%d %H:%M}")
 
 
 def _aware(instant: datetime, config: Config) -> datetime:

@@ -15,7 +15,8 @@ import subprocess
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -91,10 +92,25 @@ class SmtpConfig:
     security: str = "ssl"
     username: str = ""
     password_env: str = ""
+    ca_file: Path | None = None
     path: Path | None = None  # kind = "file": where .eml files are written
 
     def password(self) -> str:
         return _secret("smtp.password_env", self.password_env) if self.password_env else ""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """What is sent to whom and when ([notify] and the times in [schedule])."""
+
+    acknowledge: bool = True
+    ack_max_age: timedelta = timedelta(hours=48)  # older mail is never acknowledged
+    daily_cap: int = 5  # mails per recipient per day, acknowledgements and reminders
+    reminders_at: dt_time = dt_time(8, 0)
+    report_at: dt_time = dt_time(17, 0)
+    reminder_shift: str = "previous"  # a reminder on a closed day: previous | next | keep
+    closed_days: tuple[date, ...] = ()  # the district's own closures, beyond public holidays
+    templates: Path | None = None  # a folder whose templates replace the packaged ones
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,7 @@ class Config:
     requirements: tuple[Requirement, ...]
     forms: tuple[parsers.FormSpec, ...]  # packaged specs plus the deployment's own
     matching: MatchSettings = DEFAULT_SETTINGS  # recognising units by name
+    notify: NotifyConfig = NotifyConfig()  # acknowledgements, reminders, the daily report
 
     def form_titles(self) -> dict[str, str]:
         return {spec.id: spec.title for spec in self.forms}
@@ -143,7 +160,9 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     smtp = _smtp(root.table("smtp")) if "smtp" in data else None
     storage = root.path("storage.path", root.table("storage").get("path", str, "data"))
     recipients = root.table("report").strings("recipients", check=_email)
-    poll_minutes = root.table("schedule").get("poll_minutes", int, 5, check=_positive)
+    schedule = root.table("schedule")
+    poll_minutes = schedule.get("poll_minutes", int, 5, check=_positive)
+    notify = _notify(root.table("notify"), schedule)
     forms = _forms(root.table("forms"))
     units = tuple(_unit(t) for t in root.tables("units"))
     matching = _matching(root.table("matching"))
@@ -169,6 +188,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
         requirements=requirements,
         forms=forms,
         matching=matching,
+        notify=notify,
     )
 
 
@@ -179,12 +199,7 @@ def _mailbox(t: _Table) -> MailboxConfig:
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
     host = t.get("host", str, required=True)
     allow_insecure = t.get("allow_insecure", bool, False)
-    if security == "none" and host and not allow_insecure and not _is_loopback(host):
-        t.error(
-            "security",
-            f"'none' sends the password unencrypted to {host}; use 'ssl' or 'starttls', "
-            "or set allow_insecure = true if the network is trusted",
-        )
+    _refuse_plaintext(t, security, host)
     username = t.get("username", str, required=True)
     secrets = [k for k in ("password_env", "oauth2_token_env", "oauth2_token_command") if t.has(k)]
     if not secrets:
@@ -224,6 +239,40 @@ def _mailbox(t: _Table) -> MailboxConfig:
     )
 
 
+def _notify(t: _Table, schedule: _Table) -> NotifyConfig:
+    days = [d for d in (_iso_day(t, "closed_days", v) for v in t.strings("closed_days")) if d]
+    return NotifyConfig(
+        acknowledge=t.get("acknowledge", bool, True),
+        ack_max_age=timedelta(hours=t.get("ack_max_age_hours", int, 48, check=_positive)),
+        daily_cap=t.get("daily_cap", int, 5, check=_positive),
+        reminders_at=_clock(schedule, "reminders_at", dt_time(8, 0)),
+        report_at=_clock(schedule, "report_at", dt_time(17, 0)),
+        reminder_shift=t.get(
+            "reminder_shift", str, "previous", check=_one_of("previous", "next", "keep")
+        ),
+        closed_days=tuple(days),
+        templates=_optional_path(t, "templates"),
+    )
+
+
+def _clock(t: _Table, key: str, default: dt_time) -> dt_time:
+    """A time of day written "08:00"."""
+    value = t.get(key, str, default.strftime("%H:%M"))
+    try:
+        return dt_time.fromisoformat(value)
+    except ValueError:
+        t.error(key, f'expected a time of day such as "08:00", got {value!r}')
+        return default
+
+
+def _iso_day(t: _Table, key: str, value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        t.error(key, f'expected dates such as "2024-02-02", got {value!r}')
+        return None
+
+
 def _smtp(t: _Table) -> SmtpConfig:
     kind = t.get("kind", str, "smtp", check=_one_of("smtp", "file"))
     sender = t.get("sender", str, required=True, check=_mailbox_address)
@@ -232,15 +281,29 @@ def _smtp(t: _Table) -> SmtpConfig:
             kind="file", sender=sender, path=t.path("path", t.get("path", str, "outbox"))
         )
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
+    host = t.get("host", str, required=True)
+    _refuse_plaintext(t, security, host)
     return SmtpConfig(
         kind="smtp",
         sender=sender,
-        host=t.get("host", str, required=True),
-        port=t.get("port", int, 465 if security == "ssl" else 587, check=_port),
+        host=host,
+        port=t.get("port", int, {"ssl": 465, "starttls": 587}.get(security, 25), check=_port),
         security=security,
         username=t.get("username", str, ""),
         password_env=t.get("password_env", str, "", check=_env_name),
+        ca_file=_optional_path(t, "ca_file"),
     )
+
+
+def _refuse_plaintext(t: _Table, security: str, host: str) -> None:
+    """`security = "none"` only on this machine, unless the board says the network is trusted."""
+    allowed = t.get("allow_insecure", bool, False)
+    if security == "none" and host and not allowed and not _is_loopback(host):
+        t.error(
+            "security",
+            f"'none' sends the password unencrypted to {host}; use 'ssl' or 'starttls', "
+            "or set allow_insecure = true if the network is trusted",
+        )
 
 
 def _forms(t: _Table) -> tuple[parsers.FormSpec, ...]:

@@ -115,7 +115,8 @@ def reminders(
     for s in statuses:
         if s.status not in ("missing", "incomplete") or not s.unit.emails:
             continue
-        due_day = s.requirement.deadline.due_day()
+        due_day = s.deadline.due_day()
+        period = s.period.id if s.period and s.period.id else due_day.isoformat()
         today = [
             r
             for r in reminder_days(
@@ -129,12 +130,12 @@ def reminders(
         for r in today:
             text = templates.render(
                 "reminder", unit=s.unit, board=_board(config), title=s.requirement.title,
-                deadline=s.requirement.deadline.phrase(), status=s.status,
+                deadline=s.deadline_phrase, status=s.status,
                 problems=s.problems, now=now, overdue=r.offset > 0,
             )  # fmt: skip
             out.append(
                 Outgoing(
-                    key=f"remind:{s.unit.id}:{s.requirement.id}:{due_day.isoformat()}:{r.offset}",
+                    key=f"remind:{s.unit.id}:{s.requirement.id}:{period}:{r.offset}",
                     to=s.unit.emails,
                     subject=text.subject,
                     text=text.text,
@@ -163,7 +164,7 @@ def daily_report(
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
         groups=_groups(statuses), sections=_sections(statuses), held=held, failing=[],
         requirements=list(dict.fromkeys(
-            f"{s.requirement.title}, {s.requirement.deadline.phrase()}" for s in statuses
+            f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
     )  # fmt: skip
     name = f"bao-cao-tinh-hinh-{local:%Y-%m-%d}.xlsx"
@@ -269,7 +270,7 @@ class _AckStatus:
 
 
 def _ack_status(s: UnitStatus) -> _AckStatus:
-    return _AckStatus(s.requirement.title, s.requirement.deadline.phrase(), ACK_LABELS[s.status])
+    return _AckStatus(s.requirement.title, s.deadline_phrase, ACK_LABELS[s.status])
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ class _Section:
 def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
     def rows(status: str) -> list[_Row]:
         return [
-            _Row(s.unit.name, s.requirement.title, s.requirement.deadline.phrase(), s.problems)
+            _Row(s.unit.name, s.requirement.title, s.deadline_phrase, s.problems)
             for s in statuses
             if s.status == status
         ]

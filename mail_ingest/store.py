@@ -117,6 +117,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "0003-outbox-retries",
+        """
+        -- status: pending | sending | sent | failed | unknown (interrupted mid-send)
+        ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;  -- UTC; NULL: as soon as possible
+        CREATE INDEX outbox_status ON outbox (status, next_attempt_at);
+        """,
+    ),
+    (
         "0004-attribution-review-corrections",
         """
         -- how unit_id was found: address, learned-address, subject, form, filename, body,
@@ -187,6 +195,20 @@ class MessageRecord:
     evidence: str | None = None  # how unit_id was found (rules.matching.Identification)
     confidence: float | None = None
     guesses: tuple[Guess, ...] = ()  # kept for the review queue
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    key: str
+    recipients: tuple[str, ...]
+    subject: str
+    raw: bytes
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -534,6 +556,87 @@ class Store:
             for r in rows
         ]  # fmt: skip
 
+    # -- the outbox (notify) ---------------------------------------------------------
+
+    def outbox_add(
+        self, key: str, recipients: list[str], subject: str, raw: bytes, now: datetime
+    ) -> bool:
+        """Record a mail to send; False if this key was recorded before (it is never resent)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (key, recipients, subject, raw, status, created_at)"
+            " VALUES (?, ?, ?, ?, 'pending', ?)",
+            (key, _json(recipients), subject, raw, _utc(now)),
+        )
+        return cursor.rowcount == 1
+
+    def outbox_due(self, now: datetime) -> list[OutboxItem]:
+        return self._outbox(
+            "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id",
+            (_utc(now),),
+        )
+
+    def outbox_interrupted(self) -> list[OutboxItem]:
+        return self._outbox("status = 'sending' ORDER BY id", ())
+
+    def outbox(self, limit: int | None = None) -> list[OutboxItem]:
+        return self._outbox("1 ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,))
+
+    def outbox_mark(
+        self,
+        item: int,
+        status: str,
+        error: str | None = None,
+        *,
+        attempt: bool = False,
+        next_attempt: datetime | None = None,
+        sent_at: datetime | None = None,
+    ) -> None:
+        """Change an item's state, committed at once: 'sending' must be on disk before SMTP."""
+        self._db.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + ?,"
+            " last_error = coalesce(?, last_error), next_attempt_at = ?,"
+            " sent_at = coalesce(?, sent_at) WHERE id = ?",
+            (
+                status, int(attempt), error, _utc(next_attempt) if next_attempt else None,
+                _utc(sent_at) if sent_at else None, item,
+            ),
+        )  # fmt: skip
+
+    def outbox_has(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM outbox WHERE key = ?", (key,)).fetchone() is not None
+
+    def outbox_sent_to(self, address: str, since: datetime) -> int:
+        """Mails recorded for this address since then (the daily cap counts them)."""
+        row = self._db.execute(
+            "SELECT count(*) FROM outbox, json_each(outbox.recipients) r"
+            " WHERE lower(r.value) = lower(?) AND created_at >= ?",
+            (address, _utc(since)),
+        ).fetchone()
+        return int(row[0])
+
+    def outbox_retry(self, key: str) -> bool:
+        """Put a failed or interrupted item back in the queue (the board checked it)."""
+        cursor = self._db.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL"
+            " WHERE key = ? AND status IN ('failed', 'unknown')",
+            (key,),
+        )
+        return cursor.rowcount == 1
+
+    def _outbox(self, where: str, args: tuple[object, ...]) -> list[OutboxItem]:
+        rows = self._db.execute(
+            "SELECT id, key, recipients, subject, raw, status, attempts, last_error, created_at,"
+            f" sent_at FROM outbox WHERE {where}",
+            args,
+        )
+        return [
+            OutboxItem(
+                r[0], r[1], tuple(json.loads(r[2])), r[3], bytes(r[4]), r[5], r[6], r[7],
+                datetime.fromisoformat(r[8]), datetime.fromisoformat(r[9]) if r[9] else None,
+            )
+            for r in rows
+        ]  # fmt: skip
+
     # -- review and corrections (mail_ingest/corrections.py) ---------------------------
 
     def attributions(self, ref: str | None = None) -> list[Attribution]:
@@ -698,6 +801,16 @@ class Store:
             )
         ]
 
+    def last_poll(self) -> tuple[datetime, datetime | None, str | None] | None:
+        """(started, finished, failure) of the latest poll, for `mail-ingest health`."""
+        row = self._db.execute(
+            "SELECT started_at, finished_at, failure FROM polls ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        finished = datetime.fromisoformat(row[1]) if row[1] else None
+        return datetime.fromisoformat(row[0]), finished, row[2]
+
     def count(self, table: str) -> int:
         assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls",
                          "learned_addresses", "manual_submissions", "audit"}  # fmt: skip
@@ -726,6 +839,10 @@ def _audit(
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _now() -> str:

@@ -73,7 +73,7 @@ def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz:
         completed = f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else ""
         sheet.append([
             i, s.unit.name, *([s.requirement.title] if several else []),
-            s.requirement.deadline.phrase(), LABELS[s.status], completed, ", ".join(s.forms),
+            s.deadline_phrase, LABELS[s.status], completed, ", ".join(s.forms),
             len(s.entries) if s.forms else None, "\n".join(f"- {p}" for p in s.problems),
         ])  # fmt: skip
         _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))
