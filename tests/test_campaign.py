@@ -1,0 +1,70 @@
+"""A whole campaign replayed: the demo's mail over four weeks, `now` stepping twice a day.
+
+Every unit gets exactly the acknowledgements and reminders it should, the board gets one
+report a day, and nothing goes twice or to a robot.
+"""
+
+from __future__ import annotations
+
+import email
+import io
+from collections import Counter
+from datetime import date, datetime, timedelta
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from mail_ingest import config as config_module
+from mail_ingest import demo, notices, report
+from mail_ingest.pipeline import open_store
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FIRST, LAST = date(2024, 1, 20), date(2024, 2, 16)
+
+
+def test_four_weeks_of_notices(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    config = config_module.load(outcome.config)
+    assert config.smtp is not None and config.smtp.path is not None
+    reminded: dict[date, set[str]] = {}
+    with open_store(config) as store:
+        day = FIRST
+        while day <= LAST:
+            for hour in (8, 17):
+                now = datetime(day.year, day.month, day.day, hour, 30, tzinfo=TZ)
+                mails = notices.due(config, store, now)
+                notices.send(config, store, now, mails)
+                if hour == 8:
+                    statuses = {s.unit.id: s.status for s in report.compute(config, store, now)}
+                    for m in mails:
+                        if m.key.startswith("remind:"):
+                            unit = m.key.split(":")[1]
+                            assert statuses[unit] in ("missing", "incomplete"), (day, unit)
+                            reminded.setdefault(day, set()).add(unit)
+            day += timedelta(days=1)
+        items = store.outbox()
+        submissions = [m for m in store.messages() if m.outcome == "submission"]
+        robots = [m for m in store.messages() if m.outcome in ("auto-reply", "bounce")]
+
+    assert all(i.status == "sent" for i in items)
+    assert len({i.key for i in items}) == len(items)  # nothing twice
+    kinds = Counter(i.key.split(":")[0] for i in items)
+    # One receipt per submission, each within two days of it; none to a robot.
+    assert kinds["ack"] == len(submissions)
+    assert robots and not {f"ack:{m.message_id}" for m in robots} & {i.key for i in items}
+    # One report a day, every day of the campaign.
+    assert kinds["report"] == (LAST - FIRST).days + 1
+    # Reminders three days before the due day 31/01 (Sunday 28/01, so Friday 26/01) and
+    # the day after it, to the units not done at 08:30 on those days, each once.
+    assert sorted(reminded) == [date(2024, 1, 26), date(2024, 2, 1)]
+    assert kinds["remind"] == sum(len(units) for units in reminded.values())
+    assert "xa-muong-so" not in reminded[date(2024, 1, 26)]
+    assert "xa-si-lo-lau" in reminded[date(2024, 2, 1)]  # its forms came on 02/02
+
+    written = list(Path(config.smtp.path).glob("*.eml"))
+    assert len(written) == len(items)
+    for path in written:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert message["Auto-Submitted"] in ("auto-replied", "auto-generated")
