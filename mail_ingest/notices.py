@@ -152,11 +152,16 @@ def daily_report(
     now: datetime,
     *,
     force: bool = False,
-) -> tuple[Outgoing, bytes] | None:
-    """The day's report and its workbook, once `report_at` has passed; None before."""
+) -> tuple[Outgoing, bytes]:
+    """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
+
+    Keyed by that day: after days of downtime the board gets one report, not one per
+    missed day; `force` (the command line) reports on `now`'s own day.
+    """
     local = now.astimezone(config.timezone)
+    day = local.date()
     if local.time() < config.notify.report_at and not force:
-        return None
+        day -= timedelta(days=1)
     data = workbook.build(statuses, now, config.timezone, [_held_row(m, config) for m in held])
     counts = Counter(s.status for s in statuses)
     text = Templates(config.timezone, config.notify.templates).render(
@@ -167,9 +172,9 @@ def daily_report(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
     )  # fmt: skip
-    name = f"bao-cao-tinh-hinh-{local:%Y-%m-%d}.xlsx"
+    name = f"bao-cao-tinh-hinh-{day:%Y-%m-%d}.xlsx"
     mail = Outgoing(
-        key=f"report:{local.date().isoformat()}",
+        key=f"report:{day.isoformat()}",
         to=config.report_recipients, subject=text.subject, text=text.text, html=text.html,
         attachments=(Attachment(name, XLSX, data),),
     )  # fmt: skip
@@ -196,11 +201,9 @@ def due(
         out += reminders(config, statuses, now, force=force)
     if "report" in kinds and config.report_recipients:
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
-        made = daily_report(config, statuses, held, now, force=force)
-        if made is not None:
-            mail, data = made
-            _keep(config, now, mail, data)
-            out.append(mail)
+        mail, data = daily_report(config, statuses, held, now, force=force)
+        _keep(config, mail, data)
+        out.append(mail)
     return out
 
 
@@ -229,11 +232,11 @@ def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing])
     return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
 
 
-def _keep(config: Config, now: datetime, mail: Outgoing, data: bytes) -> None:
+def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
     """The report's files under the storage folder too, for whoever opens it there."""
     folder = config.storage / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"bao-cao-tinh-hinh-{now.astimezone(config.timezone):%Y-%m-%d}"
+    stem = mail.attachments[0].filename.removesuffix(".xlsx")
     (folder / f"{stem}.xlsx").write_bytes(data)
     (folder / f"{stem}.html").write_text(mail.html or "", encoding="utf-8")
 

@@ -54,8 +54,9 @@ def test_four_weeks_of_notices(tmp_path: Path) -> None:
     # One receipt per submission, each within two days of it; none to a robot.
     assert kinds["ack"] == len(submissions)
     assert robots and not {f"ack:{m.message_id}" for m in robots} & {i.key for i in items}
-    # One report a day, every day of the campaign.
-    assert kinds["report"] == (LAST - FIRST).days + 1
+    # One report a day, every day of the campaign (and, at the first start in the morning,
+    # the one due the evening before).
+    assert kinds["report"] == (LAST - FIRST).days + 2
     # Reminders three days before the due day 31/01 (Sunday 28/01, so Friday 26/01) and
     # the day after it, to the units not done at 08:30 on those days, each once.
     assert sorted(reminded) == [date(2024, 1, 26), date(2024, 2, 1)]

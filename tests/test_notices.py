@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import io
+from dataclasses import replace
 from datetime import datetime
 from email import policy
 from pathlib import Path
@@ -75,7 +76,8 @@ def test_reminders_on_working_days_to_units_not_done(campaign: Config) -> None:
 
 
 def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
-    assert not [m for m in due(campaign, at(5, 2, 16, 59)) if m.key.startswith("report:")]
+    [before] = [m.key for m in due(campaign, at(5, 2, 16, 59)) if m.key.startswith("report:")]
+    assert before == "report:2024-02-04"  # until 17:00 the latest report due is yesterday's
     now = at(5, 2, 17, 30)
     [report] = [m for m in due(campaign, now) if m.key.startswith("report:")]
     assert report.key == "report:2024-02-05"
@@ -125,3 +127,28 @@ def test_cli_report_remind_outbox_and_health(tmp_path: Path) -> None:
 
     assert invoke("health").exit_code == 0  # the demo has just polled
     assert invoke("health", "--max-age", "0").exit_code == 1
+
+
+def test_after_downtime_one_report_not_one_per_missed_day(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    config = config_module.load(outcome.config)
+    with open_store(config) as store:
+        notices.send(config, store, at(1, 2, 17, 30), notices.due(config, store, at(1, 2, 17, 30)))
+        back = at(5, 2, 9, 0)  # the machine was off from 01/02 evening until 05/02 morning
+        sent = notices.send(config, store, back, notices.due(config, store, back))
+        reports = [i.key for i in store.outbox() if i.key.startswith("report:")]
+    assert reports == ["report:2024-02-04", "report:2024-02-01"]  # the missed one, once
+    assert sent.sent == 1
+
+
+def test_daily_cap_per_recipient(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    config = config_module.load(outcome.config)
+    capped = replace(config, notify=replace(config.notify, daily_cap=1))
+    now = at(26, 1, 15)
+    with open_store(capped) as store:
+        mails = notices.due(capped, store, now)
+        [ack] = [m for m in mails if m.key.startswith("ack:") and "Dào San" in m.subject]
+        twice = [ack, replace(ack, key="ack:<another@example.vn>")]
+        assert notices.send(capped, store, now, twice).sent == 1
+        assert not store.outbox_has("ack:<another@example.vn>")
