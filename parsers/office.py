@@ -21,6 +21,7 @@ import docx
 import openpyxl
 from docx.oxml.ns import qn
 
+from parsers.legacy import convert, convert_run, detect_and_convert
 from parsers.text import clean
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -131,8 +132,8 @@ def _sheet(sheet: Any, full: bool) -> Grid:
     bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
     right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
     rows = [
-        [_cell_text(v) for v in row]
-        for row in sheet.iter_rows(max_row=bottom, max_col=right, values_only=True)
+        [_cell_text(c.value, _cell_font(c)) for c in row]
+        for row in sheet.iter_rows(max_row=bottom, max_col=right)
     ]
     if full:  # a merged range keeps its value in the top-left cell only
         for merged in sheet.merged_cells.ranges:
@@ -147,7 +148,14 @@ def _at(rows: list[list[str]], r: int, c: int) -> str:
     return rows[r][c] if r < len(rows) and c < len(rows[r]) else ""
 
 
-def _cell_text(value: object) -> str:
+def _cell_font(cell: Any) -> str | None:
+    """A text cell's font name: a legacy font says how to read the text (parsers.legacy)."""
+    if not isinstance(cell.value, str):
+        return None
+    return getattr(getattr(cell, "font", None), "name", None)
+
+
+def _cell_text(value: object, font: str | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -156,7 +164,7 @@ def _cell_text(value: object) -> str:
         return value.date().isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
-    return _lines(str(value).splitlines())
+    return _lines(convert(str(value), font).splitlines())
 
 
 def _lines(lines: Iterator[str] | list[str]) -> str:
@@ -189,7 +197,8 @@ def _body(element: Any) -> Iterator[Block]:
 
 
 def _paragraph(p: Any) -> str:
-    return _lines("".join(_runs(p)).split("\n"))
+    # Legacy-font runs are converted one by one; the rest by detection (parsers.legacy).
+    return _lines(detect_and_convert("".join(_runs(p))).split("\n"))
 
 
 def _runs(element: Any) -> Iterator[str]:
@@ -198,7 +207,7 @@ def _runs(element: Any) -> Iterator[str]:
         if child.tag in (MC_FALLBACK, W_DEL):
             continue
         if child.tag == W_T:
-            yield child.text or ""
+            yield convert_run(child.text or "", _run_font(child))
         elif child.tag == W_TAB:
             yield " "
         elif child.tag in (W_BR, W_CR):
@@ -209,6 +218,16 @@ def _runs(element: Any) -> Iterator[str]:
             yield "\n"
         else:
             yield from _runs(child)
+
+
+W_RFONTS, W_HANSI, W_ASCII = qn("w:rFonts"), qn("w:hAnsi"), qn("w:ascii")
+
+
+def _run_font(text: Any) -> str | None:
+    """The font of a w:t's run: w:hAnsi draws Latin-1 (where legacy codes are), else w:ascii."""
+    run = text.getparent()
+    fonts = _prop(run, qn("w:rPr"), W_RFONTS) if run is not None else None
+    return None if fonts is None else fonts.get(W_HANSI) or fonts.get(W_ASCII)
 
 
 def _rows(table: Any) -> Iterator[tuple[str, ...]]:
