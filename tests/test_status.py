@@ -322,3 +322,25 @@ def test_mail_arriving_after_the_instant_changes_nothing_at_it(
         assert evaluate_periods(req, COMMUNE, subs, now, TZ, TITLES) == evaluate_periods(
             req, COMMUNE, [*subs, later], now, TZ, TITLES
         )
+
+
+# -- what a missing form or a paper copy implies -----------------------------------
+
+QUOTAS = Requirement(
+    "dvk", "Đăng ký Dân vận khéo", ("mau-01",), Deadline("before", date(2024, 2, 1)),
+    rules=(CountRule("min", "collectives", Quota({"xa": 2}, 1)),),
+)  # fmt: skip
+
+
+def test_a_missing_form_is_not_also_reported_as_empty_quotas() -> None:
+    [status] = evaluate_all([QUOTAS], [COMMUNE], {}, vn(2024, 2, 5), TZ, TITLES)
+    assert status.problems == ()  # missing: nothing sent, nothing to list
+    sent = {COMMUNE.id: [sub("1", vn(2024, 1, 20), ParsedFile("x.pdf", None))]}
+    [status] = evaluate_all([QUOTAS], [COMMUNE], sent, vn(2024, 2, 5), TZ, TITLES)
+    assert status.problems == ("Chưa nhận được Biểu tổng hợp (mẫu 01)",)
+
+
+def test_a_paper_copy_marked_by_the_board_completes_despite_quotas() -> None:
+    paper = sub("manual:1", vn(2024, 1, 30), ParsedFile("bản giấy", "mau-01"))
+    [status] = evaluate_all([QUOTAS], [COMMUNE], {COMMUNE.id: [paper]}, vn(2024, 2, 5), TZ, TITLES)
+    assert (status.status, status.problems) == ("on_time", ())
