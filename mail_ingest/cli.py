@@ -339,9 +339,10 @@ def _notify(
 @cli.command()
 @click.option("--limit", default=30, show_default=True, help="How many, newest first.")
 @click.option("--retry", "retry_key", help="Queue this key again (check it never arrived).")
+@click.option("--clear-failing", "address", help="Send to this bounced address again.")
 @click.pass_context
-def outbox(ctx: click.Context, limit: int, retry_key: str | None) -> None:
-    """List outgoing mail and its state (pending, sent, failed, unknown)."""
+def outbox(ctx: click.Context, limit: int, retry_key: str | None, address: str | None) -> None:
+    """List outgoing mail and its state (pending, sent, failed, unknown), and bounced addresses."""
     config = _config(ctx)
     with open_store(config) as store:
         if retry_key:
@@ -349,6 +350,13 @@ def outbox(ctx: click.Context, limit: int, retry_key: str | None) -> None:
                 raise click.ClickException(f"no failed or interrupted mail with key {retry_key!r}")
             click.echo(f"queued {retry_key} again")
             return
+        if address:
+            if not store.clear_failing(address):
+                raise click.ClickException(f"{address!r} is not marked as failing")
+            click.echo(f"mail to {address} will be sent again")
+            return
+        for failing, since in store.failing_addresses().items():
+            click.echo(f"bounced since {since.astimezone(config.timezone):%Y-%m-%d}: {failing}")
         for item in store.outbox(limit):
             when = item.sent_at or item.created_at
             error = f"  ({item.last_error})" if item.last_error and item.status != "sent" else ""

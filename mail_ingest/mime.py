@@ -38,6 +38,7 @@ class Mail:
     headers: dict[str, str]  # lowercased name -> decoded value, first occurrence
     attachments: tuple[Attachment, ...]
     body: str  # the first text part, for auto-reply detection and (later) unit matching
+    failed_recipients: tuple[str, ...] = ()  # from a delivery report (RFC 3464)
 
 
 def parse(raw: bytes) -> Mail:
@@ -53,7 +54,26 @@ def parse(raw: bytes) -> Mail:
         headers=headers,
         attachments=tuple(_attachments(msg)),
         body=_body(msg),
+        failed_recipients=_failed_recipients(msg),
     )
+
+
+def _failed_recipients(msg: Message) -> tuple[str, ...]:
+    """The addresses a delivery report says could not be reached (Action: failed)."""
+    found = []
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks[1:] if isinstance(blocks, list) else ():  # [0]: per-message
+            if not isinstance(block, Message):
+                continue
+            action = _header(block, "Action").lower()
+            recipient = _header(block, "Final-Recipient") or _header(block, "Original-Recipient")
+            kind, _, address = recipient.partition(";")
+            if action == "failed" and kind.strip().lower() == "rfc822" and "@" in address:
+                found.append(address.strip().strip("<>").lower())
+    return tuple(dict.fromkeys(found))
 
 
 def _header(msg: Message, name: str) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Literal
@@ -151,6 +151,7 @@ def daily_report(
     held: Sequence[MessageRow],
     now: datetime,
     *,
+    failing: Sequence[str] = (),
     force: bool = False,
 ) -> tuple[Outgoing, bytes]:
     """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
@@ -167,7 +168,7 @@ def daily_report(
     text = Templates(config.timezone, config.notify.templates).render(
         "report", board=_board(config), now=now, total=len(statuses),
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
-        groups=_groups(statuses), sections=_sections(statuses), held=held, failing=[],
+        groups=_groups(statuses), sections=_sections(statuses), held=held, failing=failing,
         requirements=list(dict.fromkeys(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
@@ -201,7 +202,8 @@ def due(
         out += reminders(config, statuses, now, force=force)
     if "report" in kinds and config.report_recipients:
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
-        mail, data = daily_report(config, statuses, held, now, force=force)
+        failing = _failing(config, store.failing_addresses())
+        mail, data = daily_report(config, statuses, held, now, failing=failing, force=force)
         _keep(config, mail, data)
         out.append(mail)
     return out
@@ -221,6 +223,13 @@ def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing])
     for mail in mails:
         if store.outbox_has(mail.key):
             continue
+        unreachable = store.failing_addresses()
+        if any(parseaddr(r)[1].lower() in unreachable for r in mail.to):
+            reachable = tuple(r for r in mail.to if parseaddr(r)[1].lower() not in unreachable)
+            log.warning("not sending %s to addresses that bounced: %s", mail.key, mail.to)
+            if not reachable:
+                continue
+            mail = replace(mail, to=reachable)
         if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
             recipients = [parseaddr(r)[1].lower() for r in mail.to]
             if any(store.outbox_sent_to(r, since) + counts[r] >= config.notify.daily_cap
@@ -239,6 +248,16 @@ def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
     stem = mail.attachments[0].filename.removesuffix(".xlsx")
     (folder / f"{stem}.xlsx").write_bytes(data)
     (folder / f"{stem}.html").write_text(mail.html or "", encoding="utf-8")
+
+
+def _failing(config: Config, failing: Mapping[str, datetime]) -> list[str]:
+    """Units' addresses that bounced, as the report lists them for the board to fix."""
+    owners = {e.lower(): u.name for u in config.units for e in u.emails}
+    return [
+        f"{owners.get(address, 'không thuộc đơn vị nào')}: {address} "
+        f"(thư báo lỗi từ {since.astimezone(config.timezone):%d/%m/%Y})"
+        for address, since in sorted(failing.items())
+    ]
 
 
 def _board(config: Config) -> str:

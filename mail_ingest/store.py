@@ -164,6 +164,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0005-failing-addresses",
+        """
+        CREATE TABLE failing_addresses (      -- a delivery report said mail to it failed
+            address TEXT PRIMARY KEY,         -- lowercased
+            since TEXT NOT NULL,              -- UTC, the first failure
+            message INTEGER REFERENCES messages (id),  -- the delivery report
+            cleared_at TEXT                   -- the board checked it: mail may go again
+        );
+        """,
+    ),
 )
 
 
@@ -195,6 +206,7 @@ class MessageRecord:
     evidence: str | None = None  # how unit_id was found (rules.matching.Identification)
     confidence: float | None = None
     guesses: tuple[Guess, ...] = ()  # kept for the review queue
+    failed_recipients: tuple[str, ...] = ()  # a delivery report: addresses it says failed
 
 
 @dataclass(frozen=True)
@@ -454,6 +466,12 @@ class Store:
             ),
         )  # fmt: skip
         message = int(cursor.lastrowid or 0)
+        db.executemany(
+            "INSERT INTO failing_addresses (address, since, message) VALUES (?, ?, ?)"
+            " ON CONFLICT (address) DO UPDATE SET cleared_at = NULL,"
+            " since = CASE WHEN cleared_at IS NULL THEN since ELSE excluded.since END",
+            [(address.lower(), _utc(r.received_at), message) for address in r.failed_recipients],
+        )
         for position, a in enumerate(r.attachments):
             p = a.parsed
             cursor = db.execute(
@@ -801,6 +819,22 @@ class Store:
             )
         ]
 
+    def failing_addresses(self) -> dict[str, datetime]:
+        """Addresses mail cannot reach (a bounce came back), with the first failure."""
+        return {
+            address: datetime.fromisoformat(since)
+            for address, since in self._db.execute(
+                "SELECT address, since FROM failing_addresses WHERE cleared_at IS NULL"
+            )
+        }
+
+    def clear_failing(self, address: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE failing_addresses SET cleared_at = ? WHERE address = ? AND cleared_at IS NULL",
+            (_now(), address.lower()),
+        )
+        return cursor.rowcount == 1
+
     def last_poll(self) -> tuple[datetime, datetime | None, str | None] | None:
         """(started, finished, failure) of the latest poll, for `mail-ingest health`."""
         row = self._db.execute(
@@ -813,7 +847,8 @@ class Store:
 
     def count(self, table: str) -> int:
         assert table in {"messages", "locations", "attachments", "entries", "outbox", "polls",
-                         "learned_addresses", "manual_submissions", "audit"}  # fmt: skip
+                         "learned_addresses", "manual_submissions", "audit",
+                         "failing_addresses"}  # fmt: skip
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 

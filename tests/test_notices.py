@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import io
+import mailbox
+import os
 from dataclasses import replace
 from datetime import datetime
 from email import policy
@@ -152,3 +154,57 @@ def test_daily_cap_per_recipient(tmp_path: Path) -> None:
         twice = [ack, replace(ack, key="ack:<another@example.vn>")]
         assert notices.send(capped, store, now, twice).sent == 1
         assert not store.outbox_has("ack:<another@example.vn>")
+
+
+DSN = b"""From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: bandanvanphongtho@gmail.com
+Subject: Delivery Status Notification (Failure)
+Message-ID: <dsn-1@mx.google.com>
+Date: Fri, 26 Jan 2024 09:01:00 +0700
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain; charset=utf-8
+
+Address not found.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; googlemail.com
+
+Final-Recipient: rfc822; danguykhonglao@gmail.com
+Action: failed
+Status: 5.1.1
+
+--b1--
+"""
+
+
+def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> None:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    box = mailbox.Maildir(outcome.workspace / "mail")
+    key = box.add(mailbox.MaildirMessage(DSN))
+    stamp = at(26, 1, 9, 1).timestamp()
+    os.utime(outcome.workspace / "mail" / "new" / key, (stamp, stamp))
+    runner = CliRunner()
+    config = config_module.load(outcome.config)
+    assert "bounce 1" in runner.invoke(cli, ["--config", str(outcome.config), "poll"]).output
+    with open_store(config) as store:
+        assert list(store.failing_addresses()) == ["danguykhonglao@gmail.com"]
+        reminders = notices.due(config, store, at(1, 2, 9))
+        khong_lao = [m for m in reminders if m.key.startswith("remind:xa-khong-lao")]
+        assert khong_lao and notices.send(config, store, at(1, 2, 9), khong_lao).sent == 0
+        assert not store.outbox_has(khong_lao[0].key)
+        [report] = [m for m in notices.due(config, store, at(1, 2, 18)) if m.key.startswith("rep")]
+    assert "Đảng ủy xã Khổng Lào: danguykhonglao@gmail.com (thư báo lỗi từ 26/01/2024)" in (
+        report.text
+    )
+    cleared = runner.invoke(
+        cli,
+        ["--config", str(outcome.config), "outbox", "--clear-failing", "danguykhonglao@gmail.com"],
+    )
+    assert cleared.exit_code == 0, cleared.output
+    with open_store(config) as store:
+        assert notices.send(config, store, at(1, 2, 9), khong_lao).sent == 1
