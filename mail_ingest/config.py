@@ -328,6 +328,7 @@ def _unit(t: _Table) -> Unit:
         group=t.get("group", str, required=True, check=_identifier),
         emails=tuple(e.lower() for e in t.strings("emails", check=_email)),
         aliases=tuple(t.strings("aliases", check=_alias)),
+        leaders=tuple(e.lower() for e in t.strings("leaders", check=_email)),
     )
 
 

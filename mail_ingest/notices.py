@@ -137,6 +137,7 @@ def reminders(
                 Outgoing(
                     key=f"remind:{s.unit.id}:{s.requirement.id}:{period}:{r.offset}",
                     to=s.unit.emails,
+                    cc=s.unit.leaders,
                     subject=text.subject,
                     text=text.text,
                     html=text.html,
@@ -224,12 +225,15 @@ def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing])
         if store.outbox_has(mail.key):
             continue
         unreachable = store.failing_addresses()
-        if any(parseaddr(r)[1].lower() in unreachable for r in mail.to):
-            reachable = tuple(r for r in mail.to if parseaddr(r)[1].lower() not in unreachable)
+        if any(parseaddr(r)[1].lower() in unreachable for r in (*mail.to, *mail.cc)):
             log.warning("not sending %s to addresses that bounced: %s", mail.key, mail.to)
-            if not reachable:
+            to, cc = (
+                tuple(r for r in rs if parseaddr(r)[1].lower() not in unreachable)
+                for rs in (mail.to, mail.cc)
+            )
+            if not to:
                 continue
-            mail = replace(mail, to=reachable)
+            mail = replace(mail, to=to, cc=cc)
         if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
             recipients = [parseaddr(r)[1].lower() for r in mail.to]
             if any(store.outbox_sent_to(r, since) + counts[r] >= config.notify.daily_cap

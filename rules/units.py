@@ -21,6 +21,7 @@ class Unit:
     group: str  # "xa", "co-quan", "doan-the", "llvt", or whatever the district uses
     emails: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other ways people write its name ("xa Dao San")
+    leaders: tuple[str, ...] = ()  # copied on reminders (a secretary who follows up)
 
 
 def address_key(sender: str) -> str:

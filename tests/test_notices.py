@@ -208,3 +208,13 @@ def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> No
     assert cleared.exit_code == 0, cleared.output
     with open_store(config) as store:
         assert notices.send(config, store, at(1, 2, 9), khong_lao).sent == 1
+
+
+def test_reminders_copy_the_units_leader(campaign: Config) -> None:
+    units = tuple(
+        replace(u, leaders=("bithu.khonglao@gmail.com",)) if u.id == "xa-khong-lao" else u
+        for u in campaign.units
+    )
+    with_leader = replace(campaign, units=units)
+    [mail] = [m for m in due(with_leader, at(26, 1, 9)) if m.key.startswith("remind:xa-khong")]
+    assert (mail.to, mail.cc) == (("danguykhonglao@gmail.com",), ("bithu.khonglao@gmail.com",))
