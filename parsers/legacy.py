@@ -100,12 +100,10 @@ _LEGACY_CHAR = re.compile("[" + re.escape("".join(sorted(_LEGACY_CHARS))) + "]")
 
 # Characters a legacy word may hold as they are (ASCII; VNI's ì í, TCVN3's ý): a word of
 # only these tells nothing about its neighbours.
-_UNREVEALING = frozenset(
-    [chr(c) for c in range(128)] + [c for c in "ìíÌÍý" if c not in _DECODE["vni"]]
-)
-# Letters that only Unicode has (ă đ ĩ ũ ơ ư and the toned letters from U+1EA0 on).
+_UNREVEALING = frozenset([chr(c) for c in range(128)] + list("ìíÌÍý"))
+# Letters beyond Latin-1 (ă đ ĩ ũ ơ ư, the toned letters from U+1EA0): no legacy font has them.
 _UNICODE_ONLY = re.compile("[\u0100-\u024f\u1ea0-\u1ef9]")
-# Word Latin-1 for the gap 0x80-0x9F of a "symbol" font: U+F020-U+F0FF stand for 0x20-0xFF.
+# Word keeps a symbol-charset font's text at U+F020-U+F0FF, standing for bytes 0x20-0xFF.
 _SYMBOL_AREA = {code: code - 0xF000 for code in range(0xF020, 0xF100)}
 
 _TCVN3_FONT = re.compile(r"\.vn", re.IGNORECASE)  # .VnTime, .VnArialH, .VnCentury Schoolbook
@@ -264,9 +262,9 @@ def _judge(match: re.Match[str]) -> _Word:
 def detect_and_convert(text: str) -> str:
     """`text` with the words that are TCVN3 or VNI mojibake converted; others untouched.
 
-    A word is clearly legacy when it is not Vietnamese as it stands (nor NFC Unicode) and
-    its reading is; an encoding counts only if it has more such words than words it would
-    turn into nonsense. A word that reads as Vietnamese both ways ("cã" is TCVN3 "có" but
+    A word is clearly legacy when it is not Vietnamese as it stands and its reading is;
+    an encoding counts only if it has more such words than words it would turn into
+    nonsense. A word that reads as Vietnamese both ways ("cã" is TCVN3 "có" but
     also a Unicode spelling) follows its nearest clear neighbours, and stays when either
     of them is Unicode Vietnamese. Text with nothing to convert is returned as it came.
     """
@@ -279,9 +277,10 @@ def detect_and_convert(text: str) -> str:
         for e in ENCODINGS
     }
     clear = [_clear(w, trusted) for w in words]
+    lefts, rights = _nearest(clear), _nearest(clear[::-1])[::-1]
     out, at, changed = [], 0, False
-    for i, w in enumerate(words):
-        encoding = _choose(w, clear, i, trusted)
+    for w, own, left, right in zip(words, clear, lefts, rights, strict=True):
+        encoding = _choose(w, own, (left, right), trusted)
         if encoding is not None:
             out += [normal[at : w.start], w.readings[encoding]]
             at, changed = w.end, True
@@ -290,7 +289,10 @@ def detect_and_convert(text: str) -> str:
     return _nfc("".join([*out, normal[at:]]))
 
 
-def _clear(word: _Word, trusted: dict[Encoding, bool]) -> Encoding | Literal["unicode"] | None:
+_Clear = Encoding | Literal["unicode"] | None  # what a word tells its neighbours
+
+
+def _clear(word: _Word, trusted: dict[Encoding, bool]) -> _Clear:
     """What a word says about its neighbours: Unicode, a trusted encoding, or nothing."""
     for encoding in ENCODINGS:
         if word.kind == encoding and trusted[encoding]:
@@ -298,11 +300,18 @@ def _clear(word: _Word, trusted: dict[Encoding, bool]) -> Encoding | Literal["un
     return "unicode" if word.kind == "unicode" else None
 
 
+def _nearest(clear: list[_Clear]) -> list[_Clear]:
+    """For each word, what the nearest clear word before it says."""
+    found: list[_Clear] = []
+    last: _Clear = None
+    for kind in clear:
+        found.append(last)
+        last = kind or last
+    return found
+
+
 def _choose(
-    word: _Word,
-    clear: list[Encoding | Literal["unicode"] | None],
-    i: int,
-    trusted: dict[Encoding, bool],
+    word: _Word, own: _Clear, sides: tuple[_Clear, _Clear], trusted: dict[Encoding, bool]
 ) -> Encoding | None:
     """The encoding to read one word in, or None to leave it.
 
@@ -310,16 +319,13 @@ def _choose(
     encoding; failing that, a clearly legacy one is TCVN3, the state standard of the
     time, which the Party and state offices used.
     """
-    own = clear[i]
     if own is not None:
         return None if own == "unicode" else own
     if word.kind not in ("ambiguous", "either"):
         return None
-    left = next((k for k in reversed(clear[:i]) if k), None)
-    right = next((k for k in clear[i + 1 :] if k), None)
-    if word.kind == "ambiguous" and "unicode" in (left, right):
+    if word.kind == "ambiguous" and "unicode" in sides:
         return None
-    for side in (left, right):
+    for side in sides:
         if side is not None and side != "unicode" and side in word.readings:
             return side
     if word.kind == "either":
@@ -328,8 +334,10 @@ def _choose(
 
 
 def _fix_capitals(text: str) -> str:
-    """TCVN3 has no toned capitals, so "§¶NG" means "ĐẢNG": a word whose Latin letters are
-    all capitals after the first is made all capitals."""
+    """Words in capitals made all capitals: TCVN3 has no toned capitals, so "§¶NG" is "ĐẢNG".
+
+    A word counts as capitals when its Latin letters are, one of them after the first.
+    """
     return re.sub(r"\S+", _capitalise, text)
 
 
