@@ -391,6 +391,7 @@ def _requirement(
         opens=opens,
         extensions=_extensions(t.table("extensions"), unit_ids, deadline if once else None),
         strict_resubmission=t.get("strict_resubmission", bool, False),
+        model_forms=tuple(t.strings("model_forms", check=_one_of(*sorted(known_forms)))),
     )
 
 

@@ -27,6 +27,9 @@ class Requirement:
     # A unit that was complete and then sends a copy breaking a rule: incomplete again
     # (True), or still complete with the problem listed (False, the default).
     strict_resubmission: bool = False
+    # Forms sent one file per registered model (Tân Yên's M1, M2): not required, but
+    # their entries count toward the rules; a new copy for the same model replaces it.
+    model_forms: tuple[str, ...] = ()
 
     @property
     def schedule(self) -> Schedule:

@@ -24,6 +24,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from parsers.model import Entry, ParsedFile
+from parsers.text import words
 from rules import validation
 from rules.deadlines import Deadline, Period
 from rules.requirements import Requirement
@@ -145,6 +146,7 @@ class _Tracker:
         self.requirement, self.unit, self.period = requirement, unit, period
         self.tz, self.form_titles = tz, form_titles
         self.latest: dict[str, tuple[ParsedFile, Submission]] = {}
+        self.models: dict[tuple[str, str], ParsedFile] = {}  # model_forms, by model
         self.unrecognised: list[ParsedFile] = []
         self.completed_at: datetime | None = None
         self.ever_complete = False
@@ -168,6 +170,8 @@ class _Tracker:
         self.any_files = self.any_files or bool(s.files)
         self.unrecognised = [f for f in s.files if f.form is None]
         for parsed in s.files:
+            if parsed.form in self.requirement.model_forms:
+                self.models[(parsed.form, _model_key(parsed))] = parsed
             if parsed.form in self.requirement.forms:
                 earlier = self.latest.get(parsed.form)
                 if earlier and earlier[1].ref != s.ref:
@@ -188,7 +192,8 @@ class _Tracker:
         )
 
     def _entries(self) -> tuple[Entry, ...]:
-        return tuple(e for parsed, _ in self.latest.values() for e in parsed.entries)
+        files = [parsed for parsed, _ in self.latest.values()] + list(self.models.values())
+        return tuple(e for parsed in files for e in parsed.entries)
 
     def _blocking(self) -> list[str]:
         """What keeps the unit from being complete: absent forms and failed rules."""
@@ -235,3 +240,10 @@ def _arrival_order(s: Submission) -> tuple[datetime, str]:
     # The ref breaks ties so that two messages received in the same second give
     # the same answer whatever order they were processed in.
     return (s.received_at, s.ref)
+
+
+def _model_key(parsed: ParsedFile) -> str:
+    """Which model a one-per-model form is about: its model's name, else its file name."""
+    entry = parsed.entries[0] if parsed.entries else None
+    name = (entry.extra.get("model") or entry.name) if entry else ""
+    return words(name) or parsed.filename

@@ -344,3 +344,38 @@ def test_a_paper_copy_marked_by_the_board_completes_despite_quotas() -> None:
     paper = sub("manual:1", vn(2024, 1, 30), ParsedFile("bản giấy", "mau-01"))
     [status] = evaluate_all([QUOTAS], [COMMUNE], {COMMUNE.id: [paper]}, vn(2024, 2, 5), TZ, TITLES)
     assert (status.status, status.problems) == ("on_time", ())
+
+
+# -- Tân Yên: a list (M3) plus one M1/M2 per model, levels counted on the M1/M2 --------
+
+TAN_YEN_COMMUNES = Requirement(
+    "dvk-2024-xa", "Đăng ký xây dựng mô hình “Dân vận khéo” năm 2024", ("M3",),
+    Deadline("by", date(2024, 2, 27)), model_forms=("M1", "M2"),
+    rules=(
+        CountRule("min", "level_tinh", Quota({"xa": 1})),
+        CountRule("min", "level_huyen", Quota({"xa": 4})),
+        CountRule("max", "level_huyen", Quota({"xa": 5})),
+    ),
+)  # fmt: skip
+
+
+def m1(model: str, level: str) -> ParsedFile:
+    entry = Entry("Hội Nông dân xã", "tap-the", "kinh-te", level, {"model": model})
+    return ParsedFile(f"M1 {model}.docx", "M1", entries=(entry,))
+
+
+def test_levels_are_counted_on_the_one_per_model_forms() -> None:
+    listing = form(row("Mô hình A"), row("Mô hình B"), form_id="M3")
+    models = [m1("A", "tinh"), m1("B", "huyen"), m1("C", "huyen"), m1("D", "huyen")]
+    first = sub("1", vn(2024, 2, 20), listing, *models)
+    subs = {COMMUNE.id: [first]}
+    [status] = evaluate_all([TAN_YEN_COMMUNES], [COMMUNE], subs, vn(2024, 3, 1), TZ, {})
+    assert status.status == "incomplete"
+    assert status.problems == (
+        "Mới đăng ký 3 nội dung cấp huyện, yêu cầu ít nhất 4 nội dung cấp huyện",
+    )
+    # The fourth district-level model, and a corrected copy of model B (not a fifth).
+    more = sub("2", vn(2024, 2, 26), m1("E", "huyen"), m1("B", "huyen"))
+    subs = {COMMUNE.id: [first, more]}
+    [status] = evaluate_all([TAN_YEN_COMMUNES], [COMMUNE], subs, vn(2024, 3, 1), TZ, {})
+    assert (status.status, status.completed_at) == ("on_time", vn(2024, 2, 26))
