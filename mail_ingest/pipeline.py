@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 
 import parsers
 from mail_ingest import mime
-from mail_ingest.archive import Archive, sha256
+from mail_ingest.archive import Archive
+from mail_ingest.attachments import read_attachment
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
-from parsers.model import ParsedFile, Problem
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
 from rules.units import UnitDirectory
 
@@ -149,7 +149,10 @@ def process(
         return replace(base, outcome="too-large", error=_too_large(fetched.size))
     if fetched.partial is not None:  # a copy is recorded as the message it copies
         return replace(base, outcome="ignored")
-    attachments = tuple(_parse(a, mail.subject or "", specs) for a in mail.attachments)
+    subject = mail.subject or ""
+    attachments = tuple(
+        row for a in mail.attachments for row in read_attachment(a, subject, specs)
+    )  # an archive adds a row per file inside it
     return replace(_attribute(base, mail, attachments, matcher), attachments=attachments)
 
 
@@ -186,33 +189,6 @@ def _texts(mail: mime.Mail, attachments: Sequence[StoredAttachment]) -> dict[str
 
 def _too_large(size: int) -> str:
     return f"message of {size / 1048576:.1f} MB is over mailbox.max_message_bytes; not downloaded"
-
-
-def _parse(
-    attachment: mime.Attachment, subject: str, specs: Sequence[parsers.FormSpec]
-) -> StoredAttachment:
-    try:
-        parsed = parsers.parse_file(attachment.filename, attachment.data, specs, hint=subject)
-    except Exception as exc:  # parsers must not raise; if one does, the message still lands
-        log.exception("parser failed on %r", attachment.filename)
-        parsed = ParsedFile(
-            filename=attachment.filename,
-            form=None,
-            problems=(
-                Problem(
-                    "parser-error",
-                    f"Không đọc được tệp '{attachment.filename}' do lỗi của chương trình; "
-                    f"Ban Dân vận sẽ kiểm tra thủ công ({type(exc).__name__})",
-                ),
-            ),
-        )
-    return StoredAttachment(
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-        size=len(attachment.data),
-        sha256=sha256(attachment.data),
-        parsed=parsed,
-    )
 
 
 def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:

@@ -5,7 +5,9 @@
     parse_spec(text, origin) -> FormSpec                            ValueError names the key
 
 Modules: text (folding for matching), specs (forms as TOML data), office (safe opening of
-.xlsx/.docx into text), detect (which form), tables (mẫu 01 rows), report (mẫu 02), parse.
+.xlsx/.docx into text), xls (.xls into the same text, via xlrd), bundle (the files inside a
+.zip or, via tnef, a winmail.dat), detect (which form), tables (mẫu 01 rows), report
+(mẫu 02), parse.
 """
 
 from parsers.office import MAX_FILE_BYTES

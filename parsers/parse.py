@@ -10,18 +10,23 @@ import logging
 from collections.abc import Sequence
 from pathlib import PurePath
 
+from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
 from parsers.model import ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
 from parsers.specs import FormSpec, builtin_specs
 from parsers.tables import read_rows
+from parsers.xls import read_xls
 
 log = logging.getLogger(__name__)
 
-READABLE = {".xlsx": "xlsx", ".xlsm": "xlsx", ".docx": "docx", ".docm": "docx"}
-LEGACY = {".xls": "Excel", ".doc": "Word", ".xlsb": "Excel", ".rtf": "Word", ".odt": "Word"}
-APP = {"xlsx": "Excel", "docx": "Word"}
+READABLE = {".xlsx": "xlsx", ".xlsm": "xlsx", ".docx": "docx", ".docm": "docx", ".xls": "xls"}
+LEGACY = {".doc": "Word", ".xlsb": "Excel", ".rtf": "Word", ".odt": "Word", ".ods": "Excel"}
+APP = {"xlsx": "Excel", "docx": "Word", "xls": "Excel"}
+# Received and kept, but read by people: a signed, stamped scan often comes with the form.
+SCANS = {".pdf", ".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".gif", ".bmp"}
+ARCHIVES = {".rar": "RAR", ".7z": "7-Zip", ".tar": "tar", ".gz": "gzip"}  # not unpacked
 
 
 def parse_file(
@@ -53,11 +58,15 @@ def _parse(filename: str, data: bytes, specs: Sequence[FormSpec], hint: str) -> 
             f"Tệp '{filename}' có dung lượng {len(data) / 2**20:.1f} MB, vượt mức "
             f"{MAX_FILE_BYTES // 2**20} MB hệ thống tự đọc; Ban Dân vận sẽ xem thủ công",
         )
+    if ext in SCANS or ext in ARCHIVES:
+        return _received(filename, ext)
+    if bundle.is_archive(filename, data):  # the service reads the files inside on their own
+        return bundle.summary(filename, data)
     expected = READABLE.get(ext)
     if expected is None:
         return _needs_review(filename, ext)
     try:
-        content = read(data)
+        content = read_xls(data) if expected == "xls" else read(data)
     except Unreadable as exc:
         return _unreadable(filename, ext, APP[expected], exc)
     found = recognise(specs, filename, hint, content)
@@ -120,6 +129,22 @@ def _needs_review(filename: str, ext: str) -> ParsedFile:
             f"{'.xlsx' if LEGACY[ext] == 'Excel' else '.docx'} và gửi kèm"
         )
     return _fail(filename, "needs-review", message)
+
+
+def _received(filename: str, ext: str) -> ParsedFile:
+    if ext in SCANS:
+        return _fail(
+            filename,
+            "scan-needs-review",
+            f"Đã nhận bản chụp/bản scan '{filename}'; Ban Dân vận sẽ xem trực tiếp",
+        )
+    return _fail(
+        filename,
+        "archive-needs-review",
+        f"Đã nhận tệp nén {ARCHIVES[ext]} '{filename}'; hệ thống chỉ tự giải nén được tệp .zip, "
+        "Ban Dân vận sẽ xem trực tiếp. Để được tổng hợp tự động, đề nghị gửi trực tiếp các tệp "
+        "hoặc nén dạng .zip",
+    )
 
 
 def _unreadable(filename: str, ext: str, app: str, exc: Unreadable) -> ParsedFile:
