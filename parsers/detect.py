@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, Phrases
-from parsers.tables import Header, find_header
+from parsers.tables import Header, find_header, has_sections
 from parsers.text import clean, has_all, words
 
 HEAD_LINES = 15  # the title block: unit, national motto, date, title, addressee
 WEIGHTS = {"title": 4, "header": 3, "filename": 2, "hint": 1}
 THRESHOLD = 2  # a file name alone will do; a subject alone will not
+TITLE_LINES = 3  # "BÁO CÁO" / "Kết quả thực hiện phong trào ..." / "năm 2024"
+TITLE_LINE_WORDS = 25  # a longer line is the body's first paragraph
 _DATE = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2}) nam (\d{4})\b")
 
 
@@ -34,19 +36,26 @@ def recognise(
     specs: Sequence[FormSpec], filename: str, hint: str, content: Content
 ) -> Recognised | None:
     """The spec with the most evidence, if there is enough of it."""
-    best: tuple[tuple[int, bool, int], Recognised] | None = None
+    best: tuple[tuple[int, bool, tuple[int, int], int, int], Recognised] | None = None
     for order, spec in enumerate(specs):
         if spec.shape == "report" and content.format != "docx":
             continue
         table = _find_table(spec, content)
         head = head_lines(content, table)
+        title_text = "\n".join(_title_block(spec, head))
+        named = _any(spec.names, title_text)
         score = (
-            WEIGHTS["title"] * _any(spec.titles, "\n".join(head))
+            WEIGHTS["title"] * (_any(spec.titles, title_text) or named)
             + WEIGHTS["header"] * (table is not None)
             + WEIGHTS["filename"] * _any(spec.filenames, filename)
             + WEIGHTS["hint"] * _any(spec.filenames, hint)
         )
-        rank = (score, table is not None, -order)
+        # Equal evidence (M3, M4 and mẫu 01 share titles and file names such as "DS đăng ký
+        # DVK"; a yearly report's title also fits mẫu 02): the header that explains more
+        # columns, then the more specific title phrase, then the order of the specs; a
+        # form's own number written in it ("Mẫu M3") comes before all of these.
+        title_words = _longest(spec.titles, title_text)
+        rank = (score, named, _table_fit(spec, content, table), title_words, -order)
         if score >= THRESHOLD and (best is None or rank > best[0]):
             best = (rank, Recognised(spec, head, table))
     return best[1] if best else None
@@ -107,6 +116,45 @@ def _find_table(spec: FormSpec, content: Content) -> tuple[int, Header] | None:
             if header is not None:
                 return b, header
     return None
+
+
+def _table_fit(
+    spec: FormSpec, content: Content, table: tuple[int, Header] | None
+) -> tuple[int, int]:
+    """How well the spec's columns explain the table, then whether its sections are there:
+    a spec with sections (M3) fits a list grouped by field, one without (M4) one that is not."""
+    if table is None or spec.table is None:
+        return (0, 0)
+    grid = content.blocks[table[0]]
+    assert isinstance(grid, Grid)
+    if not spec.table.section_keys:
+        return (len(table[1].columns), 0)
+    return (len(table[1].columns), 1 if has_sections(grid, table[1], spec.table) else -1)
+
+
+def _title_block(spec: FormSpec, head: Sequence[str]) -> Sequence[str]:
+    """A report's lines down to the end of its title: its body, in the first lines too,
+    uses the words of other reports' titles ("kết quả", "phong trào", "mô hình")."""
+    if spec.report is None:
+        return head
+    wanted = words(spec.report.title)
+    for i, line in enumerate(head):
+        if f"{words(line)} ".startswith(f"{wanted} "):
+            end = i + 1
+            while end < min(len(head), i + 1 + TITLE_LINES) and _is_title_line(head[end]):
+                end += 1
+            return head[:end]
+    return head
+
+
+def _is_title_line(line: str) -> bool:
+    return len(words(line).split()) <= TITLE_LINE_WORDS
+
+
+def _longest(groups: Sequence[Phrases], text: str) -> int:
+    """The number of words of the most specific title phrase found (0: none)."""
+    found = [len(words(" ".join(group)).split()) for group in groups if has_all(group, text)]
+    return max(found, default=0)
 
 
 def _any(groups: Sequence[Phrases], text: str) -> bool:

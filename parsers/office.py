@@ -11,6 +11,7 @@ small workbooks are read in full mode with merged ranges filled in.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class Grid:
 
     name: str  # the sheet's name, or "" for a Word table
     rows: tuple[tuple[str, ...], ...]  # cells keep line breaks; rows[0] is row 1
+    # (row, column) of formulas Excel never calculated: they read as "" although the unit
+    # sees a value, so a message about them must say why (files made by scripts, or saved
+    # by tools that do not recalculate). Indexes as in `rows`.
+    uncalculated: frozenset[tuple[int, int]] = frozenset()
 
 
 Block = str | Grid  # a paragraph or a table, in document order
@@ -81,7 +86,8 @@ def read(data: bytes) -> Content:
     sheet_bytes = sum(m.file_size for m in members if m.filename.startswith("xl/worksheets/"))
     try:
         if found == "xlsx":
-            return Content("xlsx", _workbook(data, full=sheet_bytes <= FULL_MODE_SHEET_BYTES))
+            full = sheet_bytes <= FULL_MODE_SHEET_BYTES
+            return Content("xlsx", _workbook(data, full=full, formulas=_has_formulas(archive)))
         return Content("docx", tuple(_body(docx.Document(io.BytesIO(data)).element.body)))
     except Unreadable:
         raise
@@ -117,17 +123,51 @@ def _check_members(members: list[zipfile.ZipInfo]) -> Format:
 # --- Excel -------------------------------------------------------------------------------
 
 
-def _workbook(data: bytes, *, full: bool) -> tuple[Grid, ...]:
+def _workbook(data: bytes, *, full: bool, formulas: bool) -> tuple[Grid, ...]:
     # data_only: a formula gives its cached value (None if Excel never calculated it).
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=not full, data_only=True)
+    # Only a workbook with formulas is read a second time, to tell them from empty cells.
+    with_formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True) if formulas else None
     try:
         sheets = sorted(book.worksheets, key=lambda s: s.sheet_state != "visible")
-        return tuple(_sheet(sheet, full) for sheet in sheets)
+        return tuple(
+            _sheet(sheet, full, with_formulas[sheet.title] if with_formulas else None)
+            for sheet in sheets
+        )
     finally:
         book.close()
+        if with_formulas is not None:
+            with_formulas.close()
 
 
-def _sheet(sheet: Any, full: bool) -> Grid:
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(archive: zipfile.ZipFile) -> bool:
+    """Whether any worksheet holds a formula (sizes were checked by _check_members)."""
+    return any(
+        _FORMULA.search(archive.read(m))
+        for m in archive.infolist()
+        if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")
+    )
+
+
+def _uncalculated(
+    rows: list[list[str]], formulas: Any, bottom: int, right: int
+) -> frozenset[tuple[int, int]]:
+    """Cells that hold a formula but read as empty: never calculated, no cached value."""
+    found: set[tuple[int, int]] = set()
+    for r, row in enumerate(formulas.iter_rows(max_row=bottom, max_col=right, values_only=True)):
+        for c, value in enumerate(row):
+            is_formula = (isinstance(value, str) and value.startswith("=")) or (
+                value is not None and not isinstance(value, str | int | float | date | time)
+            )  # ArrayFormula, DataTableFormula
+            if is_formula and not _at(rows, r, c):
+                found.add((r, c))
+    return frozenset(found)
+
+
+def _sheet(sheet: Any, full: bool, formulas: Any = None) -> Grid:
     # Bounds from the sheet's own size: asking a full-mode sheet for more creates the cells.
     bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
     right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
@@ -141,7 +181,8 @@ def _sheet(sheet: Any, full: bool) -> Grid:
             for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
                 for c in range(merged.min_col - 1, min(merged.max_col, len(rows[r]))):
                     rows[r][c] = value
-    return Grid(str(sheet.title), tuple(tuple(row) for row in rows))
+    pending = _uncalculated(rows, formulas, bottom, right) if formulas is not None else frozenset()
+    return Grid(str(sheet.title), tuple(tuple(row) for row in rows), pending)
 
 
 def _at(rows: list[list[str]], r: int, c: int) -> str:

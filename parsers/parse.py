@@ -7,16 +7,16 @@ what to do), never an exception: one bad attachment must not stop a mailbox poll
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
-from parsers.model import ParsedFile, Problem
+from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
-from parsers.specs import FormSpec, builtin_specs
-from parsers.tables import read_rows
+from parsers.specs import FormSpec, TableShape, builtin_specs
+from parsers.tables import Header, find_header, read_rows
 from parsers.xls import read_xls
 
 log = logging.getLogger(__name__)
@@ -104,20 +104,37 @@ def _table(filename: str, content: Content, found: Recognised) -> ParsedFile:
                 ),
             ),
         )
-    b, header = found.table
-    grid = content.blocks[b]
-    assert isinstance(grid, Grid)
-    sheets = sum(isinstance(block, Grid) for block in content.blocks)
-    if content.format == "xlsx":  # Excel shows row numbers: name the row the unit sees
-        prefix = f"Trang “{grid.name}”, dòng" if sheets > 1 else "Dòng"
-        entries, problems = read_rows(grid, header, shape, lambda i: f"{prefix} {i + 1}")
-    else:
-        entries, problems = read_rows(grid, header, shape, lambda i: f"Dòng {i + 1} của bảng")
+    entries, problems = _read_tables(content, found.table, shape)
     if not entries:
         problems += (
             Problem("no-entries", f"Biểu trong tệp '{filename}' chưa có dòng đăng ký nào"),
         )
     return ParsedFile(filename, spec.id, fields, entries, problems)
+
+
+def _read_tables(
+    content: Content, first: tuple[int, Header], shape: TableShape
+) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
+    """Rows of every grid whose header fits the form, from the first one found on: a long
+    list may be split over several sheets, or over several tables in a Word file."""
+    grids = [(b, block) for b, block in enumerate(content.blocks) if isinstance(block, Grid)]
+    tables = [(first[1], grid) for b, grid in grids if b == first[0]]
+    tables += [(h, grid) for b, grid in grids if b > first[0] if (h := find_header(grid, shape))]
+    entries: tuple[Entry, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    for n, (header, grid) in enumerate(tables, 1):
+        if content.format == "xlsx":  # Excel shows row numbers: name the row the unit sees
+            prefix = f"Trang “{grid.name}”, dòng" if len(grids) > 1 else "Dòng"
+        else:
+            prefix = f"Bảng {n}, dòng" if len(tables) > 1 else "Dòng"
+        suffix = " của bảng" if content.format != "xlsx" and len(tables) == 1 else ""
+        more, found = read_rows(grid, header, shape, _where(prefix, suffix))
+        entries, problems = entries + more, problems + found
+    return entries, problems
+
+
+def _where(prefix: str, suffix: str) -> Callable[[int], str]:
+    return lambda i: f"{prefix} {i + 1}{suffix}"
 
 
 def _needs_review(filename: str, ext: str) -> ParsedFile:

@@ -7,15 +7,18 @@ when a unit rushes to meet the deadline.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from parsers.detect import date_line, unit_line
 from parsers.model import Problem
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, ReportShape
-from parsers.text import fold, words
+from parsers.text import fold, has_phrase, words
 
 TITLE_SEARCH_LINES = 30
+PERIOD_LINE_WORDS = 12  # a longer line under the title is the body, not the title's end
+_YEAR = re.compile(r"\bnam (20\d\d)\b")
 
 
 def read_report(
@@ -36,6 +39,8 @@ def read_report(
             title = f"{title} {lines[body_from]}"
             body_from += 1
         fields["tieu_de"] = title
+        following = lines[body_from] if body_from < len(lines) else ""
+        fields |= _period(shape, title, following)
     day = date_line(head)
     if day:
         fields["ngay"] = day
@@ -52,10 +57,29 @@ def read_report(
             Problem(
                 "empty-report",
                 f"Báo cáo trong tệp '{filename}' gần như chưa có nội dung ({count} từ); "
-                "đề nghị bổ sung tình hình thực hiện các mô hình điểm và gửi lại",
+                f"đề nghị {shape.ask} và gửi lại",
             )
         )
     return fields, tuple(problems)
+
+
+def _period(shape: ReportShape, title: str, following: str) -> dict[str, str]:
+    """ky (the spec's period id: "quy-3", "6-thang", "nam") and nam (the year), from the
+    title or the short line under it ("Kết quả thực hiện phong trào ..." / "Quý III năm 2024")."""
+    if not shape.periods:
+        return {}
+    text = title if len(words(following).split()) > PERIOD_LINE_WORDS else f"{title}\n{following}"
+    found = [
+        (len(words(phrase)), period)
+        for period, phrases in shape.periods
+        for phrase in phrases
+        if has_phrase(phrase, text)
+    ]
+    out = {"ky": max(found)[1]} if found else {}
+    year = _YEAR.search(words(text))
+    if year:
+        out["nam"] = year.group(1)
+    return out
 
 
 def _lines(block: str | Grid) -> list[str]:

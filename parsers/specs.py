@@ -3,11 +3,12 @@
 A spec is a TOML file (see parsers/specs/mau-01.toml for a commented example):
 
     id, title, shape ("table" | "report"), unit_prefixes = [phrase, ...]
-    [recognise]      titles, filenames: phrase or [phrase, ...] (all must appear)
+    [recognise]      titles, filenames, names: phrase or [phrase, ...] (all must appear)
     [table]          name = [column keys], min_columns, end, skip (regexes on folded text)
     [table.sections] marker (regex), sets = [column keys, outer first]
     [table.columns.KEY] headers, label, required, extra, [table.columns.KEY.values] id = [...]
-    [report]         title (phrase), min_words, end (regex)
+    [table.columns.KEY.marks] other column key = value id (a tick column sets that value)
+    [report]         title (phrase), min_words, end (regex), ask, [report.periods] id = [...]
 
 Every key is checked; a mistake raises ValueError naming the key, at start-up.
 """
@@ -38,6 +39,9 @@ class Column:
     required: bool = False
     extra: bool = True  # copied into Entry.extra (not the running number, say)
     values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # id -> what units type
+    # A tick column: any mark in it sets another column's value, as the M3/M4 template's
+    # "tiếp tục" and "đăng ký mới" sub-columns do for the period: (column key, value id).
+    marks: tuple[tuple[str, str], ...] = ()
 
     def lookup(self, text: str) -> str | None:
         """The id a typed value means: an exact synonym, else the longest one it contains."""
@@ -76,6 +80,10 @@ class ReportShape:
     title: str
     min_words: int
     end: re.Pattern[str] | None
+    # The period the report covers ("quý III", "6 tháng đầu năm"), found in its title:
+    # id -> phrases, the longest phrase found wins; empty for reports without a period.
+    periods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    ask: str = "bổ sung tình hình thực hiện các mô hình điểm"  # what an empty report lacks
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,9 @@ class FormSpec:
     shape: Literal["table", "report"]
     titles: tuple[Phrases, ...]  # in the first lines of the document
     filenames: tuple[Phrases, ...]  # in the file name, or (weaker) the email subject
+    # The form's own number ("mẫu M3"), written in its first lines: counts as a title and
+    # outranks a better-fitting table, since M3 and M4 differ only in their sections.
+    names: tuple[Phrases, ...] = ()
     unit_prefixes: tuple[str, ...] = ()
     table: TableShape | None = None
     report: ReportShape | None = None
@@ -184,6 +195,7 @@ class _Reader:
             raise self.fail("shape", f'expected "table" or "report", got {shape!r}')
         recognise = self.table("recognise")
         titles, filenames = recognise.phrases("titles"), recognise.phrases("filenames")
+        names = recognise.phrases("names")
         recognise.done()
         if not titles and not filenames and shape == "report":
             raise self.fail("recognise", "a report needs titles or filenames to be recognised")
@@ -196,6 +208,7 @@ class _Reader:
             shape="table" if shape == "table" else "report",
             titles=titles,
             filenames=filenames,
+            names=names,
             unit_prefixes=self.strings("unit_prefixes"),
             table=table,
             report=report,
@@ -224,6 +237,13 @@ class _Reader:
         for key in section_keys:
             if not next(c for c in columns if c.key == key).values:
                 raise self.fail("sections.sets", f"column {key!r} has no values to set")
+        for column in columns:
+            for key, value_id in column.marks:
+                target = next((c for c in columns if c.key == key), None)
+                if target is None or value_id not in dict(target.values):
+                    raise self.fail(
+                        f"columns.{column.key}.marks.{key}", f"no value {value_id!r} of column"
+                    )
         shape = TableShape(
             columns=columns,
             name_keys=name_keys,
@@ -259,15 +279,35 @@ class _Reader:
             required=self.get("required", bool, False),
             extra=self.get("extra", bool, True),
             values=tuple(values),
+            marks=self.marks(),
         )
         self.done()
         return column
+
+    def marks(self) -> tuple[tuple[str, str], ...]:
+        """[...marks]: column key = value id; checked against the columns in table_shape."""
+        marks_table = self.optional_table("marks")
+        if marks_table is None:
+            return ()
+        out = tuple((key, marks_table.text(key)) for key in marks_table.data)
+        marks_table.done()
+        return out
 
     def report_shape(self) -> ReportShape:
         shape = ReportShape(
             title=self.text("title", "báo cáo"),
             min_words=self.get("min_words", int, 40),
             end=self.regex("end"),
+            periods=self.periods(),
+            ask=self.text("ask", ReportShape.ask),
         )
         self.done()
         return shape
+
+    def periods(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        periods_table = self.optional_table("periods")
+        if periods_table is None:
+            return ()
+        out = tuple((key, periods_table.strings(key, required=True)) for key in periods_table.data)
+        periods_table.done()
+        return out

@@ -1,4 +1,4 @@
-"""Read a table form (mẫu 01) from a grid of cells: find its header, then one Entry per row.
+"""Read a table form (mẫu 01, M3, M4) from a grid: find its header, then one Entry per row.
 
 Districts word the headers their own way and add a title block above, so the header row
 is searched for by its synonyms. Below it, besides the registered rows, units leave the
@@ -23,6 +23,8 @@ HEADER_SEARCH_ROWS = 20
 ENTRY_KEYS = ("kind", "field", "level")
 _TEMPLATE_CELL = re.compile(r"[\d\s.,:;()\[\]…*_/–—-]*")  # "1", "(2)", "...", "-"
 _NUMBER = re.compile(r"\d+[.)]?")
+_EXAMPLES = re.compile(r"\(.*$")
+_FILLER = re.compile(r"[\s.…_-]*")
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,29 @@ def find_header(grid: Grid, shape: TableShape) -> Header | None:
     """The best header row (or pair of rows, for a merged two-row header) near the top."""
     best: Header | None = None
     for r in range(min(len(grid.rows), HEADER_SEARCH_ROWS)):
-        candidates = [(r, grid.rows[r])]
+        single = _match_columns(grid.rows[r], shape.columns)
+        candidates = [(r, r, single)]
         if r + 1 < len(grid.rows) and not _is_data_like(grid.rows[r + 1]):
-            candidates.append((r + 1, _stack(grid.rows[r], grid.rows[r + 1])))
-        for last, cells in candidates:
-            columns = _match_columns(cells, shape.columns)
+            lower = grid.rows[r + 1]
+            stacked = _match_columns(_stack(grid.rows[r], lower), shape.columns, lower)
+            alone = _match_columns(lower, shape.columns)
+            # A parent heading over sub-headings ("Thời gian" over "Bắt đầu", "Hoàn thành")
+            # explains more columns than the lower row alone (merged cells repeated); a
+            # title line does not, and stacking it would hide the title from recognition.
+            if len(stacked) > len(alone):
+                candidates.append((r, r + 1, stacked))
+            elif len(alone) >= len(single):
+                # Cells merged down over both rows repeat in the lower one: the header ends
+                # there, and its sub-headings must not be read as the first entry. It starts
+                # on the upper row only if that is a header too (not the title above it).
+                top = r if len(single) >= shape.min_columns else r + 1
+                candidates.insert(0, (top, r + 1, alone))
+        for top, last, columns in candidates:
             keys = {k for k, _, _ in columns}
             if len(columns) < shape.min_columns or not keys & set(shape.name_keys):
                 continue
             if best is None or len(columns) > len(best.columns):
-                best = Header(r, last, columns)
+                best = Header(top, last, columns)
         if best is not None and best.row <= r:
             return best  # the first header found wins over later tables on the sheet
     return best
@@ -81,8 +96,11 @@ def read_rows(
             continue
         if not numbered and len(texts) <= 2 and _section(" ".join(texts), shape, sections):
             continue
-        values = {key: _at(cells, col) for key, col, _ in header.columns}
-        entry, row_problems = _row(values, header, shape, sections, where(i))
+        # "..." and "…" left from the template in a filled row mean nothing was written.
+        values = {key: _filled(_at(cells, col)) for key, col, _ in header.columns}
+        pending = {key for key, col, _ in header.columns if (i, col) in grid.uncalculated}
+        row = _Row(where(i), numbered, frozenset(pending))
+        entry, row_problems = _row(values, header, shape, sections, row)
         problems += row_problems
         if entry is None:
             continue
@@ -104,22 +122,47 @@ def read_rows(
     return tuple(entries), tuple(problems)
 
 
+@dataclass(frozen=True)
+class _Row:
+    where: str  # how the unit finds the row: "Dòng 7", "Trang “DS”, dòng 7"
+    numbered: bool  # has a running number: text in it means the unit meant an entry
+    pending: frozenset[str]  # column keys whose cell is a formula Excel never calculated
+
+
+def has_sections(grid: Grid, header: Header, shape: TableShape) -> bool:
+    """Whether a section row under the header sets a value: it tells M3 (a commune's list,
+    grouped by field) from M4 (an agency's list, the same columns without sections)."""
+    number_col = header.index("no")
+    for cells in grid.rows[header.row + 1 :]:
+        texts = list(dict.fromkeys(c for c in (clean(c) for c in cells) if c))
+        if not texts or len(texts) > 2:
+            continue
+        if number_col is not None and _NUMBER.fullmatch(clean(_at(cells, number_col))):
+            continue
+        found: dict[str, str] = {}
+        if _section(" ".join(texts), shape, found) and found:
+            return True
+    return False
+
+
 def _row(
     values: Mapping[str, str],
     header: Header,
     shape: TableShape,
     sections: Mapping[str, str],
-    where: str,
+    row: _Row,
 ) -> tuple[Entry | None, list[Problem]]:
     """One data row: its entry, if it names one, and what is wrong with it."""
+    where = row.where
     name_key = next((k for k in shape.name_keys if values.get(k)), None)
-    problems: list[Problem] = []
+    marked, problems = _marks(values, shape, where)
     ids: dict[str, str | None] = {}
     for column in shape.columns:
         if not column.values:
             continue
         typed = values.get(column.key, "")
-        ids[column.key] = column.lookup(typed) if typed else sections.get(column.key)
+        found = marked.get(column.key) or sections.get(column.key)
+        ids[column.key] = column.lookup(typed) if typed else found
         if typed and ids[column.key] is None:
             choices = ", ".join(synonyms[0] for _, synonyms in column.values)
             problems.append(
@@ -130,22 +173,29 @@ def _row(
                 )
             )
         elif column.required and ids[column.key] is None and header.index(column.key) is not None:
-            problems.append(Problem("missing-value", f"{where}: chưa ghi rõ {column.label}"))
+            problems.append(_missing(row, header, column, f"chưa ghi rõ {column.label}"))
     if name_key is None:
-        if not any(values.get(c.key) for c in shape.columns if c.values):
+        valued = any(values.get(c.key) for c in shape.columns if c.values or c.marks)
+        if not valued and not row.numbered:
             return None, []  # a note or a heading without a name: nothing registered here
-        label = shape.column(shape.name_keys[0]).label
-        return None, [Problem("missing-value", f"{where}: chưa ghi {label}")]
+        column = next(
+            (shape.column(k) for k in shape.name_keys if k in row.pending),
+            shape.column(shape.name_keys[0]),
+        )
+        return None, [*problems, _missing(row, header, column, f"chưa ghi {column.label}")]
     extra = {
         key: ids.get(key) or value
         for key, value in values.items()
         if value and key != name_key and key not in ENTRY_KEYS and _column(shape, key).extra
     }
+    for key, value_id in marked.items():  # "x" under "Đăng ký mới" -> period = "moi"
+        if key not in ENTRY_KEYS and key not in extra and ids.get(key) == value_id:
+            extra[key] = value_id
     for column in shape.columns:  # required free-text columns, such as the name
         free_text = not column.values and column.key not in shape.name_keys
         present = header.index(column.key) is not None
         if column.required and free_text and present and not values.get(column.key):
-            problems.append(Problem("missing-value", f"{where}: chưa ghi {column.label}"))
+            problems.append(_missing(row, header, column, f"chưa ghi {column.label}"))
     entry = Entry(
         name=values[name_key],
         kind=ids.get("kind"),
@@ -154,6 +204,43 @@ def _row(
         extra=extra,
     )
     return entry, problems
+
+
+def _marks(
+    values: Mapping[str, str], shape: TableShape, where: str
+) -> tuple[dict[str, str], list[Problem]]:
+    """Values set by tick columns; two different ticks for one value are a problem."""
+    chosen: dict[str, list[tuple[str, str]]] = {}
+    for column in shape.columns:
+        if values.get(column.key):
+            for key, value_id in column.marks:
+                chosen.setdefault(key, []).append((value_id, column.label))
+    marked: dict[str, str] = {}
+    problems: list[Problem] = []
+    for key, ticks in chosen.items():
+        if len({value_id for value_id, _ in ticks}) == 1:
+            marked[key] = ticks[0][0]
+            continue
+        headings = " và ".join(f"“{heading}”" for _, heading in ticks)
+        problems.append(
+            Problem(
+                "conflicting-marks",
+                f"{where}: đánh dấu cả {headings}; đề nghị chỉ đánh dấu một cột "
+                f"({_column(shape, key).label})",
+            )
+        )
+    return marked, problems
+
+
+def _missing(row: _Row, header: Header, column: Column, says: str) -> Problem:
+    """An empty required cell; if it holds an uncalculated formula, say so and what to do."""
+    if column.key in row.pending:
+        return Problem(
+            "uncalculated-formula",
+            f"{row.where}: ô “{header.text(column.key)}” có công thức nhưng chưa có giá trị "
+            "(tệp chưa được tính lại); đề nghị mở tệp bằng Excel, lưu lại rồi gửi lại",
+        )
+    return Problem("missing-value", f"{row.where}: {says}")
 
 
 def _section(text: str, shape: TableShape, sections: dict[str, str]) -> bool:
@@ -166,6 +253,9 @@ def _section(text: str, shape: TableShape, sections: dict[str, str]) -> bool:
     folded = fold(text)
     marker = shape.section_marker.match(folded) if shape.section_marker else None
     rest = folded[marker.end() :] if marker else folded
+    # Tân Yên's "II- Lĩnh vực văn hóa – xã hội (Bảo vệ môi trường; ...)": the brackets list
+    # examples, which may name another field's words; the heading before them decides.
+    rest = _EXAMPLES.sub("", rest).strip() or rest
     found = False
     for n, key in enumerate(shape.section_keys):
         column = shape.column(key)
@@ -184,19 +274,26 @@ def _value_words(column: Column) -> set[str]:
 
 
 def _match_columns(
-    cells: Sequence[str], columns: Sequence[Column]
+    cells: Sequence[str], columns: Sequence[Column], lower: Sequence[str] = ()
 ) -> tuple[tuple[str, int, str], ...]:
-    """Assign header cells to columns: exact wording first, then the longest synonym inside."""
+    """Assign header cells to columns: exact wording first, then the longest synonym inside.
+
+    For a stacked header, `lower` holds the sub-headings: a wording found there beats one
+    found only with the parent's words, so "Thời gian triển khai" over "Tiếp tục" is the
+    "tiếp tục" column and not the one the parent heading alone would name.
+    """
     scored = []
     for i, cell in enumerate(cells):
-        typed = words(cell)
-        if not typed or len(typed) > 80:
+        typed, sub = words(cell), words(_at(lower, i))
+        if not typed or len(typed) > (160 if lower else 80):  # 80 per row: not a paragraph
             continue
         for column in columns:
             for synonym in column.headers:
                 wanted = words(synonym)
                 if wanted == typed or f" {wanted} " in f" {typed} ":
-                    scored.append((wanted == typed, len(wanted), -i, column.key, i, clean(cell)))
+                    in_sub = bool(sub) and f" {wanted} " in f" {sub} "
+                    exact = wanted in (typed, sub)
+                    scored.append((exact, in_sub, len(wanted), -i, column.key, i, clean(cell)))
     taken_keys: set[str] = set()
     taken_cells: set[int] = set()
     out = []
@@ -221,6 +318,10 @@ def _stack(top: Sequence[str], bottom: Sequence[str]) -> tuple[str, ...]:
 def _is_data_like(row: Sequence[str]) -> bool:
     """A row with a number in it is data or template numbering, not a second header row."""
     return any(_NUMBER.fullmatch(clean(c)) for c in row)
+
+
+def _filled(text: str) -> str:
+    return "" if _FILLER.fullmatch(text) else text
 
 
 def _at(cells: Sequence[str], i: int) -> str:

@@ -109,7 +109,7 @@ def test_samples_are_deterministic() -> None:
 
 
 def test_the_builtin_specs_are_used_by_default() -> None:
-    assert [s.id for s in parsers.builtin_specs()] == ["mau-01", "mau-02"]
+    assert {"mau-01", "mau-02"} <= {s.id for s in parsers.builtin_specs()}
     data = mau01_xlsx(UNIT, ENTRIES)
     assert parsers.parse_file("a.xlsx", data) == parsers.parse_file(
         "a.xlsx", data, parsers.builtin_specs()
