@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from parsers.labelled import evidence
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, Phrases
 from parsers.tables import Header, find_header, has_sections
@@ -38,15 +39,17 @@ def recognise(
     """The spec with the most evidence, if there is enough of it."""
     best: tuple[tuple[int, bool, tuple[int, int], int, int], Recognised] | None = None
     for order, spec in enumerate(specs):
-        if spec.shape == "report" and content.format != "docx":
+        if spec.shape != "table" and content.format != "docx":
             continue
         table = _find_table(spec, content)
         head = head_lines(content, table)
+        # A labelled form's items (M1, M2) play the part of a table's header row.
+        items = evidence(spec.labelled, content) if spec.labelled else None
         title_text = "\n".join(_title_block(spec, head))
         named = _any(spec.names, title_text)
         score = (
             WEIGHTS["title"] * (_any(spec.titles, title_text) or named)
-            + WEIGHTS["header"] * (table is not None)
+            + WEIGHTS["header"] * (table is not None or items is not None)
             + WEIGHTS["filename"] * _any(spec.filenames, filename)
             + WEIGHTS["hint"] * _any(spec.filenames, hint)
         )
@@ -55,7 +58,11 @@ def recognise(
         # columns, then the more specific title phrase, then the order of the specs; a
         # form's own number written in it ("Mẫu M3") comes before all of these.
         title_words = _longest(spec.titles, title_text)
-        rank = (score, named, _table_fit(spec, content, table), title_words, -order)
+        # A labelled form none of whose items are there loses a tie on a file name alone
+        # ("M02.docx" is mẫu 02 in Phong Thổ, M2 in Tân Yên).
+        fit = (-1, 0) if spec.labelled and items is None else _table_fit(spec, content, table)
+        fit = (items, 0) if items is not None else fit
+        rank = (score, named, fit, title_words, -order)
         if score >= THRESHOLD and (best is None or rank > best[0]):
             best = (rank, Recognised(spec, head, table))
     return best[1] if best else None

@@ -67,6 +67,9 @@ Block = str | Grid  # a paragraph or a table, in document order
 class Content:
     format: Format
     blocks: tuple[Block, ...]  # .xlsx: one Grid per worksheet; .docx: the body in order
+    # .docx: runs in bold or highlighted, each stretch cleaned: a unit that picks an option
+    # by making it bold leaves no other trace in the text.
+    emphasis: frozenset[str] = frozenset()
 
 
 def read(data: bytes) -> Content:
@@ -88,7 +91,8 @@ def read(data: bytes) -> Content:
         if found == "xlsx":
             full = sheet_bytes <= FULL_MODE_SHEET_BYTES
             return Content("xlsx", _workbook(data, full=full, formulas=_has_formulas(archive)))
-        return Content("docx", tuple(_body(docx.Document(io.BytesIO(data)).element.body)))
+        body = docx.Document(io.BytesIO(data)).element.body
+        return Content("docx", tuple(_body(body)), _emphasis(body))
     except Unreadable:
         raise
     except Exception as exc:  # the libraries raise anything from KeyError to XMLSyntaxError
@@ -247,6 +251,10 @@ def _runs(element: Any) -> Iterator[str]:
     for child in element:
         if child.tag in (MC_FALLBACK, W_DEL):
             continue
+        box = _checkbox(child)
+        if box:  # a ticked box has no text of its own (or text that may disagree with it)
+            yield box
+            continue
         if child.tag == W_T:
             yield convert_run(child.text or "", _run_font(child))
         elif child.tag == W_TAB:
@@ -306,3 +314,65 @@ def _int(prop: Any, default: int) -> int:
         return min(int(prop.get(W_VAL)), MAX_COLUMNS) if prop is not None else default
     except (TypeError, ValueError):
         return default
+
+
+# --- Word: ticks and emphasis, the ways units pick an option ------------------------------
+
+CHECKED, UNCHECKED = "☒", "☐"
+W14_CHECKBOX, W14_CHECKED, W14_VAL = qn("w14:checkbox"), qn("w14:checked"), qn("w14:val")
+W_SDT_PR, W_FLD_CHAR, W_FF_DATA = qn("w:sdtPr"), qn("w:fldChar"), qn("w:ffData")
+W_CHECKBOX, W_DEFAULT, W_CHECKED = qn("w:checkBox"), qn("w:default"), qn("w:checked")
+W_R, W_RPR, W_B = qn("w:r"), qn("w:rPr"), qn("w:b")
+W_HIGHLIGHT, W_SHD, W_FILL = qn("w:highlight"), qn("w:shd"), qn("w:fill")
+_FALSE = ("0", "false", "off")
+
+
+def _checkbox(element: Any) -> str:
+    """☒ or ☐ for a checkbox content control (w14) or legacy FORMCHECKBOX field, else ""."""
+    if element.tag == W_SDT:
+        box = _prop(element, W_SDT_PR, W14_CHECKBOX)
+        if box is None:
+            return ""
+        checked = box.find(W14_CHECKED)
+        on = checked is not None and checked.get(W14_VAL, "0") not in _FALSE
+        return CHECKED if on else UNCHECKED
+    if element.tag == W_FLD_CHAR:
+        box = _prop(element, W_FF_DATA, W_CHECKBOX)
+        if box is None:
+            return ""
+        state = box.find(W_CHECKED)  # the current state; w:default when never clicked
+        if state is None:
+            state = box.find(W_DEFAULT)
+            on = state is not None and state.get(W_VAL, "0") not in _FALSE
+        else:
+            on = state.get(W_VAL, "1") not in _FALSE
+        return CHECKED if on else UNCHECKED
+    return ""
+
+
+def _emphasis(body: Any) -> frozenset[str]:
+    """Stretches of consecutive bold or highlighted runs, paragraph by paragraph."""
+    found: set[str] = set()
+    for p in body.iter(W_P):
+        stretch: list[str] = []
+        for run in [*p.iter(W_R), None]:
+            if run is not None and _emphasised(run):
+                stretch.append("".join(_runs([run])))
+                continue
+            text = clean("".join(stretch))
+            if any(c.isalnum() for c in text):
+                found.add(text)
+            stretch = []
+    return frozenset(found)
+
+
+def _emphasised(run: Any) -> bool:
+    props = run.find(W_RPR)
+    if props is None:
+        return False
+    bold, mark, shading = props.find(W_B), props.find(W_HIGHLIGHT), props.find(W_SHD)
+    return (
+        (bold is not None and bold.get(W_VAL, "1") not in _FALSE)
+        or (mark is not None and mark.get(W_VAL, "none") != "none")
+        or (shading is not None and shading.get(W_FILL, "auto").lower() not in ("auto", "ffffff"))
+    )

@@ -12,6 +12,7 @@ from pathlib import PurePath
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
+from parsers.labelled import before_items, read_labelled
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
@@ -81,7 +82,20 @@ def _parse(filename: str, data: bytes, specs: Sequence[FormSpec], hint: str) -> 
     if found.spec.report is not None:
         fields, problems = read_report(found.spec, found.spec.report, content, found.head, filename)
         return ParsedFile(filename, found.spec.id, fields, (), problems)
+    if found.spec.labelled is not None:
+        return _labelled(filename, content, found)
     return _table(filename, content, found)
+
+
+def _labelled(filename: str, content: Content, found: Recognised) -> ParsedFile:
+    spec, shape = found.spec, found.spec.labelled
+    assert shape is not None
+    # The unit's name stands above the first item; "BẢN ĐĂNG KÝ" is not a title on its own.
+    head = before_items(found.head, shape)
+    unit = unit_line(head, spec.unit_prefixes, (*spec.titles, ("bản đăng ký",)))
+    fields = {k: v for k, v in (("don_vi", unit), ("ngay", date_line(found.head))) if v}
+    more, entries, problems = read_labelled(spec, shape, content, unit)
+    return ParsedFile(filename, spec.id, fields | more, entries, problems)
 
 
 def _table(filename: str, content: Content, found: Recognised) -> ParsedFile:

@@ -9,6 +9,8 @@ A spec is a TOML file (see parsers/specs/mau-01.toml for a commented example):
     [table.columns.KEY] headers, label, required, extra, [table.columns.KEY.values] id = [...]
     [table.columns.KEY.marks] other column key = value id (a tick column sets that value)
     [report]         title (phrase), min_words, end (regex), ask, [report.periods] id = [...]
+    [labelled]       kind, name = [item keys], min_items, end, hint (regexes on folded text)
+    [labelled.items.KEY] number, labels, label, required, [labelled.items.KEY.values] id = [...]
 
 Every key is checked; a mistake raises ValueError naming the key, at start-up.
 """
@@ -87,12 +89,34 @@ class ReportShape:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One labelled item of a registration form ("1. Tên mô hình đăng ký: ...")."""
+
+    key: str
+    labels: tuple[str, ...]  # the wordings that introduce it, matched folded and fuzzily
+    label: str  # how a message names it: "Mục 7 (Kết quả dự kiến) còn để trống"
+    number: int | None = None  # its number in the template; None for "Chức vụ:" and the like
+    required: bool = False
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # an option item: id -> synonyms
+
+
+@dataclass(frozen=True)
+class LabelledShape:
+    items: tuple[Item, ...]
+    kind: str | None  # Entry.kind of every file of this form (M1 is always a collective)
+    name_keys: tuple[str, ...]  # Entry.name: the first of these items with a value
+    min_items: int  # labels found before the layout counts as evidence of the form
+    end: re.Pattern[str] | None  # the signature block
+    hint: re.Pattern[str] | None  # the template's "(ghi rõ ...)" instructions, not values
+
+
+@dataclass(frozen=True)
 class FormSpec:
     """A form the board accepts: how to recognise it and how to read it."""
 
     id: str
     title: str
-    shape: Literal["table", "report"]
+    shape: Literal["table", "report", "labelled"]
     titles: tuple[Phrases, ...]  # in the first lines of the document
     filenames: tuple[Phrases, ...]  # in the file name, or (weaker) the email subject
     # The form's own number ("mẫu M3"), written in its first lines: counts as a title and
@@ -101,11 +125,12 @@ class FormSpec:
     unit_prefixes: tuple[str, ...] = ()
     table: TableShape | None = None
     report: ReportShape | None = None
+    labelled: LabelledShape | None = None
     origin: str = ""
 
 
 def builtin_specs() -> tuple[FormSpec, ...]:
-    """The forms of the letters (mẫu 01, mẫu 02), shipped as package data."""
+    """The forms of the letters (mẫu 01, mẫu 02, M1, M2, ...), shipped as package data."""
     folder = resources.files("parsers") / "specs"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
     return tuple(
@@ -191,27 +216,29 @@ class _Reader:
 
     def spec(self) -> FormSpec:
         shape = self.text("shape")
-        if shape not in ("table", "report"):
-            raise self.fail("shape", f'expected "table" or "report", got {shape!r}')
+        if shape not in ("table", "report", "labelled"):
+            raise self.fail("shape", f'expected "table", "report" or "labelled", got {shape!r}')
         recognise = self.table("recognise")
         titles, filenames = recognise.phrases("titles"), recognise.phrases("filenames")
         names = recognise.phrases("names")
         recognise.done()
-        if not titles and not filenames and shape == "report":
-            raise self.fail("recognise", "a report needs titles or filenames to be recognised")
+        if not titles and not filenames and shape in ("report", "labelled"):
+            raise self.fail("recognise", f"a {shape} form needs titles or filenames")
         # Only the section of the spec's own shape is read (and required).
         table = self.table("table").table_shape() if shape == "table" else None
         report = self.table("report").report_shape() if shape == "report" else None
+        labelled = self.table("labelled").labelled_shape() if shape == "labelled" else None
         spec = FormSpec(
             id=self.text("id"),
             title=self.text("title"),
-            shape="table" if shape == "table" else "report",
+            shape="table" if shape == "table" else "report" if shape == "report" else "labelled",
             titles=titles,
             filenames=filenames,
             names=names,
             unit_prefixes=self.strings("unit_prefixes"),
             table=table,
             report=report,
+            labelled=labelled,
             origin=self.origin,
         )
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", spec.id, re.IGNORECASE):
@@ -258,7 +285,8 @@ class _Reader:
         self.done()
         return shape
 
-    def column(self, key: str) -> Column:
+    def values(self, key: str, what: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """[...values]: id -> synonyms; kind, field and level must use the ids of model.py."""
         values_table = self.optional_table("values")
         values: list[tuple[str, tuple[str, ...]]] = []
         if values_table:
@@ -270,15 +298,19 @@ class _Reader:
             values_table.done()
         if key in ENTRY_VALUES and not values:
             raise self.fail(
-                "values", f"column {key!r} needs values ({', '.join(ENTRY_VALUES[key])})"
+                "values", f"{what} {key!r} needs values ({', '.join(ENTRY_VALUES[key])})"
             )
+        return tuple(values)
+
+    def column(self, key: str) -> Column:
+        values = self.values(key, "column")
         column = Column(
             key=key,
             headers=self.strings("headers", required=True),
             label=self.text("label", key),
             required=self.get("required", bool, False),
             extra=self.get("extra", bool, True),
-            values=tuple(values),
+            values=values,
             marks=self.marks(),
         )
         self.done()
@@ -311,3 +343,45 @@ class _Reader:
         out = tuple((key, periods_table.strings(key, required=True)) for key in periods_table.data)
         periods_table.done()
         return out
+
+    def labelled_shape(self) -> LabelledShape:
+        items_table = self.table("items")
+        items = tuple(items_table.table(key).item(key) for key in items_table.data)
+        items_table.done()
+        if not items:
+            raise self.fail("items", "must describe at least one item")
+        keys = {i.key for i in items}
+        name_keys = self.strings("name")
+        for key in name_keys:
+            if key not in keys:
+                raise self.fail("name", f"no item {key!r} under [labelled.items]")
+        kind = self.get("kind", str, "") or None
+        if kind is not None and kind not in KINDS:
+            raise self.fail("kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
+        shape = LabelledShape(
+            items=items,
+            kind=kind,
+            name_keys=name_keys,
+            min_items=self.get("min_items", int, min(3, len(items))),
+            end=self.regex("end"),
+            hint=self.regex("hint"),
+        )
+        if not 1 <= shape.min_items <= len(items):
+            raise self.fail("min_items", f"must be between 1 and {len(items)} (the items)")
+        self.done()
+        return shape
+
+    def item(self, key: str) -> Item:
+        number = self.get("number", int) if "number" in self.data else None
+        if number is not None and number < 1:
+            raise self.fail("number", "must be at least 1")
+        item = Item(
+            key=key,
+            labels=self.strings("labels", required=True),
+            label=self.text("label", key),
+            number=number,
+            required=self.get("required", bool, False),
+            values=self.values(key, "item"),
+        )
+        self.done()
+        return item
