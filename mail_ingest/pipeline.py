@@ -144,7 +144,7 @@ def process(
     )  # fmt: skip
     robot = classify(mail.headers)
     if robot is not None:
-        return replace(base, outcome=robot)
+        return replace(base, outcome=robot, failed_recipients=mail.failed_recipients)
     if fetched.partial == "too-large":
         return replace(base, outcome="too-large", error=_too_large(fetched.size))
     if fetched.partial is not None:  # a copy is recorded as the message it copies
