@@ -98,7 +98,8 @@ min_collectives = { xa = -1 }
         "units[0].id: 'Xã Mường So' is not a valid id"
         " (lowercase letters, digits, '-', '_' and '.')",
         "units[0].name: is required",
-        "requirements[0].forms[0]: 'mau-09' is not one of 'mau-01', 'mau-02'",
+        "requirements[0].forms[0]: 'mau-09' is not one of 'M1', 'M2', 'M3', 'M4', 'bao-cao-nam',"
+        " 'mau-01', 'mau-02'",
         "requirements[0].before: give exactly one of `before` (trước ngày),"
         " `by` (chậm nhất ngày) or `due` (a local date and time)",
         "requirements[0].reminders[0]: expected a whole number, got 'soon'",
