@@ -181,10 +181,12 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
     m = _NUMBERED.match(line.text)
     number = int(m.group(1)) if m else None
     body = line.text[m.end() :] if m else line.text
+    tokens = list(_WORD.finditer(body))  # once per line, not once per label
+    folded = [fold(t.group()) for t in tokens]
     best: tuple[tuple[bool, int], Item, str] | None = None
     for item in items:
         for label in item.labels:
-            rest = _after_label(body, words(label).split())
+            rest = _after_label(body, tokens, folded, words(label).split())
             if rest is None or not (rest[:1] in (":", "(", "") or number is not None):
                 continue
             if rest == "" and number is None and not line.cell and ":" not in body:
@@ -195,12 +197,13 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
     return (best[1], best[2]) if best else None
 
 
-def _after_label(body: str, label: list[str]) -> str | None:
+def _after_label(
+    body: str, tokens: Sequence[re.Match[str]], folded: Sequence[str], label: list[str]
+) -> str | None:
     """The text after `label` if `body` starts with it (folded, small typos forgiven)."""
-    tokens = list(_WORD.finditer(body))
     if len(tokens) < len(label) or not label:
         return None
-    typed = " ".join(fold(t.group()) for t in tokens[: len(label)])
+    typed = " ".join(folded[: len(label)])
     wanted = " ".join(label)
     if typed != wanted and (len(label) < 3 or fuzz.ratio(typed, wanted) < FUZZY):
         return None

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Encoding = Literal["tcvn3", "vni"]
@@ -232,7 +233,12 @@ class _Word:
 
 def _judge(match: re.Match[str]) -> _Word:
     """What one word looks like: Unicode, clearly one legacy encoding, or either."""
-    word = match.group()
+    readings, bad, kind = _judge_word(match.group())
+    return _Word(match.start(), match.end(), dict(readings), bad, kind)
+
+
+@lru_cache(maxsize=1 << 14)  # the same words recur in every cell and paragraph of a form
+def _judge_word(word: str) -> tuple[tuple[tuple[Encoding, str], ...], frozenset[Encoding], _Kind]:
     readings: dict[Encoding, str] = {}
     bad: set[Encoding] = set()
     modern = any(ord(c) > 0xFF for c in word)
@@ -256,7 +262,7 @@ def _judge(match: re.Match[str]) -> _Word:
         kind = "unicode"
     else:
         kind = "other" if bad else "neutral"
-    return _Word(match.start(), match.end(), readings, frozenset(bad), kind)
+    return tuple(readings.items()), frozenset(bad), kind
 
 
 def detect_and_convert(text: str) -> str:

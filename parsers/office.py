@@ -14,6 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import docx
 import openpyxl
 from docx.oxml.ns import qn
+from openpyxl.utils.cell import range_boundaries
 
 from parsers.legacy import convert, convert_run, detect_and_convert
 from parsers.text import clean
@@ -30,7 +32,6 @@ MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # all members together, as the zip annou
 MAX_MEMBERS = 2000
 # A compression ratio only means a bomb for big members: styles.xml alone is often 100:1.
 MAX_RATIO, RATIO_FROM_BYTES = 100, 10 * 1024 * 1024
-FULL_MODE_SHEET_BYTES = 8 * 1024 * 1024  # below this, read merged cells too
 MAX_ROWS, MAX_COLUMNS = 5000, 40  # a form has tens of rows; stray formatting can claim a million
 
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -86,11 +87,9 @@ def read(data: bytes) -> Content:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise Unreadable("corrupt-file", "not-zip") from exc
     found = _check_members(members)
-    sheet_bytes = sum(m.file_size for m in members if m.filename.startswith("xl/worksheets/"))
     try:
         if found == "xlsx":
-            full = sheet_bytes <= FULL_MODE_SHEET_BYTES
-            return Content("xlsx", _workbook(data, full=full, formulas=_has_formulas(archive)))
+            return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
         body = docx.Document(io.BytesIO(data)).element.body
         return Content("docx", tuple(_body(body)), _emphasis(body))
     except Unreadable:
@@ -127,15 +126,25 @@ def _check_members(members: list[zipfile.ZipInfo]) -> Format:
 # --- Excel -------------------------------------------------------------------------------
 
 
-def _workbook(data: bytes, *, full: bool, formulas: bool) -> tuple[Grid, ...]:
-    # data_only: a formula gives its cached value (None if Excel never calculated it).
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=not full, data_only=True)
+def _workbook(data: bytes, archive: zipfile.ZipFile, *, formulas: bool) -> tuple[Grid, ...]:
+    """Every sheet as text, hidden ones last.
+
+    Read-only mode streams the sheets and is several times faster than full mode, which
+    builds every cell's style; it does not know merged ranges, which `_merged` reads
+    from the sheet's XML. data_only: a formula gives its cached value (None if Excel
+    never calculated it).
+    """
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     # Only a workbook with formulas is read a second time, to tell them from empty cells.
     with_formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True) if formulas else None
     try:
         sheets = sorted(book.worksheets, key=lambda s: s.sheet_state != "visible")
         return tuple(
-            _sheet(sheet, full, with_formulas[sheet.title] if with_formulas else None)
+            _sheet(
+                sheet,
+                _merged(archive, sheet),
+                with_formulas[sheet.title] if with_formulas else None,
+            )
             for sheet in sheets
         )
     finally:
@@ -171,20 +180,37 @@ def _uncalculated(
     return frozenset(found)
 
 
-def _sheet(sheet: Any, full: bool, formulas: Any = None) -> Grid:
-    # Bounds from the sheet's own size: asking a full-mode sheet for more creates the cells.
+def _merged(archive: zipfile.ZipFile, sheet: Any) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges (min_col, min_row, max_col, max_row), from its XML."""
+    path = str(getattr(sheet, "_worksheet_path", "")).lstrip("/")
+    try:
+        xml = archive.read(path)
+    except KeyError:
+        return []
+    ranges = []
+    for match in _MERGE_CELL.finditer(xml):
+        with suppress(ValueError, TypeError):
+            ranges.append(range_boundaries(match.group(1).decode("ascii")))
+    return [r for r in ranges if None not in r]
+
+
+_MERGE_CELL = re.compile(
+    rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]{1,3}[0-9]{1,7}:[A-Z]{1,3}[0-9]{1,7})\""
+)
+
+
+def _sheet(sheet: Any, merged: list[tuple[int, int, int, int]], formulas: Any = None) -> Grid:
     bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
     right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
     rows = [
         [_cell_text(c.value, _cell_font(c)) for c in row]
         for row in sheet.iter_rows(max_row=bottom, max_col=right)
     ]
-    if full:  # a merged range keeps its value in the top-left cell only
-        for merged in sheet.merged_cells.ranges:
-            value = _at(rows, merged.min_row - 1, merged.min_col - 1)
-            for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
-                for c in range(merged.min_col - 1, min(merged.max_col, len(rows[r]))):
-                    rows[r][c] = value
+    for min_col, min_row, max_col, max_row in merged:  # the value is in the top-left cell
+        value = _at(rows, min_row - 1, min_col - 1)
+        for r in range(min_row - 1, min(max_row, len(rows))):
+            for c in range(min_col - 1, min(max_col, len(rows[r]))):
+                rows[r][c] = value
     pending = _uncalculated(rows, formulas, bottom, right) if formulas is not None else frozenset()
     return Grid(str(sheet.title), tuple(tuple(row) for row in rows), pending)
 

@@ -337,9 +337,6 @@ def test_xlsx_cells_in_legacy_fonts(encoding: legacy.Encoding, font: str | None)
     assert unit == ("đảng ủy xã mường so" if (encoding, font) == ("tcvn3", None) else UNIT.upper())
 
 
-def test_xlsx_in_read_only_mode_keeps_cell_fonts(monkeypatch: pytest.MonkeyPatch) -> None:
-    from parsers import office
-
-    monkeypatch.setattr(office, "FULL_MODE_SHEET_BYTES", 0)
+def test_xlsx_in_read_only_mode_keeps_cell_fonts() -> None:
     parsed = parsers.parse_file("Mau 01.xlsx", legacy_workbook("vni", "VNI-Times"))
     assert sorted(parsed.entries, key=lambda e: e.name) == expected(ENTRIES)

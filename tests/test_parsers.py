@@ -91,8 +91,11 @@ def test_an_agency_dated_in_the_district_keeps_its_own_name() -> None:
     assert parsed.fields["don_vi"] == "CHI BỘ VĂN PHÒNG HĐND - UBND HUYỆN"
 
 
-def test_big_workbooks_are_read_in_read_only_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(office, "FULL_MODE_SHEET_BYTES", 0)  # no merged cells in this mode
+def test_workbooks_are_read_in_read_only_mode_with_their_merged_cells() -> None:
+    data = mau01_xlsx(UNIT, ENTRIES)
+    [grid] = [b for b in office.read(data).blocks if isinstance(b, office.Grid)]
+    title_rows = [row for row in grid.rows if any("BIỂU TỔNG HỢP" in c.upper() for c in row)]
+    assert title_rows and all(len(set(row)) == 1 for row in title_rows)  # merged across
     parsed = parsers.parse_file("Mau 01.xlsx", mau01_xlsx(UNIT, ENTRIES))
     assert (by_name(parsed), parsed.problems) == (expected(ENTRIES), ())
 
