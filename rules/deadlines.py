@@ -77,7 +77,7 @@ class Period:
     """One occurrence of a requirement for one unit, and which mail counts for it.
 
     Mail received in [opens_at, cutoff) counts and is on time. Mail received after the
-    cutoff but before `claim_until` (the next period's cutoff) still counts, as late,
+    cutoff but before `claim_until` (halfway to the next cutoff) still counts, as late,
     while this period is not complete; once it is, later mail belongs to the next
     period. A unit that is late is then not also shifted into every later period.
     """
@@ -174,7 +174,9 @@ class Schedule:
                     deadline=deadline,
                     opens_at=periods[-1].cutoff if periods else opens_at,
                     cutoff=cutoff,
-                    claim_until=following,
+                    # Halfway to the next cutoff: a report a few days late completes
+                    # its own period; one sent months later is the next period's.
+                    claim_until=cutoff + (following - cutoff) / 2 if following else None,
                 )
             )
             if cutoff > now:
