@@ -17,13 +17,16 @@ import click
 from rich.console import Console
 from rich.progress import MofNCompleteColumn
 from rich.progress import Progress as RichProgress
+from rich.table import Table
 
 import parsers
-from mail_ingest import __version__, cli_corrections, corrections, notices, report
+from mail_ingest import __version__, cli_corrections, corrections, mime, notices, report
 from mail_ingest import config as config_module
+from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
+from mail_ingest.workbook import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS
 from parsers.model import ParsedFile
 
 
@@ -236,24 +239,44 @@ def messages(ctx: click.Context, limit: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
-    """Parse form files and print what was read (uses the config's form specs if any)."""
+    """Parse form files as if attached to a mail (zips unpacked, .doc/.xls converted) and
+    print what was read (uses the config's form specs if any)."""
     path: Path = ctx.find_root().obj
     specs = config_module.load(path).forms if path.exists() else parsers.builtin_specs()
-    results = [parsers.parse_file(f.name, f.read_bytes(), specs) for f in files]
+    rows = [
+        (f, row.parsed)
+        for f in files
+        for row in read_attachment(mime.Attachment(f.name, "", f.read_bytes()), "", specs)
+    ]
     if fmt == "json":
-        payload = [_parsed_json(str(f), r) for f, r in zip(files, results, strict=True)]
+        payload = [_parsed_json(str(f.parent / r.filename), r) for f, r in rows]
         click.echo(
             json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
         )
         return
-    for f, r in zip(files, results, strict=True):
-        click.echo(f"{f}: {r.form or 'not recognised'}")
+    titles = {spec.id: spec.title for spec in specs}
+    console = Console()
+    for f, r in rows:
+        form = f"{titles.get(r.form, r.form)} ({r.form})" if r.form else "not recognised"
+        console.print(f"[bold]{f.parent / r.filename}[/]: {form}", highlight=False)
         for key, value in r.fields.items():
-            click.echo(f"  {key}: {value}")
-        for i, e in enumerate(r.entries, start=1):
-            click.echo(f"  {i}. {e.name} [{e.kind or '?'}, {e.field or '?'}, {e.level or '?'}]")
-        for p in r.problems:
-            click.echo(f"  ! {p.message}")
+            console.print(f"  {key}: {value}", highlight=False)
+        if r.entries:
+            console.print(_entries_table(r))
+        for problem in r.problems:
+            console.print(f"  [yellow]![/] {problem.message}", highlight=False)
+
+
+def _entries_table(r: ParsedFile) -> Table:
+    table = Table(show_lines=False, pad_edge=False)
+    for title in ("STT", "Tên", "Tập thể/Cá nhân", "Lĩnh vực", "Cấp", "Tên mô hình"):
+        table.add_column(title)
+    for i, e in enumerate(r.entries, start=1):
+        table.add_row(
+            str(i), e.name, KIND_LABELS.get(e.kind or "", ""), FIELD_LABELS.get(e.field or "", ""),
+            LEVEL_LABELS.get(e.level or "", ""), e.extra.get("model", ""),
+        )  # fmt: skip
+    return table
 
 
 def _parsed_json(name: str, r: ParsedFile) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -168,3 +169,20 @@ def test_run_polls_and_stops_cleanly_on_sigterm(deployment: Deployment, at: At) 
     assert service.returncode == 0, output
     assert "poll done: 1 fetched, 1 new, 0 errors" in output
     assert "stopped" in output
+
+
+def test_parse_reads_files_as_attachments_and_prints_a_table(tmp_path: Path) -> None:
+    archive = tmp_path / "ho so.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Mau 01.xlsx", forms()[0][1])
+    runner = CliRunner()
+    none = str(tmp_path / "none.toml")
+    as_json = json.loads(runner.invoke(cli, ["--config", none, "parse", str(archive),
+                                             "--format", "json"]).output)  # fmt: skip
+    assert [(p["file"], p["form"]) for p in as_json] == [
+        (str(archive), None),
+        (str(tmp_path / "ho so.zip/Mau 01.xlsx"), "mau-01"),
+    ]
+    table = runner.invoke(cli, ["--config", none, "parse", str(archive)]).output
+    assert "Biểu tổng hợp đăng ký thi đua (mẫu số 01) (mau-01)" in table
+    assert "Tập thể " in table and "Cá nhân " in table  # the kind column, in Vietnamese
