@@ -7,7 +7,6 @@ import json
 import logging
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import tracemalloc
@@ -478,24 +477,10 @@ def test_silent_server_times_out_as_transient(
 
 
 @pytest.fixture(scope="module")
-def tls_dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+def tls_dovecot(certificate: tuple[Path, Path]) -> Iterator[DovecotServer]:
     """A second Dovecot with a self-signed certificate for 127.0.0.1 (IMAPS and STARTTLS)."""
     require_dovecot()
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl not found")
-    certs = tmp_path_factory.mktemp("certs")
-    cert, key = certs / "cert.pem", certs / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
-            *("-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", str(key)),
-            *("-out", str(cert), "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    certs.chmod(0o755)
+    cert, key = certificate
     server = DovecotServer(tls_cert=cert, tls_key=key)
     server.start()
     try:
