@@ -152,7 +152,9 @@ def run(workspace: Path | None, console: Console | None = None) -> Outcome:
         f"Workspace: {root}\n"
         f"  config   {config_path}\n  mailbox  {root / 'mail'}\n  store    {config.storage}\n"
         f"Try: mail-ingest --config {config_path} status --now {NOW.isoformat()} --format json\n"
-        f"     mail-ingest --config {config_path} messages"
+        f"     mail-ingest --config {config_path} messages\n"
+        f"     mail-ingest --config {config_path} report --now {NOW.isoformat()} --dry-run\n"
+        f"     mail-ingest --config {config_path} remind --now 2024-01-26T09:00 --dry-run"
     )
     return Outcome(root, config_path, result)
 
