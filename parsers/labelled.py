@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -107,11 +108,21 @@ def _lines(content: Content, shape: LabelledShape) -> list[_Line]:
     out: list[_Line] = []
     for block in content.blocks:
         if isinstance(block, Grid):
-            for row in block.rows:
-                out += _row(list(dict.fromkeys(c for c in row if c.strip())), shape)
+            rows = [list(dict.fromkeys(c for c in row if c.strip())) for row in block.rows]
+            if _is_list(rows):  # a wide table (mẫu 01, M3): rows are entries, not label|value
+                out += [_Line(" ".join(cells), cell=True) for cells in rows if cells]
+                continue
+            for cells in rows:
+                out += _row(cells, shape)
         else:
             out += [_Line(line) for line in block.splitlines()]
     return out
+
+
+def _is_list(rows: Sequence[Sequence[str]]) -> bool:
+    """Most rows hold more than number, label and value: a list of entries, not a form."""
+    widths = sorted(len(cells) for cells in rows if cells)
+    return bool(widths) and widths[len(widths) // 2] > 3
 
 
 def _row(cells: list[str], shape: LabelledShape) -> list[_Line]:
@@ -186,7 +197,7 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
     best: tuple[tuple[bool, int], Item, str] | None = None
     for item in items:
         for label in item.labels:
-            rest = _after_label(body, tokens, folded, words(label).split())
+            rest = _after_label(body, tokens, folded, _label_words(label))
             if rest is None or not (rest[:1] in (":", "(", "") or number is not None):
                 continue
             if rest == "" and number is None and not line.cell and ":" not in body:
@@ -197,16 +208,26 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
     return (best[1], best[2]) if best else None
 
 
+@lru_cache(maxsize=4096)
+def _label_words(label: str) -> tuple[str, ...]:
+    return tuple(words(label).split())
+
+
 def _after_label(
-    body: str, tokens: Sequence[re.Match[str]], folded: Sequence[str], label: list[str]
+    body: str, tokens: Sequence[re.Match[str]], folded: Sequence[str], label: tuple[str, ...]
 ) -> str | None:
     """The text after `label` if `body` starts with it (folded, small typos forgiven)."""
-    if len(tokens) < len(label) or not label:
+    n = len(label)
+    if len(tokens) < n or not label:
         return None
-    typed = " ".join(folded[: len(label)])
-    wanted = " ".join(label)
-    if typed != wanted and (len(label) < 3 or fuzz.ratio(typed, wanted) < FUZZY):
-        return None
+    if tuple(folded[:n]) != label:
+        if n < 3:
+            return None
+        typed, wanted = " ".join(folded[:n]), " ".join(label)
+        # fuzz.ratio is at most 200·min/(sum of lengths): skip what cannot reach FUZZY
+        shortest, total = min(len(typed), len(wanted)), len(typed) + len(wanted)
+        if 200 * shortest < FUZZY * total or fuzz.ratio(typed, wanted) < FUZZY:
+            return None
     rest = body[tokens[len(label) - 1].end() :].strip()
     if rest.startswith("(") and "):" in rest:  # "Tên cá nhân (ghi rõ họ tên): ..."
         rest = rest[rest.index("):") + 1 :]

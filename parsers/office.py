@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
 
-import docx
 import openpyxl
 from docx.oxml.ns import qn
+from docx.oxml.parser import parse_xml
 from openpyxl.utils.cell import range_boundaries
 
 from parsers.legacy import convert, convert_run, detect_and_convert
@@ -90,7 +90,7 @@ def read(data: bytes) -> Content:
     try:
         if found == "xlsx":
             return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
-        body = docx.Document(io.BytesIO(data)).element.body
+        body = _document_body(archive)
         return Content("docx", tuple(_body(body)), _emphasis(body))
     except Unreadable:
         raise
@@ -121,6 +121,29 @@ def _check_members(members: list[zipfile.ZipInfo]) -> Format:
     if any(n.startswith("word/") for n in names):
         return "docx"
     raise Unreadable("corrupt-file", "not-office")
+
+
+def _document_body(archive: zipfile.ZipFile) -> Any:
+    """The body of the main document part, parsed by python-docx's hardened XML parser.
+
+    Only that part is read: opening the whole package (styles, settings, fonts, theme)
+    costs several times more and the text is all in the body.
+    """
+    target = "word/document.xml"
+    with suppress(KeyError):
+        found = _OFFICE_DOCUMENT.search(archive.read("_rels/.rels"))
+        if found:
+            target = (found.group(1) or found.group(2)).decode("utf-8").lstrip("/")
+    body = parse_xml(archive.read(target)).find(qn("w:body"))
+    if body is None:
+        raise Unreadable("corrupt-file", "no-body")
+    return body
+
+
+_OFFICE_DOCUMENT = re.compile(
+    rb'<Relationship\b[^>]*?Type="[^"]*/officeDocument"[^>]*?Target="([^"]+)"'
+    rb'|<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Type="[^"]*/officeDocument"'
+)
 
 
 # --- Excel -------------------------------------------------------------------------------
