@@ -26,8 +26,7 @@ from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
-from mail_ingest.workbook import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS
-from parsers.model import ParsedFile
+from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS, ParsedFile
 
 
 class _Group(click.Group):

@@ -24,7 +24,8 @@ from typing import Literal
 
 from mail_ingest import report, workbook
 from mail_ingest.config import Config
-from mail_ingest.notify import Attachment, DeliveryReport, Outgoing, deliver, enqueue, transport_for
+from mail_ingest.mime import Attachment
+from mail_ingest.notify import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.pipeline import HELD, open_store
 from mail_ingest.render import Templates
 from mail_ingest.store import MessageRow, Store

@@ -32,6 +32,7 @@ from typing import Literal, Protocol
 
 from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError, ConfigError
+from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass(frozen=True)

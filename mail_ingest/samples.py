@@ -27,13 +27,14 @@ from docx.shared import Cm, Pt
 from docx.table import Table, _Cell
 from openpyxl.styles import Alignment, Border, Font, Side
 
+from parsers.model import KIND_LABELS, LEVEL_LABELS
+
 SUPERIOR = "ĐẢNG BỘ HUYỆN PHONG THỔ"
 TITLE = "BIỂU TỔNG HỢP ĐĂNG KÝ THI ĐUA “DÂN VẬN KHÉO” NĂM 2024"
 BASIS = "(Kèm theo Công văn số 35-CV/BDVHU ngày 23/01/2024 của Ban Dân vận Huyện ủy Phong Thổ)"
 DOC_DATE = datetime(2024, 1, 25, 8, 0)
 ZIP_TIME = (2024, 1, 25, 8, 0, 0)
 
-KIND_TEXT = {"tap-the": "Tập thể", "ca-nhan": "Cá nhân"}
 FIELD_TEXT = {
     "xay-dung-dang": "Xây dựng Đảng",
     "kinh-te": "Kinh tế",
@@ -46,7 +47,6 @@ FIELD_SECTION = {
     "van-hoa-xa-hoi": "Lĩnh vực văn hóa - xã hội",
     "quoc-phong-an-ninh": "Lĩnh vực quốc phòng - an ninh",
 }
-LEVEL_TEXT = {"tinh": "Cấp tỉnh", "huyen": "Cấp huyện", "xa": "Cấp xã"}
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 SIGNERS = ("Lò Văn Pọm", "Tẩn Láo Lở", "Vàng Thị Sua", "Lý A Chang", "Hoàng Văn Định")
 
@@ -114,7 +114,7 @@ def mau01_xlsx(unit_name: str, entries: Sequence[SampleEntry]) -> bytes:
         for e in group:
             number += 1
             rows.append(
-                (number, e.name, KIND_TEXT[e.kind], e.model, LEVEL_TEXT.get(e.level or "", ""))
+                (number, e.name, KIND_LABELS[e.kind], e.model, LEVEL_LABELS.get(e.level or "", ""))
             )
     for offset, values in enumerate(rows):
         r = 8 + offset
@@ -156,7 +156,7 @@ def mau01_docx(unit_name: str, entries: Sequence[SampleEntry]) -> bytes:
         letter = "ABCDEFGH"[n % 8]
         row = table.add_row()
         merged = row.cells[0].merge(row.cells[-1])
-        _write(merged, f"{letter}. {KIND_TEXT[kind].upper()}", bold=True)
+        _write(merged, f"{letter}. {KIND_LABELS[kind].upper()}", bold=True)
         for n, e in enumerate(group, start=1):
             cells = table.add_row().cells
             values = (
@@ -164,7 +164,7 @@ def mau01_docx(unit_name: str, entries: Sequence[SampleEntry]) -> bytes:
                 e.name,
                 e.model,
                 FIELD_TEXT[e.field],
-                LEVEL_TEXT.get(e.level or "", ""),
+                LEVEL_LABELS.get(e.level or "", ""),
                 "",
             )
             for i, text in enumerate(values):

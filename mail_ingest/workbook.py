@@ -20,17 +20,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mail_ingest.report import LABELS
-from parsers.model import FIELDS
+from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
 from rules.status import UnitStatus
 
-KIND_LABELS = {"tap-the": "Tập thể", "ca-nhan": "Cá nhân"}
-FIELD_LABELS = {
-    "xay-dung-dang": "Xây dựng Đảng và hệ thống chính trị",
-    "kinh-te": "Phát triển kinh tế, bảo vệ môi trường",
-    "van-hoa-xa-hoi": "Văn hóa - xã hội",
-    "quoc-phong-an-ninh": "Quốc phòng - an ninh",
-}
-LEVEL_LABELS = {"tinh": "Cấp tỉnh", "huyen": "Cấp huyện", "xa": "Cấp xã"}
 FILLS = {  # light tints that print well in black and white too
     "missing": "F8CBAD",
     "incomplete": "FFE699",

@@ -11,6 +11,15 @@ from dataclasses import field as _field  # `field` is also an Entry attribute
 KINDS = ("tap-the", "ca-nhan")
 FIELDS = ("xay-dung-dang", "kinh-te", "van-hoa-xa-hoi", "quoc-phong-an-ninh")
 LEVELS = ("tinh", "huyen", "xa")
+# How people read those ids (reports, the consolidated list, `mail-ingest parse`).
+KIND_LABELS = {"tap-the": "Tập thể", "ca-nhan": "Cá nhân"}
+FIELD_LABELS = {
+    "xay-dung-dang": "Xây dựng Đảng và hệ thống chính trị",
+    "kinh-te": "Phát triển kinh tế, bảo vệ môi trường",
+    "van-hoa-xa-hoi": "Văn hóa - xã hội",
+    "quoc-phong-an-ninh": "Quốc phòng - an ninh",
+}
+LEVEL_LABELS = {"tinh": "Cấp tỉnh", "huyen": "Cấp huyện", "xa": "Cấp xã"}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from docx.oxml.ns import qn
 from docx.text.run import Run
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_parsers import ENTRIES, UNIT, expected
 
 import parsers
-from mail_ingest.samples import SampleEntry, mau01_docx, mau01_xlsx
+from mail_ingest.samples import mau01_docx, mau01_xlsx
 from parsers import legacy
 from parsers.legacy import (
     TONES,
@@ -30,7 +31,6 @@ from parsers.legacy import (
     font_encoding,
     is_syllable,
 )
-from parsers.model import Entry
 
 
 def nfc(text: str) -> str:
@@ -255,22 +255,6 @@ def test_legacy_fonts_round_trip_any_text(text: str) -> None:
 
 
 # --- whole files ------------------------------------------------------------------------
-
-UNIT = "Đảng ủy xã Mường So"
-S = SampleEntry
-ENTRIES = [
-    S("Hợp tác xã chè Shan tuyết Mường So", "tap-the", "kinh-te", "huyen", "Chè hữu cơ"),
-    S("Chi hội Phụ nữ bản Nậm Củm", "tap-the", "van-hoa-xa-hoi", "xa", "“Nhà sạch, vườn đẹp”"),
-    S("Lò Văn Thắng, Bí thư chi bộ bản Khổng Khau", "ca-nhan", "xay-dung-dang", "xa", "Hiến đất"),
-    S("Tao Thị Xuân, Trưởng bản Phiêng Pẳn", "ca-nhan", "quoc-phong-an-ninh", None, "Tổ tự quản"),
-]  # fmt: skip
-
-
-def expected(entries: list[SampleEntry]) -> list[Entry]:
-    return sorted(
-        (Entry(e.name, e.kind, e.field, e.level, {"model": e.model}) for e in entries),
-        key=lambda e: e.name,
-    )
 
 
 def capitals_only(text: str) -> bool:

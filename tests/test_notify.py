@@ -18,8 +18,8 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
 from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError
+from mail_ingest.mime import Attachment
 from mail_ingest.notify import (
-    Attachment,
     FileTransport,
     Outgoing,
     SmtpTransport,
