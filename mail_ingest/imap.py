@@ -178,7 +178,7 @@ class ImapSource:
         fetch = _PREVIEW + ([b"X-GM-MSGID"] if client.has_capability("X-GM-EXT-1") else [])
         with self._network("fetch headers"):
             items = client.fetch(uids, fetch)
-        plan: list[tuple[int, dict[bytes, Any], Partial | None]] = []
+        plan: list[tuple[int, dict[bytes, Any], Partial | None, mime.Mail | None]] = []
         for uid in uids:
             item = items.get(uid)
             if item is None or b"BODY[HEADER]" not in item:
@@ -186,9 +186,10 @@ class ImapSource:
             self.downloaded += len(item[b"BODY[HEADER]"])
             if self._since and item[b"INTERNALDATE"] < self._since:
                 continue
-            plan.append((uid, item, self._triage(checkpoint, item)))
+            partial, header = self._triage(checkpoint, item)
+            plan.append((uid, item, partial, header))
         bodies: dict[int, bytes] = {}
-        for i, (uid, item, partial) in enumerate(plan):
+        for i, (uid, item, partial, header) in enumerate(plan):
             fetched = FetchedMessage(
                 source=source,
                 uidvalidity=uidvalidity,
@@ -197,11 +198,13 @@ class ImapSource:
                 raw=item[b"BODY[HEADER]"],
                 size=item[b"RFC822.SIZE"],
                 partial=partial,
+                header=header if partial else None,  # parsed once, here
                 gm_msgid=item.get(b"X-GM-MSGID"),
             )
             if partial is None:
                 if uid not in bodies:
-                    bodies = self._bodies(client, [(u, it) for u, it, p in plan[i:] if p is None])
+                    candidates = [(u, it) for u, it, p, _ in plan[i:] if p is None]
+                    bodies = self._bodies(client, candidates)
                 raw = bodies.pop(uid, None)
                 if raw is None:
                     continue  # expunged between the preview and the download
@@ -209,19 +212,22 @@ class ImapSource:
             self._yielded += 1
             yield fetched
 
-    def _triage(self, checkpoint: Checkpoint, item: dict[bytes, Any]) -> Partial | None:
-        """Why only the header is needed, or None to download the whole message."""
+    def _triage(
+        self, checkpoint: Checkpoint, item: dict[bytes, Any]
+    ) -> tuple[Partial | None, mime.Mail | None]:
+        """Why only the header is needed (None: download it whole), and the parsed header."""
         size: int = item[b"RFC822.SIZE"]
+        too_large: Partial | None = "too-large" if size > self.box.max_message_bytes else None
         try:
             mail = mime.parse(item[b"BODY[HEADER]"])
         except Exception:  # let the full parse record what is wrong
-            return "too-large" if size > self.box.max_message_bytes else None
+            return too_large, None
         if checkpoint.has_message(mail.message_id, size, item.get(b"X-GM-MSGID")):
-            return "copy"
+            return "copy", mail
         preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
         if self.wanted is not None and not self.wanted(preview):
-            return "not-candidate"
-        return "too-large" if size > self.box.max_message_bytes else None
+            return "not-candidate", mail
+        return too_large, mail
 
     def _bodies(self, client: IMAPClient, candidates: list[tuple[int, Any]]) -> dict[int, bytes]:
         """Download the next candidates, as many as fit in one batch of bytes (at least one)."""

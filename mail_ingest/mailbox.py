@@ -30,6 +30,7 @@ class FetchedMessage:
     size: int = -1  # the whole message's size, as the server reports it
     partial: Partial | None = None
     gm_msgid: int | None = None  # Gmail's X-GM-MSGID, the same in every label
+    header: Mail | None = None  # `raw` already parsed, when only the header was downloaded
 
     def __post_init__(self) -> None:
         if self.size < 0:

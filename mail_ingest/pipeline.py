@@ -130,7 +130,7 @@ def process(
         gm_msgid=fetched.gm_msgid,
     )
     try:
-        mail = mime.parse(fetched.raw)
+        mail = fetched.header or mime.parse(fetched.raw)
     except MessageError as exc:
         return replace(base, error=str(exc))
     except Exception as exc:  # the email package has surprises for hostile input
