@@ -20,8 +20,12 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
     select_autoescape,
 )
+
+from mail_ingest.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,18 @@ class Templates:
 
     def render(self, kind: str, **context: Any) -> Rendered:
         """`kind` is ack, reminder or report: its .subject, .txt and .html templates."""
-        subject = self._env.get_template(f"{kind}.subject.j2").render(context)
+        parts = {}
+        for part in ("subject", "txt", "html"):
+            name = f"{kind}.{part}.j2"
+            try:
+                parts[part] = self._env.get_template(name).render(context)
+            except TemplateError as exc:  # a district's own template with a mistake
+                where = f" line {exc.lineno}" if isinstance(exc, TemplateSyntaxError) else ""
+                raise ConfigError(f"notify.templates: {name}{where}: {exc}") from None
         return Rendered(
-            subject=" ".join(subject.split()),
-            text=self._env.get_template(f"{kind}.txt.j2").render(context).strip() + "\n",
-            html=self._env.get_template(f"{kind}.html.j2").render(context).strip() + "\n",
+            subject=" ".join(parts["subject"].split()),
+            text=parts["txt"].strip() + "\n",
+            html=parts["html"].strip() + "\n",
         )
 
 

@@ -20,7 +20,9 @@ from mail_ingest import config as config_module
 from mail_ingest import demo, notices
 from mail_ingest.cli import cli
 from mail_ingest.config import Config
+from mail_ingest.errors import ConfigError
 from mail_ingest.pipeline import open_store
+from mail_ingest.render import Templates
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -218,3 +220,13 @@ def test_reminders_copy_the_units_leader(campaign: Config) -> None:
     with_leader = replace(campaign, units=units)
     [mail] = [m for m in due(with_leader, at(26, 1, 9)) if m.key.startswith("remind:xa-khong")]
     assert (mail.to, mail.cc) == (("danguykhonglao@gmail.com",), ("bithu.khonglao@gmail.com",))
+
+
+def test_a_broken_template_of_the_district_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "ack.subject.j2").write_text("Kính gửi {{ unit.nam }", encoding="utf-8")
+    (tmp_path / "report.subject.j2").write_text("Báo cáo {{ khong_co }}", encoding="utf-8")
+    templates = Templates(TZ, tmp_path)
+    with pytest.raises(ConfigError, match=r"notify.templates: ack.subject.j2 line 1"):
+        templates.render("ack")
+    with pytest.raises(ConfigError, match=r"report.subject.j2: 'khong_co' is undefined"):
+        templates.render("report")
