@@ -13,6 +13,7 @@ import contextlib
 import email
 import email.policy
 import mimetypes
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ class Mail:
     attachments: tuple[Attachment, ...]
     body: str  # the first text part, for auto-reply detection and (later) unit matching
     failed_recipients: tuple[str, ...] = ()  # from a delivery report (RFC 3464)
+    # The From header's one addr-spec, parsed here; None when it holds none, several, or
+    # one that is not a plain ASCII mailbox. Attribution and replies use only this.
+    sender_address: str | None = None
+    reported_ids: tuple[str, ...] = ()  # a delivery report: Message-IDs it is about
 
 
 def parse(raw: bytes) -> Mail:
@@ -55,7 +60,30 @@ def parse(raw: bytes) -> Mail:
         attachments=tuple(_attachments(msg)),
         body=_body(msg),
         failed_recipients=_failed_recipients(msg),
+        sender_address=sender_address(msg),
     )
+
+
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+
+
+def sender_address(msg: Message) -> str | None:
+    """The single mailbox of the From header, as its structure says, not its decoded text.
+
+    An encoded display name may spell "unit@gmail.com" or hold a list of addresses; only
+    the header parser's addr-spec counts, and only when there is exactly one.
+    """
+    try:
+        values = msg.get_all("From") or []
+        if len(values) != 1:
+            return None
+        addresses = getattr(values[0], "addresses", None)
+        if addresses is None or len(addresses) != 1:
+            return None
+        spec = str(addresses[0].addr_spec)
+    except Exception:  # a malformed header: policy.default raises on access
+        return None
+    return spec if len(spec) <= 254 and _ADDR_SPEC.fullmatch(spec) else None
 
 
 def _failed_recipients(msg: Message) -> tuple[str, ...]:

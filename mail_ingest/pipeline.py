@@ -140,6 +140,7 @@ def process(
     known = matcher.directory.lookup(mail.sender or "")
     base = replace(
         base, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
+        sender_address=mail.sender_address, reported_ids=mail.reported_ids,
         unit_id=known[0].id if known else None, evidence=known[1] if known else None,
     )  # fmt: skip
     robot = classify(mail.headers)

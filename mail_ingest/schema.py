@@ -156,4 +156,34 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0006-untrusted-input",
+        """
+        -- The From header's single addr-spec as parsed at ingestion (NULL when the From
+        -- holds none or several): attribution and replies use it, never the decoded text.
+        ALTER TABLE messages ADD COLUMN sender_address TEXT;
+        -- sha256 of the raw header block: with the size, what recognises a copy before
+        -- download (a Message-ID alone is chosen by the sender).
+        ALTER TABLE messages ADD COLUMN header_sha256 TEXT;
+        -- Why a message is held for a person although a unit was found (a failed DMARC,
+        -- a look-alike name), in Vietnamese for the board.
+        ALTER TABLE messages ADD COLUMN review_reason TEXT;
+        -- A delivery report: the Message-IDs it says it is about (JSON list).
+        ALTER TABLE messages ADD COLUMN reported_ids TEXT;
+        CREATE INDEX messages_header ON messages (header_sha256, size);
+        -- The Message-ID of each mail we sent: a delivery report counts only if it names one.
+        ALTER TABLE outbox ADD COLUMN message_id TEXT;
+        CREATE INDEX outbox_message_id ON outbox (message_id);
+        -- A position being processed: written before, removed with the record. One left
+        -- behind means the process died on that message (an OOM kill is no exception).
+        CREATE TABLE processing (
+            source TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            started_at TEXT NOT NULL,         -- UTC, the latest attempt
+            PRIMARY KEY (source, uidvalidity, uid)
+        );
+        """,
+    ),
 )

@@ -56,6 +56,10 @@ class MessageRecord:
     confidence: float | None = None
     guesses: tuple[Guess, ...] = ()  # kept for the review queue
     failed_recipients: tuple[str, ...] = ()  # a delivery report: addresses it says failed
+    sender_address: str | None = None  # mime.Mail.sender_address: the only one we answer
+    header_sha256: str | None = None  # of the raw header block (copies before download)
+    review_reason: str | None = None  # why a person must look although a unit was found
+    reported_ids: tuple[str, ...] = ()  # a delivery report: the Message-IDs it is about
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class MessageRow:
     outcome: str
     error: str | None
     forms: tuple[str, ...]
+    sender_address: str | None = None
+    evidence: str | None = None  # how unit_id was found: by name means provisional
+    review_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,13 +312,15 @@ class Store:
         cursor = db.execute(
             "INSERT INTO messages (sha256, size, message_id, sender, subject, received_at,"
             " received_utc, unit_id, outcome, error, recorded_at, headers_only, gm_msgid,"
-            " evidence, confidence, guesses)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " evidence, confidence, guesses, sender_address, header_sha256, review_reason,"
+            " reported_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.sha256, r.size, r.message_id, r.sender, r.subject, r.received_at.isoformat(),
                 r.received_at.astimezone(UTC).isoformat(), r.unit_id, r.outcome, r.error, _now(),
                 int(r.headers_only), r.gm_msgid, r.evidence, r.confidence,
                 _json([vars(g) for g in r.guesses]) if r.guesses else None,
+                r.sender_address, r.header_sha256, r.review_reason,
+                _json(list(r.reported_ids)) if r.reported_ids else None,
             ),
         )  # fmt: skip
         message = int(cursor.lastrowid or 0)
@@ -413,13 +422,14 @@ class Store:
         ):
             forms[message].append(form)
         rows = self._db.execute(
-            "SELECT id, message_id, sender, subject, received_at, unit_id, outcome, error"
+            "SELECT id, message_id, sender, subject, received_at, unit_id, outcome, error,"
+            " sender_address, evidence, review_reason"
             " FROM messages ORDER BY received_utc DESC, id DESC LIMIT ?",
             (-1 if limit is None else limit,),
         )
         return [
             MessageRow(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7],
-                       tuple(forms.get(r[0], ())))
+                       tuple(forms.get(r[0], ())), r[8], r[9], r[10])
             for r in rows
         ]  # fmt: skip
 
