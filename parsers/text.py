@@ -19,6 +19,27 @@ _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 _NUMBER = re.compile(r"\b0+(?=\d)")
 
 
+# Characters a stranger can use to make text act or lie where people read it: C0/C1
+# controls (a terminal's ESC sequences, a BEL that openpyxl refuses), bidirectional
+# overrides and isolates (an "exe.xlsx" that shows as "xlsx.exe"), and lone surrogates
+# left by undecodable bytes (they cannot be written as UTF-8 anywhere).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """`text` without controls, bidi overrides or surrogates; tabs become spaces.
+
+    Every string from outside passes through this before a workbook, a mail header or a
+    terminal shows it. Line breaks survive only with `newlines` (a cell, a mail body).
+    """
+    text = text.replace("\t", " ")
+    if not newlines:
+        text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return _UNPRINTABLE.sub(lambda m: "\ufffd" if "\ud800" <= m.group() else "", text)
+
+
 def clean(text: str) -> str:
     """NFC with whitespace (including non-breaking spaces and line breaks) collapsed."""
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
