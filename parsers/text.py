@@ -37,7 +37,7 @@ def printable(text: str, *, newlines: bool = False) -> str:
     text = text.replace("\t", " ")
     if not newlines:
         text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return _UNPRINTABLE.sub(lambda m: "\ufffd" if "\ud800" <= m.group() else "", text)
+    return _UNPRINTABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", text)
 
 
 def clean(text: str) -> str:
