@@ -271,7 +271,7 @@ def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) ->
     """The outbox shows the board what could not be sent and why; if even that fails, the
     log does, and the other mails still go."""
     try:
-        recipients = [address for r in (*mail.to, *mail.cc) if (address := parseaddr(r)[1])]
+        recipients = [printable(a) for r in (*mail.to, *mail.cc) if (a := parseaddr(r)[1])]
         store.outbox_failed(mail.key, recipients, printable(mail.subject), reason, now)
     except Exception:
         log.exception("outbox %s: cannot even record the failure; skipped", mail.key)

@@ -46,6 +46,7 @@ MAX_NAME = 100  # of a display name
 MAX_FILE_NAME = 120  # of an attachment, and of an .eml written by FileTransport
 # A msg-id worth referring to (RFC 5322 id-left "@" id-right, no spaces, bounded).
 _MSG_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 
@@ -109,18 +110,28 @@ def message_id(sender: str, now: datetime) -> str:
 def enqueue(store: Store, out: Outgoing, sender: str, now: datetime) -> bool:
     """Record the mail under its key; False (and nothing recorded) if the key exists."""
     msg = compose(out, sender, now)
-    recipients = [address for _, address in getaddresses([*out.to, *out.cc]) if address]
+    recipients = [recipient(r)[1] for r in (*out.to, *out.cc)]
     subject = str(msg["Subject"])
     return store.outbox_add(out.key, recipients, subject, bytes(msg), now, str(msg["Message-ID"]))
+
+
+def recipient(text: str) -> tuple[str, str]:
+    """(display name, addr-spec) of the one plain mailbox `text` holds; ValueError otherwise.
+
+    Recipients may come from stored header text: line breaks and controls are removed
+    before parsing, and text holding several addresses, or none, is refused.
+    """
+    found = getaddresses([printable(text)])
+    if len(found) != 1 or not _ADDR_SPEC.fullmatch(found[0][1]):
+        raise ValueError(f"not one mail address: {printable(text)[:200]!r}")
+    return found[0]
 
 
 def _addresses(recipients: Sequence[str]) -> list[Address]:
     """Each recipient as one parsed mailbox with a printable display name."""
     result = []
-    for recipient in recipients:
-        name, address = parseaddr(recipient)
-        if "@" not in address:
-            raise ValueError(f"not a mail address: {printable(recipient)[:200]!r}")
+    for text in recipients:
+        name, address = recipient(text)
         username, _, domain = address.rpartition("@")
         result.append(Address(_header_text(name, MAX_NAME), username, domain))
     return result
