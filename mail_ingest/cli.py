@@ -15,9 +15,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import MofNCompleteColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 import parsers
 from mail_ingest import __version__, cli_corrections, corrections, mime, notices, report
@@ -27,6 +29,7 @@ from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS, ParsedFile
+from parsers.text import printable
 
 
 class _Group(click.Group):
@@ -209,7 +212,7 @@ def _print_status(
         payload = report.as_json(statuses, now, notes)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        click.echo(report.as_csv(statuses, notes), nl=False)
+        click.echo(printable(report.as_csv(statuses, notes), newlines=True), nl=False)
     else:
         Console().print(report.as_table(statuses, config.timezone, now, notes))
 
@@ -224,10 +227,12 @@ def messages(ctx: click.Context, limit: int) -> None:
         rows = store.messages(limit)
     for m in rows:
         error = f"  error: {m.error}" if m.error else ""
-        click.echo(
-            f"#{m.id:<5} {m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  "
-            f"{m.outcome:<14} {m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} "
-            f"{m.subject or ''}{error}"
+        click.echo(  # subjects and errors quote strangers: no escape sequence passes
+            printable(
+                f"#{m.id:<5} {m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  "
+                f"{m.outcome:<14} {m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} "
+                f"{m.subject or ''}{error}"
+            )
         )
 
 
@@ -255,15 +260,16 @@ def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
         return
     titles = {spec.id: spec.title for spec in specs}
     console = Console()
-    for f, r in rows:
+    for f, r in rows:  # what files say is data: printable, and never read as rich markup
         form = f"{titles.get(r.form, r.form)} ({r.form})" if r.form else "not recognised"
-        console.print(f"[bold]{f.parent / r.filename}[/]: {form}", highlight=False)
+        name = _shown(f.parent / r.filename)
+        console.print(f"[bold]{escape(name)}[/]: {escape(_shown(form))}", highlight=False)
         for key, value in r.fields.items():
-            console.print(f"  {key}: {value}", highlight=False)
+            console.print(Text(_shown(f"  {key}: {value}")), highlight=False)
         if r.entries:
             console.print(_entries_table(r))
         for problem in r.problems:
-            console.print(f"  [yellow]![/] {problem.message}", highlight=False)
+            console.print(Text("  ") + Text("!", "yellow") + Text(f" {_shown(problem.message)}"))
 
 
 def _entries_table(r: ParsedFile) -> Table:
@@ -271,11 +277,16 @@ def _entries_table(r: ParsedFile) -> Table:
     for title in ("STT", "Tên", "Tập thể/Cá nhân", "Lĩnh vực", "Cấp", "Tên mô hình"):
         table.add_column(title)
     for i, e in enumerate(r.entries, start=1):
-        table.add_row(
+        table.add_row(*(Text(_shown(v)) for v in (
             str(i), e.name, KIND_LABELS.get(e.kind or "", ""), FIELD_LABELS.get(e.field or "", ""),
             LEVEL_LABELS.get(e.level or "", ""), e.extra.get("model", ""),
-        )  # fmt: skip
+        )))  # fmt: skip
     return table
+
+
+def _shown(value: object) -> str:
+    """Outside text as a terminal may show it: no control or escape sequence left."""
+    return printable(str(value))
 
 
 def _parsed_json(name: str, r: ParsedFile) -> dict[str, Any]:
@@ -346,10 +357,12 @@ def _notify(
         fresh = [m for m in mails if not store.outbox_has(m.key)]
         if dry_run:
             for mail in fresh:
-                click.echo(f"--- {mail.key}\nTo: {', '.join(mail.to)}\nSubject: {mail.subject}\n")
-                click.echo(mail.text)
+                click.echo(printable(f"--- {mail.key}"))
+                click.echo(printable(f"To: {', '.join(mail.to)}"))
+                click.echo(printable(f"Subject: {mail.subject}") + "\n")
+                click.echo(printable(mail.text, newlines=True))
                 for a in mail.attachments:
-                    click.echo(f"[attachment: {a.filename}, {len(a.data)} bytes]")
+                    click.echo(printable(f"[attachment: {a.filename}, {len(a.data)} bytes]"))
             already = len(mails) - len(fresh)
             click.echo(f"{len(fresh)} mail(s) would be sent; {already} already were")
             return fresh
@@ -378,13 +391,16 @@ def outbox(ctx: click.Context, limit: int, retry_key: str | None, address: str |
             click.echo(f"mail to {address} will be sent again")
             return
         for failing, since in store.failing_addresses().items():
-            click.echo(f"bounced since {since.astimezone(config.timezone):%Y-%m-%d}: {failing}")
+            day = f"{since.astimezone(config.timezone):%Y-%m-%d}"
+            click.echo(printable(f"bounced since {day}: {failing}"))
         for item in store.outbox(limit):
             when = item.sent_at or item.created_at
             error = f"  ({item.last_error})" if item.last_error and item.status != "sent" else ""
             click.echo(
-                f"{when.astimezone(config.timezone):%Y-%m-%d %H:%M}  {item.status:8} "
-                f"{item.key}  -> {', '.join(item.recipients)}{error}"
+                printable(
+                    f"{when.astimezone(config.timezone):%Y-%m-%d %H:%M}  {item.status:8} "
+                    f"{item.key}  -> {', '.join(item.recipients)}{error}"
+                )
             )
 
 

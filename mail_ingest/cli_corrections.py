@@ -17,6 +17,7 @@ from mail_ingest import corrections
 from mail_ingest.config import Config
 from mail_ingest.pipeline import open_store
 from mail_ingest.store import Attribution, LearnedAddress
+from parsers.text import printable
 
 _BY = click.option("--by", help="Who makes the change [default: the OS user].")
 
@@ -52,12 +53,14 @@ def review(ctx: click.Context) -> None:
             f"{len(held)} message(s) held; settle one with: mail-ingest assign ID UNIT [--remember]"
         )
     names = {u.id: u.name for u in config.units}
-    for m in held:
-        click.echo(_held_line(m, config.timezone))
+    for m in held:  # senders and subjects are strangers' text: printable only
+        click.echo(printable(_held_line(m, config.timezone)))
         for guess in m.guesses:
             click.echo(
-                f"    guess: {guess.unit_id} ({names.get(guess.unit_id, '?')}) "
-                f"{guess.score:.0f}% from the {guess.evidence}"
+                printable(
+                    f"    guess: {guess.unit_id} ({names.get(guess.unit_id, '?')}) "
+                    f"{guess.score:.0f}% from the {guess.evidence}"
+                )
             )
         if not m.guesses:
             click.echo("    guess: none (no unit's name found)")
@@ -76,7 +79,7 @@ def _echo_learned(learned: list[LearnedAddress]) -> None:
     if learned:
         click.echo("Learned addresses (copy them into the unit's `emails` in the config):")
     for a in learned:
-        click.echo(f"    {a.unit_id}: {a.address}  (by {a.by}, {a.learned_at:%Y-%m-%d})")
+        click.echo(printable(f"    {a.unit_id}: {a.address}  (by {a.by}, {a.learned_at:%Y-%m-%d})"))
 
 
 @click.command()
@@ -105,7 +108,7 @@ def assign(
     if done.learned:
         click.echo(f"learned {done.learned} as {unit}'s address: its next mail counts directly")
     for other in done.also_held:
-        click.echo(f"also held from this address: #{other.id} {other.subject or ''}")
+        click.echo(printable(f"also held from this address: #{other.id} {other.subject or ''}"))
 
 
 @click.command()
@@ -174,8 +177,10 @@ def audit(ctx: click.Context, limit: int) -> None:
         rows = store.audit(limit)
     for r in rows:
         click.echo(
-            f"{r.at.astimezone(config.timezone):%Y-%m-%d %H:%M}  {r.by:<12} {r.action:<13} "
-            f"{r.unit_id or '-':<16} {r.subject}  {r.note}"
+            printable(
+                f"{r.at.astimezone(config.timezone):%Y-%m-%d %H:%M}  {r.by:<12} {r.action:<13} "
+                f"{r.unit_id or '-':<16} {r.subject}  {r.note}"
+            )
         )
 
 

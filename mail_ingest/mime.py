@@ -60,6 +60,7 @@ def parse(raw: bytes) -> Mail:
         attachments=tuple(_attachments(msg)),
         body=_body(msg),
         failed_recipients=_failed_recipients(msg),
+        reported_ids=_reported_ids(msg),
         sender_address=sender_address(msg),
     )
 
@@ -102,6 +103,45 @@ def _failed_recipients(msg: Message) -> tuple[str, ...]:
             if action == "failed" and kind.strip().lower() == "rfc822" and "@" in address:
                 found.append(address.strip().strip("<>").lower())
     return tuple(dict.fromkeys(found))
+
+
+_REPORTED_ID = re.compile(r"<[^<>\s]{1,250}>")
+MAX_REPORTED_IDS = 20  # a report is about one message; a few references are plenty
+MAX_RETURNED_HEADERS = 65536  # bytes of a text/rfc822-headers part that are read
+
+
+def _reported_ids(msg: Message) -> tuple[str, ...]:
+    """The Message-IDs a delivery report is about: the returned message's (message/rfc822
+    or text/rfc822-headers part) and the report's own In-Reply-To and References.
+
+    A report counts only if one of them is a mail the service sent (store.record), so a
+    stranger's forged bounce cannot mark a unit's address as failing.
+    """
+    parts = list(msg.walk())
+    if not any(p.get_content_type() == "message/delivery-status" for p in parts):
+        return ()
+    found = []
+    for part in parts:
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            for returned in inner if isinstance(inner, list) else ():
+                if isinstance(returned, Message):
+                    found.append(_raw_value(returned, "Message-ID"))
+        elif part.get_content_type() == "text/rfc822-headers":
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                headers = email.message_from_bytes(
+                    data[:MAX_RETURNED_HEADERS], policy=email.policy.compat32
+                )
+                found.append(_raw_value(headers, "Message-ID"))
+    found += [_raw_value(msg, "In-Reply-To"), _raw_value(msg, "References")]
+    ids = [i for value in found for i in _REPORTED_ID.findall(value[:MAX_RETURNED_HEADERS])]
+    return tuple(dict.fromkeys(ids))[:MAX_REPORTED_IDS]
+
+
+def _raw_value(msg: Message, name: str) -> str:
+    """A header as it was written (msg-ids need no decoding), or ""."""
+    return next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
 
 
 def _header(msg: Message, name: str) -> str:

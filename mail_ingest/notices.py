@@ -28,9 +28,11 @@ from mail_ingest.mime import Attachment
 from mail_ingest.notify import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.pipeline import HELD, open_store
 from mail_ingest.render import Templates
-from mail_ingest.store import MessageRow, Store
+from mail_ingest.store import MessageRow, Store, outbox_key
 from parsers.model import ParsedFile
+from parsers.text import printable
 from rules.calendar import public_holidays, reminder_days
+from rules.matching import Guess
 from rules.status import UnitStatus
 from rules.units import UnitDirectory
 
@@ -155,6 +157,7 @@ def daily_report(
     *,
     failing: Sequence[str] = (),
     force: bool = False,
+    guesses: Mapping[int, Sequence[Guess]] | None = None,
 ) -> tuple[Outgoing, bytes]:
     """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
 
@@ -165,7 +168,8 @@ def daily_report(
     day = local.date()
     if local.time() < config.notify.report_at and not force:
         day -= timedelta(days=1)
-    data = workbook.build(statuses, now, config.timezone, [_held_row(m, config) for m in held])
+    rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
+    data = workbook.build(statuses, now, config.timezone, rows)
     counts = Counter(s.status for s in statuses)
     text = Templates(config.timezone, config.notify.templates).render(
         "report", board=_board(config), now=now, total=len(statuses),
@@ -205,7 +209,10 @@ def due(
     if "report" in kinds and config.report_recipients:
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
         failing = _failing(config, store.failing_addresses())
-        mail, data = daily_report(config, statuses, held, now, failing=failing, force=force)
+        guesses = {a.id: a.guesses for a in store.attributions()}
+        mail, data = daily_report(
+            config, statuses, held, now, failing=failing, force=force, guesses=guesses
+        )
         _keep(config, mail, data)
         out.append(mail)
     return out
@@ -218,32 +225,56 @@ def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> 
 
 
 def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing]) -> DeliveryReport:
-    """Record each mail under its key (once, within the daily cap), then deliver the outbox."""
+    """Record each mail under its key (once, within the daily cap), then deliver the outbox.
+
+    One mail that cannot be composed (a header `email` refuses, a bug) is recorded as
+    failed with its reason; it never stops the others.
+    """
     assert config.smtp is not None
-    counts: Counter[str] = Counter()
-    since = now - timedelta(days=1)
     for mail in mails:
-        if store.outbox_has(mail.key):
-            continue
-        unreachable = store.failing_addresses()
-        if any(parseaddr(r)[1].lower() in unreachable for r in (*mail.to, *mail.cc)):
-            log.warning("not sending %s to addresses that bounced: %s", mail.key, mail.to)
-            to, cc = (
-                tuple(r for r in rs if parseaddr(r)[1].lower() not in unreachable)
-                for rs in (mail.to, mail.cc)
-            )
-            if not to:
-                continue
-            mail = replace(mail, to=to, cc=cc)
-        if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
-            recipients = [parseaddr(r)[1].lower() for r in mail.to]
-            if any(store.outbox_sent_to(r, since) + counts[r] >= config.notify.daily_cap
-                   for r in recipients):  # fmt: skip
-                log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
-                continue
-            counts.update(recipients)
-        enqueue(store, mail, config.smtp.sender, now)
+        mail = replace(mail, key=outbox_key(mail.key))  # bounded and printable, for logs too
+        try:
+            _record(config, store, mail, now)
+        except Exception as exc:
+            log.exception("outbox %s: cannot compose this mail", mail.key)
+            _record_failure(store, mail, f"cannot compose this mail: {exc!r}", now)
     return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
+
+
+def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None:
+    """Enqueue one mail unless sent before, to bounced addresses only, or over the cap."""
+    assert config.smtp is not None
+    if store.outbox_has(mail.key):
+        return
+    unreachable = store.failing_addresses()
+    if any(parseaddr(r)[1].lower() in unreachable for r in (*mail.to, *mail.cc)):
+        log.warning("not sending %s to addresses that bounced: %s", mail.key, mail.to)
+        to, cc = (
+            tuple(r for r in rs if parseaddr(r)[1].lower() not in unreachable)
+            for rs in (mail.to, mail.cc)
+        )
+        if not to:
+            return
+        mail = replace(mail, to=to, cc=cc)
+    if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
+        # Each mail is in the outbox once enqueued (committed), so the count includes
+        # those of this very run: counting them here as well would halve the cap.
+        since = now - timedelta(days=1)
+        recipients = [parseaddr(r)[1].lower() for r in mail.to]
+        if any(store.outbox_sent_to(r, since) >= config.notify.daily_cap for r in recipients):
+            log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
+            return
+    enqueue(store, mail, config.smtp.sender, now)
+
+
+def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) -> None:
+    """The outbox shows the board what could not be sent and why; if even that fails, the
+    log does, and the other mails still go."""
+    try:
+        recipients = [printable(a) for r in (*mail.to, *mail.cc) if (a := parseaddr(r)[1])]
+        store.outbox_failed(mail.key, recipients, printable(mail.subject), reason, now)
+    except Exception:
+        log.exception("outbox %s: cannot even record the failure; skipped", mail.key)
 
 
 def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
@@ -348,10 +379,13 @@ def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
     ]
 
 
-def _held_row(m: MessageRow, config: Config) -> dict[str, str]:
+def _held_row(m: MessageRow, config: Config, guesses: Sequence[Guess]) -> dict[str, str]:
+    names = {u.id: u.name for u in config.units}
     return {
         "received": f"{m.received_at.astimezone(config.timezone):%H:%M %d/%m/%Y}",
         "sender": m.sender or "",
         "subject": m.subject or "",
-        "guesses": "",
+        "guesses": "; ".join(
+            f"{names.get(g.unit_id, g.unit_id)} ({g.score:.0f}%)" for g in guesses
+        ),
     }

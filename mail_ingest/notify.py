@@ -13,10 +13,12 @@ backoff and jitter; permanent ones (5xx) are recorded as failed with the server'
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
 import re
+import secrets
 import smtplib
 import ssl
 import tempfile
@@ -26,7 +28,7 @@ from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -34,10 +36,17 @@ from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError, ConfigError
 from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
+from parsers.text import printable
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+MAX_SUBJECT = 250  # characters; a subject quoting a stranger's stays readable
+MAX_NAME = 100  # of a display name
+MAX_FILE_NAME = 120  # of an attachment, and of an .eml written by FileTransport
+# A msg-id worth referring to (RFC 5322 id-left "@" id-right, no spaces, bounded).
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 
@@ -60,35 +69,87 @@ class Outgoing:
 
 
 def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
-    """Headers done right: our Message-ID, Date, RFC 2047 subject, RFC 2231 file names."""
+    """Headers done right: our Message-ID, Date, RFC 2047 subject, RFC 2231 file names.
+
+    Subjects, display names and file names may carry a stranger's text: they are made
+    printable (no CR LF, no controls) and bounded before they become headers, and only a
+    well-formed Message-ID is referred to.
+    """
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = sender
-    msg["To"] = ", ".join(out.to)
+    msg["To"] = _addresses(out.to)
     if out.cc:
-        msg["Cc"] = ", ".join(out.cc)
-    msg["Subject"] = out.subject
+        msg["Cc"] = _addresses(out.cc)
+    msg["Subject"] = _header_text(out.subject, MAX_SUBJECT)
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=_domain(sender))
+    msg["Message-ID"] = message_id(sender, now)
     msg["Auto-Submitted"] = out.auto
     msg["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office replies to us
-    if out.in_reply_to:
-        msg["In-Reply-To"] = out.in_reply_to
-        msg["References"] = out.in_reply_to
+    if out.in_reply_to and _MSG_ID.fullmatch(out.in_reply_to.strip()):
+        msg["In-Reply-To"] = out.in_reply_to.strip()
+        msg["References"] = out.in_reply_to.strip()
     # Quoted-printable keeps the mail 7-bit (any server takes it) and readable in the raw.
-    msg.set_content(out.text, cte="quoted-printable")
+    msg.set_content(printable(out.text, newlines=True), cte="quoted-printable")
     if out.html is not None:
-        msg.add_alternative(out.html, subtype="html", cte="quoted-printable")
+        msg.add_alternative(
+            printable(out.html, newlines=True), subtype="html", cte="quoted-printable"
+        )
     for a in out.attachments:
         maintype, _, subtype = a.content_type.partition("/")
-        msg.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
+        msg.add_attachment(
+            a.data, maintype=maintype, subtype=subtype, filename=_file_name(a.filename)
+        )
     return msg
+
+
+def message_id(sender: str, now: datetime) -> str:
+    """Ours, unguessable: a delivery report naming it proves it saw the mail we sent."""
+    return f"<{now:%Y%m%d%H%M%S}.{secrets.token_hex(16)}@{_domain(sender)}>"
 
 
 def enqueue(store: Store, out: Outgoing, sender: str, now: datetime) -> bool:
     """Record the mail under its key; False (and nothing recorded) if the key exists."""
     msg = compose(out, sender, now)
-    recipients = [address for _, address in getaddresses([*out.to, *out.cc]) if address]
-    return store.outbox_add(out.key, recipients, out.subject, bytes(msg), now)
+    recipients = [recipient(r)[1] for r in (*out.to, *out.cc)]
+    subject = str(msg["Subject"])
+    return store.outbox_add(out.key, recipients, subject, bytes(msg), now, str(msg["Message-ID"]))
+
+
+def recipient(text: str) -> tuple[str, str]:
+    """(display name, addr-spec) of the one plain mailbox `text` holds; ValueError otherwise.
+
+    Recipients may come from stored header text: line breaks and controls are removed
+    before parsing, and text holding several addresses, or none, is refused.
+    """
+    found = getaddresses([printable(text)])
+    if len(found) != 1 or not _ADDR_SPEC.fullmatch(found[0][1]):
+        raise ValueError(f"not one mail address: {printable(text)[:200]!r}")
+    return found[0]
+
+
+def _addresses(recipients: Sequence[str]) -> list[Address]:
+    """Each recipient as one parsed mailbox with a printable display name."""
+    result = []
+    for text in recipients:
+        name, address = recipient(text)
+        username, _, domain = address.rpartition("@")
+        result.append(Address(_header_text(name, MAX_NAME), username, domain))
+    return result
+
+
+def _header_text(text: str, limit: int) -> str:
+    text = " ".join(printable(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _file_name(name: str) -> str:
+    """Printable and bounded, the extension kept (mail clients open files by it)."""
+    name = _header_text(name, 10_000).replace("/", "_").replace("\\", "_")
+    if len(name) <= MAX_FILE_NAME:
+        return name or "tep-dinh-kem"
+    stem, dot, extension = name.rpartition(".")
+    extension = extension[:10] if dot else ""
+    return f"{(stem or name)[: MAX_FILE_NAME - 12]}…{dot}{extension}"
 
 
 class Transport(Protocol):
@@ -128,7 +189,13 @@ def deliver(
     for item in store.outbox_interrupted():
         log.warning("outbox %s: interrupted while sending; not retried automatically", item.key)
         store.outbox_mark(item.id, "unknown", "interrupted while sending; check, then retry")
-    due = store.outbox_due(now)
+    due = []
+    for item in store.outbox_due(now):
+        if item.attempts >= MAX_ATTEMPTS:  # left pending by an older version: give up
+            store.outbox_mark(item.id, "failed", f"gave up after {item.attempts} attempts")
+            report.failed += 1
+        else:
+            due.append(item)
     if not due:
         return report
     try:
@@ -143,7 +210,13 @@ def deliver(
                 log.error("outbox %s: refused: %s", item.key, exc)
                 store.outbox_mark(item.id, "failed", str(exc))
                 report.failed += 1
-            except BaseException:  # AuthError on a reconnect, or a bug: not sent, keep it
+            except AuthError:  # on a reconnect: not sent, keep it; the run stops
+                store.outbox_mark(item.id, "pending")
+                raise
+            except Exception as exc:  # this mail only (a file name, a bug): the others go
+                log.exception("outbox %s: cannot send", item.key)
+                _retry_or_fail(store, item, f"cannot send: {exc!r}", now, rng, report)
+            except BaseException:  # interrupted: not sent, keep it
                 store.outbox_mark(item.id, "pending")
                 raise
             else:
@@ -264,7 +337,7 @@ class FileTransport:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str], key: str) -> None:
-        target = self.path / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', key)}.eml"
+        target = self.path / f"{_safe_name(key)}.eml"
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".tmp-")
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -280,6 +353,15 @@ def transport_for(config: SmtpConfig) -> Transport:
             raise ConfigError("smtp.path: required when kind = 'file'")
         return FileTransport(config.path)
     return SmtpTransport(config)
+
+
+def _safe_name(key: str) -> str:
+    """A file name for an outbox key: its safe characters, a hash when too long."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", key).lstrip(".")
+    if len(name) <= MAX_FILE_NAME:
+        return name
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"{name[: MAX_FILE_NAME - 25]}-{digest}"
 
 
 def _domain(sender: str) -> str:

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from mail_ingest.config import Config
 from mail_ingest.store import Store
+from parsers.text import printable
 from rules.status import STATUSES, UnitStatus, evaluate_all
 
 LABELS = {
@@ -63,8 +64,14 @@ def as_csv(statuses: Sequence[UnitStatus], notes: Notes | None = None) -> str:
         row["problems"] = "; ".join(row["problems"])
         row["notes"] = "; ".join(row["notes"])
         row["corrections"] = "; ".join(row["corrections"])
-        writer.writerow(row)
+        writer.writerow({k: _inert(v) if isinstance(v, str) else v for k, v in row.items()})
     return out.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run: a leading = + - @ tab or CR gets a quote
+    (OWASP's rule), since names and problems quote what strangers wrote."""
+    return f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def as_table(
@@ -90,7 +97,7 @@ def as_table(
     table.add_column("Vấn đề cần khắc phục")
     if any(noted):  # something decided by hand (mail_ingest.corrections)
         table.add_column("Ghi chú")
-    for i, s in enumerate(statuses):
+    for i, s in enumerate(statuses):  # Text: data is never read as rich markup
         cells: list[str | Text] = [s.unit.name]
         if several:
             cells.append(s.requirement.title)
@@ -104,7 +111,9 @@ def as_table(
         ]
         if any(noted):
             cells.append("\n".join(noted[i]))
-        table.add_row(*cells)
+        table.add_row(
+            *(c if isinstance(c, Text) else Text(printable(c, newlines=True)) for c in cells)
+        )
     return table
 
 

@@ -10,6 +10,7 @@ their raw bytes, so recording the same message twice changes nothing.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import sqlite3
 from collections import defaultdict
@@ -22,6 +23,7 @@ from pathlib import Path
 from mail_ingest.errors import LockedError
 from mail_ingest.schema import MIGRATIONS
 from parsers.model import Entry, ParsedFile, Problem
+from parsers.text import printable
 from rules.matching import Guess
 from rules.status import Submission
 from rules.units import address_key
@@ -328,7 +330,7 @@ class Store:
             "INSERT INTO failing_addresses (address, since, message) VALUES (?, ?, ?)"
             " ON CONFLICT (address) DO UPDATE SET cleared_at = NULL,"
             " since = CASE WHEN cleared_at IS NULL THEN since ELSE excluded.since END",
-            [(address.lower(), _utc(r.received_at), message) for address in r.failed_recipients],
+            [(address, _utc(r.received_at), message) for address in _bounced(db, r)],
         )
         for position, a in enumerate(r.attachments):
             p = a.parsed
@@ -436,15 +438,34 @@ class Store:
     # -- the outbox (notify) ---------------------------------------------------------
 
     def outbox_add(
-        self, key: str, recipients: list[str], subject: str, raw: bytes, now: datetime
+        self,
+        key: str,
+        recipients: list[str],
+        subject: str,
+        raw: bytes,
+        now: datetime,
+        message_id: str | None = None,
     ) -> bool:
-        """Record a mail to send; False if this key was recorded before (it is never resent)."""
+        """Record a mail to send; False if this key was recorded before (it is never resent).
+
+        `message_id` is the mail's own: a delivery report counts only if it names one.
+        """
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO outbox (key, recipients, subject, raw, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'pending', ?)",
-            (key, _json(recipients), subject, raw, _utc(now)),
+            "INSERT OR IGNORE INTO outbox (key, recipients, subject, raw, status, created_at,"
+            " message_id) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (outbox_key(key), _json(recipients), subject, raw, _utc(now), message_id),
         )
         return cursor.rowcount == 1
+
+    def outbox_failed(
+        self, key: str, recipients: list[str], subject: str, error: str, now: datetime
+    ) -> None:
+        """Record a mail that could not even be composed, so the board sees it and why."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO outbox (key, recipients, subject, raw, status, last_error,"
+            " created_at) VALUES (?, ?, ?, x'', 'failed', ?, ?)",
+            (outbox_key(key), _json(recipients), subject, error, _utc(now)),
+        )
 
     def outbox_due(self, now: datetime) -> list[OutboxItem]:
         return self._outbox(
@@ -480,7 +501,8 @@ class Store:
         )  # fmt: skip
 
     def outbox_has(self, key: str) -> bool:
-        return self._db.execute("SELECT 1 FROM outbox WHERE key = ?", (key,)).fetchone() is not None
+        row = self._db.execute("SELECT 1 FROM outbox WHERE key = ?", (outbox_key(key),))
+        return row.fetchone() is not None
 
     def outbox_sent_to(self, address: str, since: datetime) -> int:
         """Mails recorded for this address since then (the daily cap counts them)."""
@@ -492,12 +514,23 @@ class Store:
         return int(row[0])
 
     def outbox_retry(self, key: str) -> bool:
-        """Put a failed or interrupted item back in the queue (the board checked it)."""
-        cursor = self._db.execute(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = NULL"
-            " WHERE key = ? AND status IN ('failed', 'unknown')",
-            (key,),
-        )
+        """Put a failed or interrupted item back in the queue (the board checked it).
+
+        One never composed (no bytes) is forgotten instead: the next cycle composes it anew.
+        """
+        key = outbox_key(key)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM outbox WHERE key = ? AND status = 'failed' AND length(raw) = 0",
+                (key,),
+            )
+            if cursor.rowcount == 1:
+                return True
+            cursor = db.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = NULL, attempts = 0"
+                " WHERE key = ? AND status IN ('failed', 'unknown')",
+                (key,),
+            )
         return cursor.rowcount == 1
 
     def _outbox(self, where: str, args: tuple[object, ...]) -> list[OutboxItem]:
@@ -709,6 +742,37 @@ class Store:
                          "learned_addresses", "manual_submissions", "audit",
                          "failing_addresses"}  # fmt: skip
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+MAX_KEY = 200  # characters of an outbox key: a 100 KB Message-ID must not make one
+MAX_REPORTED = 20  # Message-IDs of one delivery report looked up
+
+
+def outbox_key(key: str) -> str:
+    """The key as stored: itself when short and printable, else a prefix and its hash.
+
+    Keys embed Message-IDs, which strangers choose; the hash keeps them distinct.
+    """
+    if len(key) <= MAX_KEY and printable(key) == key:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{printable(key)[:64]}~{digest}"
+
+
+def _bounced(db: sqlite3.Connection, r: MessageRecord) -> list[str]:
+    """The failed recipients of a delivery report that were recipients of a mail we sent
+    and that the report names by its Message-ID; a forged report marks nobody."""
+    failed = {a.lower() for a in r.failed_recipients}
+    ids = [i for i in r.reported_ids if len(i) <= 998][:MAX_REPORTED]
+    if not failed or not ids:
+        return []
+    rows = db.execute(
+        "SELECT DISTINCT lower(j.value) FROM outbox o, json_each(o.recipients) j"
+        f" WHERE o.message_id IN ({', '.join('?' * len(ids))})",
+        ids,
+    )
+    ours = {row[0] for row in rows}
+    return sorted(failed & ours)
 
 
 def _statements(script: str) -> list[str]:

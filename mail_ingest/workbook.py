@@ -4,6 +4,12 @@ Three sheets: where every unit stands (coloured by status, as the staff colour t
 own tracking sheet today), the consolidated list of every registered model from every
 unit sorted by field (what they copy by hand today), and the messages waiting for a
 person to decide which unit sent them.
+
+Strangers write much of what the cells hold (entry names, subjects, senders), so every
+data cell goes through `_cells`: control characters removed (openpyxl refuses a BEL and
+the whole report would fail), length within Excel's limit, and strings stored as text
+with a quote prefix, so "=HYPERLINK(...)" or "=cmd|..." is shown, never computed, even
+after someone edits the cell.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from mail_ingest.report import LABELS
 from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
+from parsers.text import printable
 from rules.status import UnitStatus
 
 FILLS = {  # light tints that print well in black and white too
@@ -30,6 +37,8 @@ FILLS = {  # light tints that print well in black and white too
     "late": "D9D2E9",
 }
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+MAX_CELL = 32767  # Excel's limit on the characters of one cell
+MAX_HEIGHT = 409  # points: Excel's tallest row
 
 
 def build(
@@ -63,7 +72,7 @@ def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz:
     _header(sheet, columns, row=3)
     for i, s in enumerate(statuses, start=1):
         completed = f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else ""
-        sheet.append([
+        _append(sheet, [
             i, s.unit.name, *([s.requirement.title] if several else []),
             s.deadline_phrase, LABELS[s.status], completed, ", ".join(s.forms),
             len(s.entries) if s.forms else None, "\n".join(f"- {p}" for p in s.problems),
@@ -82,7 +91,7 @@ def _consolidated(sheet: Worksheet, statuses: Sequence[UnitStatus]) -> None:
     order = {field: i for i, field in enumerate(FIELDS)}
     rows.sort(key=lambda r: (order.get(r[0].field or "", len(order)), r[1].unit.name, r[0].name))
     for i, (e, s) in enumerate(rows, start=1):
-        sheet.append([
+        _append(sheet, [
             i, FIELD_LABELS.get(e.field or "", "Chưa rõ lĩnh vực"), s.unit.name, e.name,
             KIND_LABELS.get(e.kind or "", ""), e.extra.get("model", ""),
             LEVEL_LABELS.get(e.level or "", ""), *([s.requirement.title] if several else []),
@@ -96,12 +105,27 @@ def _held(sheet: Worksheet, held: Sequence[Mapping[str, str]]) -> None:
                ("Đơn vị có thể là", 40)]  # fmt: skip
     _header(sheet, columns, row=1)
     for i, message in enumerate(held, start=1):
-        sheet.append(
-            [i, *(message.get(k, "") for k in ("received", "sender", "subject", "guesses"))]
+        _append(
+            sheet, [i, *(message.get(k, "") for k in ("received", "sender", "subject", "guesses"))]
         )
         _style_row(sheet)
     if not held:
         sheet.append(["", "Không có thư nào chờ xem xét."])
+
+
+def _append(sheet: Worksheet, values: Sequence[object]) -> None:
+    """Add a data row whose strings are text, whatever they begin with."""
+    sheet.append([_text(v) if isinstance(v, str) else v for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # openpyxl made "=..." a formula on assignment
+            cell.quotePrefix = True  # and Excel would on editing, without this
+
+
+def _text(value: str) -> str:
+    """What a cell may hold: printable, line breaks kept, within Excel's length."""
+    text = printable(value, newlines=True)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def _lines(text: str, width: float) -> int:
@@ -139,6 +163,6 @@ def _style_row(sheet: Worksheet, fill: PatternFill | None = None) -> None:
             cell.fill = fill
         width = sheet.column_dimensions[cell.column_letter].width or 10
         lines = max(lines, _lines(str(cell.value or ""), width))
-    sheet.row_dimensions[sheet.max_row].height = 15 * lines
+    sheet.row_dimensions[sheet.max_row].height = min(MAX_HEIGHT, 15 * lines)
     first, _, _ = sheet.auto_filter.ref.partition(":")
     sheet.auto_filter.ref = f"{first}:{get_column_letter(sheet.max_column)}{sheet.max_row}"

@@ -162,6 +162,7 @@ DSN = b"""From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
 To: bandanvanphongtho@gmail.com
 Subject: Delivery Status Notification (Failure)
 Message-ID: <dsn-1@mx.google.com>
+In-Reply-To: %s
 Date: Fri, 26 Jan 2024 09:01:00 +0700
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
@@ -186,12 +187,17 @@ Status: 5.1.1
 
 def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> None:
     outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    config = config_module.load(outcome.config)
+    with open_store(config) as store:  # the reminder the report bounces
+        friday = [m for m in due(config, at(26, 1, 8, 30)) if m.key.startswith("remind:xa-kh")]
+        assert notices.send(config, store, at(26, 1, 8, 30), friday).sent == 1
+        [sent] = [i for i in store.outbox() if i.key == friday[0].key]
+    message_id = email.message_from_bytes(sent.raw, policy=policy.default)["Message-ID"]
     box = mailbox.Maildir(outcome.workspace / "mail")
-    key = box.add(mailbox.MaildirMessage(DSN))
+    key = box.add(mailbox.MaildirMessage(DSN % message_id.encode()))
     stamp = at(26, 1, 9, 1).timestamp()
     os.utime(outcome.workspace / "mail" / "new" / key, (stamp, stamp))
     runner = CliRunner()
-    config = config_module.load(outcome.config)
     assert "bounce 1" in runner.invoke(cli, ["--config", str(outcome.config), "poll"]).output
     with open_store(config) as store:
         assert list(store.failing_addresses()) == ["danguykhonglao@gmail.com"]
