@@ -32,9 +32,12 @@ log = logging.getLogger(__name__)
 # Called after each message with (messages done, messages planned if known).
 Progress = Callable[[int, int | None], None]
 
-# submission: from a unit (its address, or its name with enough confidence), counts;
-# needs-review: a unit's name is there but not certainly (weak or two close units): held
-# with the guesses for `mail-ingest review`; unknown-sender: no unit guessed at all, held;
+# submission: from a unit (its address, or its name with enough confidence: provisional,
+# the unit is told, notices.acknowledgements), counts;
+# needs-review: a unit's name is there but not certainly (weak or two close units), or
+# spelt with look-alike letters, or the board's server says the From may be forged
+# (review_reason says which): held for `mail-ingest review`; unknown-sender: no unit
+# guessed at all, held;
 # auto-reply, bounce, mailing-list: never count;
 # ignored: not from a unit, no attachment, no unit named in the subject (header only);
 # too-large: over mailbox.max_message_bytes, not downloaded (header only);
