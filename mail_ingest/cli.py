@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 import parsers
-from mail_ingest import __version__, cli_corrections, corrections, mime, notices, report
+from mail_ingest import __version__, cli_corrections, mime, notices, report
 from mail_ingest import config as config_module
 from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
@@ -196,7 +196,7 @@ def status(ctx: click.Context, requirement: str | None, fmt: str, now: datetime 
     instant = _aware(now, config) if now else datetime.now(config.timezone)
     with open_store(config) as store:
         statuses = report.compute(config, store, instant, requirement)
-        notes = corrections.notes(store, config.timezone)
+        notes = report.notes(config, store)
         held = len(store.attributions())
     _print_status(statuses, fmt, config, instant, notes)
     if held and fmt == "table":

@@ -46,6 +46,7 @@ def review(ctx: click.Context) -> None:
     with open_store(config) as store:
         held = store.attributions()
         learned = store.learned_addresses()
+        reasons = {m.id: m.review_reason for m in store.messages() if m.review_reason}
     if not held:
         click.echo("No message is waiting for review.")
     else:
@@ -55,6 +56,8 @@ def review(ctx: click.Context) -> None:
     names = {u.id: u.name for u in config.units}
     for m in held:  # senders and subjects are strangers' text: printable only
         click.echo(printable(_held_line(m, config.timezone)))
+        if m.id in reasons:  # held although a unit was found (forged sender, disguised name)
+            click.echo(printable(f"    reason: {reasons[m.id]}"))
         for guess in m.guesses:
             click.echo(
                 printable(

@@ -71,6 +71,9 @@ class MailboxConfig:
     mark_seen: bool = False
     connect_timeout: float = 15.0
     read_timeout: float = 120.0
+    # The board's server's name in Authentication-Results ("mx.google.com"; "none" for
+    # Microsoft 365, which writes none); unset: the headers are not read (rules.authres).
+    authserv_id: str | None = None
 
     def credentials(self) -> tuple[Literal["password", "xoauth2"], str]:
         """The login secret, read when connecting: tokens expire, so never cached here."""
@@ -194,8 +197,10 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
 
 def _mailbox(t: _Table) -> MailboxConfig:
     kind = t.get("kind", str, "imap", check=_one_of("maildir", "imap"))
+    authserv_id = t.get("authserv_id", str, "", check=_authserv_id) or None
     if kind == "maildir":
-        return MailboxConfig(kind="maildir", path=t.path("path", t.get("path", str, required=True)))
+        path = t.path("path", t.get("path", str, required=True))
+        return MailboxConfig(kind="maildir", path=path, authserv_id=authserv_id)
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
     host = t.get("host", str, required=True)
     allow_insecure = t.get("allow_insecure", bool, False)
@@ -236,6 +241,7 @@ def _mailbox(t: _Table) -> MailboxConfig:
         mark_seen=t.get("mark_seen", bool, False),
         connect_timeout=t.get("connect_timeout", int, 15, check=_positive),
         read_timeout=t.get("read_timeout", int, 120, check=_positive),
+        authserv_id=authserv_id,
     )
 
 
@@ -598,6 +604,13 @@ def _keyword(value: str) -> str | None:
     if value.isascii() and re.fullmatch(r"[^\s()\[\]{}%*\"\\\x00-\x1f\x7f]+", value):
         return None
     return f"{value!r} is not an IMAP keyword (letters, digits, '$', '_', '-', no spaces)"
+
+
+def _authserv_id(value: str) -> str | None:
+    """A host name as mail servers sign Authentication-Results, or "none" (Microsoft 365)."""
+    if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", value):
+        return None
+    return f"{value!r} is not a server name such as 'mx.google.com' (or 'none')"
 
 
 def _positive(value: int) -> str | None:

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import errors
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import collapse_rfc2231_value
@@ -80,6 +81,11 @@ def sender_address(msg: Message) -> str | None:
             return None
         addresses = getattr(values[0], "addresses", None)
         if addresses is None or len(addresses) != 1:
+            return None
+        # "unit@x.vn <stranger@y>" parses as unit@x.vn, dropping the real address: a
+        # From the parser had to repair is never answered nor attributed.
+        defects = getattr(values[0], "defects", ())
+        if any(isinstance(d, errors.InvalidHeaderDefect) for d in defects):
             return None
         spec = str(addresses[0].addr_spec)
     except Exception:  # a malformed header: policy.default raises on access

@@ -34,7 +34,7 @@ from parsers.text import printable
 from rules.calendar import public_holidays, reminder_days
 from rules.matching import Guess
 from rules.status import UnitStatus
-from rules.units import UnitDirectory
+from rules.units import UnitDirectory, address_key
 
 log = logging.getLogger(__name__)
 
@@ -64,37 +64,53 @@ class FileSummary:
 def acknowledgements(
     config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime
 ) -> list[Outgoing]:
-    """One receipt per recent submission, saying what was read and what is missing."""
+    """One receipt per recent submission, saying what was read and what is missing.
+
+    Only to the From's single addr-spec parsed at arrival (MessageRow.sender_address),
+    and only when it is the unit's own (listed, learned, or the board assigned the mail):
+    a stranger who names a unit gets nothing, and the unit's addresses are told instead
+    ("ack-provisional"), so nobody speaks for a unit without the unit knowing.
+    """
     if not config.notify.acknowledge or config.smtp is None:
         return []
     templates = Templates(config.timezone, config.notify.templates)
-    directory = UnitDirectory(config.units)
+    learned = {a.address: a.unit_id for a in store.learned_addresses()}
+    directory = UnitDirectory(config.units, learned)
     rows = {str(m.id): m for m in store.messages()}
     board = _board(config)
-    own = parseaddr(config.smtp.sender)[1].lower()
+    own = address_key(config.smtp.sender)
     out = []
     for unit_id, submissions in store.submissions().items():
         unit = directory.get(unit_id)
         for submission in submissions:
             row = rows.get(submission.ref)  # manual corrections have no row: not mail
-            if unit is None or row is None or not row.sender:
+            if unit is None or row is None:
                 continue
             if not now - config.notify.ack_max_age <= submission.received_at <= now:
                 continue
-            if parseaddr(row.sender)[1].lower() in ("", own):
+            address = row.sender_address or ""
+            if address_key(address) == own:
                 continue
             mine = [s for s in statuses if s.unit.id == unit.id]
-            text = templates.render(
-                "ack", unit=unit, board=board, subject=row.subject or "",
+            context = dict(
+                unit=unit, board=board, subject=row.subject or "", sender=address,
                 received=submission.received_at, now=now,
                 files=[_summary(f, config.form_titles()) for f in submission.files],
                 problems=_problems(submission.files, mine),
                 statuses=[_ack_status(s) for s in mine],
             )  # fmt: skip
+            if _speaks_for(directory, row, unit.id):
+                to: tuple[str, ...] = (address,)
+                text = templates.render("ack", **context)
+            else:  # provisional: the unit is told, never the stranger
+                to = tuple(e for e in unit.emails if address_key(e) != own)
+                text = templates.render("ack-provisional", **context)
+            if not to:
+                continue
             out.append(
                 Outgoing(
                     key=f"ack:{row.message_id or f'message-{row.id}'}",
-                    to=(row.sender,),
+                    to=to,
                     subject=text.subject,
                     text=text.text,
                     html=text.html,
@@ -103,6 +119,14 @@ def acknowledgements(
                 )
             )
     return out
+
+
+def _speaks_for(directory: UnitDirectory, row: MessageRow, unit_id: str) -> bool:
+    """Whether the mail's own parsed address is the unit's, or the board said it is."""
+    if row.evidence == "assigned":
+        return row.sender_address is not None
+    found = directory.lookup(row.sender_address or "")
+    return found is not None and found[0].id == unit_id
 
 
 def reminders(
@@ -158,6 +182,7 @@ def daily_report(
     failing: Sequence[str] = (),
     force: bool = False,
     guesses: Mapping[int, Sequence[Guess]] | None = None,
+    notes: report.Notes | None = None,
 ) -> tuple[Outgoing, bytes]:
     """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
 
@@ -169,12 +194,13 @@ def daily_report(
     if local.time() < config.notify.report_at and not force:
         day -= timedelta(days=1)
     rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
-    data = workbook.build(statuses, now, config.timezone, rows)
+    data = workbook.build(statuses, now, config.timezone, rows, notes)
     counts = Counter(s.status for s in statuses)
     text = Templates(config.timezone, config.notify.templates).render(
         "report", board=_board(config), now=now, total=len(statuses),
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
         groups=_groups(statuses), sections=_sections(statuses), held=held, failing=failing,
+        notes=[f"{s.unit.name}: {n}" for s in statuses for n in report.notes_of(s, notes)],
         requirements=list(dict.fromkeys(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
@@ -211,7 +237,8 @@ def due(
         failing = _failing(config, store.failing_addresses())
         guesses = {a.id: a.guesses for a in store.attributions()}
         mail, data = daily_report(
-            config, statuses, held, now, failing=failing, force=force, guesses=guesses
+            config, statuses, held, now, failing=failing, force=force, guesses=guesses,
+            notes=report.notes(config, store),
         )
         _keep(config, mail, data)
         out.append(mail)

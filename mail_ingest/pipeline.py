@@ -23,6 +23,7 @@ from mail_ingest.config import Config
 from mail_ingest.errors import MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
+from rules import authres
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
 from rules.units import UnitDirectory
 
@@ -31,9 +32,12 @@ log = logging.getLogger(__name__)
 # Called after each message with (messages done, messages planned if known).
 Progress = Callable[[int, int | None], None]
 
-# submission: from a unit (its address, or its name with enough confidence), counts;
-# needs-review: a unit's name is there but not certainly (weak or two close units): held
-# with the guesses for `mail-ingest review`; unknown-sender: no unit guessed at all, held;
+# submission: from a unit (its address, or its name with enough confidence: provisional,
+# the unit is told, notices.acknowledgements), counts;
+# needs-review: a unit's name is there but not certainly (weak or two close units), or
+# spelt with look-alike letters, or the board's server says the From may be forged
+# (review_reason says which): held for `mail-ingest review`; unknown-sender: no unit
+# guessed at all, held;
 # auto-reply, bounce, mailing-list: never count;
 # ignored: not from a unit, no attachment, no unit named in the subject (header only);
 # too-large: over mailbox.max_message_bytes, not downloaded (header only);
@@ -66,8 +70,12 @@ def poll(
     specs: Sequence[parsers.FormSpec],
     progress: Progress | None = None,
     matching: MatchSettings = DEFAULT_SETTINGS,
+    authserv_id: str | None = None,
 ) -> PollResult:
-    """Process every message the source has not delivered before."""
+    """Process every message the source has not delivered before.
+
+    `authserv_id` names the board's own server in Authentication-Results (rules.authres).
+    """
     result = PollResult()
     # Addresses the board taught (`assign --remember`) count from this poll on.
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
@@ -77,7 +85,7 @@ def poll(
         for fetched in source.fetch_new(store):
             result.fetched += 1
             digest = archive.put(fetched.raw)
-            record = process(fetched, digest, matcher, specs)
+            record = process(fetched, digest, matcher, specs, authserv_id=authserv_id)
             pending = source.acts and record.outcome == "submission"
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
             if store.record(record, *position, action_pending=pending):
@@ -114,6 +122,8 @@ def process(
     digest: str,
     units: UnitDirectory | UnitMatcher,
     specs: Sequence[parsers.FormSpec],
+    *,
+    authserv_id: str | None = None,
 ) -> MessageRecord:
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
     matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
@@ -136,8 +146,9 @@ def process(
     except Exception as exc:  # the email package has surprises for hostile input
         log.exception("cannot parse message uid=%s", fetched.uid)
         return replace(base, error=f"cannot read the message structure: {exc!r}")
-    # The address alone first: a robot writing from a unit's address stays traceable to it.
-    known = matcher.directory.lookup(mail.sender or "")
+    # The address alone first (the parsed addr-spec, never the decoded display text): a
+    # robot writing from a unit's address stays traceable to it.
+    known = matcher.directory.lookup(mail.sender_address or "")
     base = replace(
         base, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
         sender_address=mail.sender_address, reported_ids=mail.reported_ids,
@@ -154,7 +165,14 @@ def process(
     attachments = tuple(
         row for a in mail.attachments for row in read_attachment(a, subject, specs)
     )  # an archive adds a row per file inside it
-    return replace(_attribute(base, mail, attachments, matcher), attachments=attachments)
+    record = _attribute(base, mail, attachments, matcher)
+    # The board's server says the From may be forged: held, even from a unit's address.
+    forged = authres.review_reason(authres.header_fields(fetched.raw), authserv_id)
+    if forged:
+        outcome = "needs-review" if record.outcome == "submission" else record.outcome
+        reason = "; ".join(r for r in (record.review_reason, forged) if r)
+        record = replace(record, outcome=outcome, review_reason=reason)
+    return replace(record, attachments=attachments)
 
 
 def _attribute(
@@ -164,7 +182,7 @@ def _attribute(
     matcher: UnitMatcher,
 ) -> MessageRecord:
     """After parsing, because the unit line at the top of the forms is evidence too."""
-    found = matcher.identify(mail.sender or "", _texts(mail, attachments))
+    found = matcher.identify(mail.sender_address or "", _texts(mail, attachments))
     if found.unit_id is not None:
         by_name = found.evidence not in ("address", "learned-address")
         return replace(
@@ -172,7 +190,7 @@ def _attribute(
             confidence=found.confidence, guesses=found.guesses if by_name else (),
         )  # fmt: skip
     outcome = "needs-review" if found.guesses else "unknown-sender"
-    return replace(base, outcome=outcome, guesses=found.guesses)
+    return replace(base, outcome=outcome, guesses=found.guesses, review_reason=found.review_reason)
 
 
 def _texts(mail: mime.Mail, attachments: Sequence[StoredAttachment]) -> dict[str, str]:
@@ -234,6 +252,7 @@ def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
             config.forms,
             progress,
             config.matching,
+            config.mailbox.authserv_id,
         )
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 from rich.text import Text
 
+from mail_ingest import corrections
 from mail_ingest.config import Config
 from mail_ingest.store import Store
 from parsers.text import printable
@@ -28,8 +29,13 @@ LABELS = {
     "on_time": "Đúng hạn",
     "late": "Trễ hạn",
 }
-# Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes).
+# Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes)
+# or about mail that counts only provisionally (`provisional`).
 Notes = Mapping[str, str]
+# Where a unit's name was read when its address was not the unit's (rules.matching.SOURCES).
+NAMED_IN = {
+    "subject": "tiêu đề thư", "form": "biểu mẫu", "filename": "tên tệp", "body": "nội dung thư",
+}  # fmt: skip
 STYLES = {"missing": "bold red", "incomplete": "yellow", "on_time": "green", "late": "magenta"}
 
 
@@ -40,6 +46,33 @@ def compute(
     return evaluate_all(
         requirements, config.units, store.submissions(), now, config.timezone, config.form_titles()
     )
+
+
+def notes(config: Config, store: Store) -> dict[str, str]:
+    """Every note shown beside a status: decisions by hand and provisional submissions."""
+    return {**provisional(config, store), **corrections.notes(store, config.timezone)}
+
+
+def provisional(config: Config, store: Store) -> dict[str, str]:
+    """Mail that counts for a unit by its name only, from an address the unit never used.
+
+    It counts, and the board reads so beside the status (the unit was told by
+    notices.acknowledgements, if it has an address).
+    """
+    emails = {u.id: u.emails for u in config.units}
+    result = {}
+    for m in store.messages():
+        if m.outcome != "submission" or m.evidence not in NAMED_IN or m.unit_id is None:
+            continue
+        told = "đã báo đơn vị để xác nhận" if emails.get(m.unit_id) else (
+            "đơn vị chưa có địa chỉ thư để báo, đề nghị Ban liên hệ xác nhận")  # fmt: skip
+        result[str(m.id)] = (
+            f"Ghi nhận tạm thời: thư nhận lúc "
+            f"{m.received_at.astimezone(config.timezone):%H:%M ngày %d/%m/%Y} từ "
+            f"{m.sender_address or 'địa chỉ không xác định'}, không phải địa chỉ của đơn vị; "
+            f"xác định đơn vị theo tên trong {NAMED_IN[m.evidence]}; {told}"
+        )
+    return result
 
 
 def as_json(
@@ -78,7 +111,7 @@ def as_table(
     statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime, notes: Notes | None = None
 ) -> Table:
     """A rich table in Vietnamese, one row per unit and requirement, coloured by status."""
-    noted = [_notes(s, notes) for s in statuses]
+    noted = [notes_of(s, notes) for s in statuses]
     several = len({s.requirement.id for s in statuses}) > 1
     table = Table(
         title=f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}",
@@ -129,7 +162,8 @@ def _deadline_cell(s: UnitStatus) -> str:
     return f"{label}: {s.deadline_phrase}" if label else s.deadline_phrase
 
 
-def _notes(s: UnitStatus, notes: Notes | None) -> list[str]:
+def notes_of(s: UnitStatus, notes: Notes | None) -> list[str]:
+    """The notes about the submissions this status counts."""
     return [notes[ref] for ref in s.sources if ref in notes] if notes else []
 
 
@@ -150,6 +184,6 @@ def _row(s: UnitStatus, notes: Notes | None = None) -> dict[str, Any]:
         "entries": len(s.entries),
         "problems": list(s.problems),
         "corrections": list(s.corrections),  # which copy replaced which (rules.status)
-        "notes": _notes(s, notes),  # submissions a person recorded or attributed
+        "notes": notes_of(s, notes),  # decided by hand, or counted provisionally
         "manual": any(ref.startswith("manual:") for ref in s.sources),
     }

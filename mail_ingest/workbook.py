@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mail_ingest.report import LABELS
+from mail_ingest.report import LABELS, Notes, notes_of
 from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
 from parsers.text import printable
 from rules.status import UnitStatus
@@ -46,12 +46,14 @@ def build(
     now: datetime,
     tz: ZoneInfo,
     held: Sequence[Mapping[str, str]] = (),
+    notes: Notes | None = None,
 ) -> bytes:
-    """The workbook's bytes; `held` are messages awaiting review (received, sender, subject)."""
+    """The workbook's bytes; `held` are messages awaiting review (received, sender, subject);
+    `notes` (report.notes) are shown beside the statuses they concern."""
     book = Workbook()
     status_sheet = book.active
     assert status_sheet is not None
-    _status(status_sheet, statuses, now, tz)
+    _status(status_sheet, statuses, now, tz, notes)
     _consolidated(book.create_sheet("Tổng hợp đăng ký"), statuses)
     _held(book.create_sheet("Thư chờ xem xét"), held)
     out = io.BytesIO()
@@ -59,7 +61,13 @@ def build(
     return out.getvalue()
 
 
-def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz: ZoneInfo) -> None:
+def _status(
+    sheet: Worksheet,
+    statuses: Sequence[UnitStatus],
+    now: datetime,
+    tz: ZoneInfo,
+    notes: Notes | None = None,
+) -> None:
     sheet.title = "Tình trạng"
     sheet.append([f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}"])
     sheet["A1"].font = Font(bold=True, size=13)
@@ -68,6 +76,9 @@ def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz:
                ("Hạn gửi", 22), ("Trạng thái", 13), ("Hoàn thành lúc", 17),
                ("Biểu mẫu đã nhận", 16), ("Số nội dung", 9),
                ("Vấn đề cần khắc phục", 70)]  # fmt: skip
+    noted = [notes_of(s, notes) for s in statuses]
+    if any(noted):  # a person decided, or mail counts only provisionally (report.notes)
+        columns.append(("Ghi chú", 50))
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     _header(sheet, columns, row=3)
     for i, s in enumerate(statuses, start=1):
@@ -76,6 +87,7 @@ def _status(sheet: Worksheet, statuses: Sequence[UnitStatus], now: datetime, tz:
             i, s.unit.name, *([s.requirement.title] if several else []),
             s.deadline_phrase, LABELS[s.status], completed, ", ".join(s.forms),
             len(s.entries) if s.forms else None, "\n".join(f"- {p}" for p in s.problems),
+            *(["\n".join(noted[i - 1])] if any(noted) else []),
         ])  # fmt: skip
         _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))
     sheet.freeze_panes = "C4"

@@ -6,6 +6,12 @@ looked for in the subject, the unit line of the parsed forms and the body, compa
 without diacritics and tolerant of small typos. The match keeps the kind of unit
 ("xã Dào San", not "Dào San") because the district's own name ("Phong Thổ") appears
 in almost every letter and must not be mistaken for the town of the same name.
+
+Names are compared after confusable folding (NFKC, then letters of other scripts that
+look like Latin ones mapped to them, from Unicode's confusables via
+`confusable_homoglyphs`), so "xã Dào Sаn" with a Cyrillic "а" is found; but a word of
+the found name written with such look-alikes is a disguise, and the message is held
+for a person with the reason (an honest Vietnamese keyboard never types them).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from confusable_homoglyphs.categories import alias
+from confusable_homoglyphs.confusables import confusables_data
 from rapidfuzz import fuzz
 
 from rules.units import Unit, UnitDirectory
@@ -55,17 +63,69 @@ class Identification:
     confidence: float  # 0..100
     evidence: str  # "address", "learned-address", a key of SOURCES, or "" (nothing matched)
     guesses: tuple[Guess, ...]
+    review_reason: str | None = None  # why a person must look (a disguised name)
 
     @property
     def needs_review(self) -> bool:
         return self.unit_id is None
 
 
+def _lookalikes() -> dict[int, str]:
+    """Letter of another script -> the ASCII letter it is confusable with (same case first)."""
+    table: dict[int, str] = {}
+    for char, glyphs in confusables_data.items():
+        if len(char) != 1 or alias(char) in ("LATIN", "COMMON", "INHERITED"):
+            continue
+        latin = [g["c"] for g in glyphs if g["c"].isascii() and g["c"].isalpha()]
+        latin.sort(key=lambda c: c.isupper() != char.isupper())
+        if latin:
+            table[ord(char)] = latin[0]
+    return table
+
+
+LOOKALIKES = _lookalikes()
+# Shown in the review reason: "chữ Kirin" names the script of the look-alike letters.
+SCRIPT_NAMES = {"CYRILLIC": "Kirin", "GREEK": "Hy Lạp", "ARMENIAN": "Armenia"}
+
+
 def fold(text: str) -> str:
-    """Lowercase, without diacritics (đ -> d), punctuation as spaces, whitespace collapsed."""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+    """Lowercase, without diacritics (đ -> d), look-alikes as the Latin letters they
+    imitate, punctuation as spaces, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).replace("đ", "d").replace("Đ", "D")
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(LOOKALIKES)
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+def disguised(texts: Iterable[str], names: Iterable[str]) -> str | None:
+    """A review reason if a word of a unit's name (folded `names`) is spelt with letters
+    that imitate Latin ones: of another script ("Sаn" with a Cyrillic "а"), or
+    compatibility forms such as fullwidth "Ｓan". Else None."""
+    words = {w for name in names for w in name.split()}
+    kinds: set[str] = set()
+    for text in texts:
+        for word in re.findall(r"\w+", text):
+            found = {_disguise(c) for c in word} - {""}
+            if found and _near(fold(word), words):
+                kinds |= found
+    if not kinds:
+        return None
+    return f"tên đơn vị trong thư có ký tự giả dạng ({', '.join(sorted(kinds))})"
+
+
+def _near(word: str, words: set[str]) -> bool:
+    """A word of the name, or one typo from it (a disguise need not be spelt right)."""
+    return word in words or any(fuzz.ratio(word, w) >= 75 for w in words if len(w) >= 3)
+
+
+def _disguise(char: str) -> str:
+    """What kind of imitation a character is, in Vietnamese; "" for an honest one."""
+    if ord(char) in LOOKALIKES:
+        script = alias(char)
+        return f"chữ {SCRIPT_NAMES.get(script, script.title())}"
+    if char.isalpha() and unicodedata.normalize("NFKC", char) != char:
+        return "ký tự biến thể, ví dụ chữ toàn khổ"
+    return ""
 
 
 def name_forms(unit: Unit, aliases: Iterable[str] = ()) -> tuple[str, ...]:
@@ -104,8 +164,13 @@ class UnitMatcher:
         best = guesses[0]  # one guess per unit, best first
         runner_up = guesses[1].score if len(guesses) > 1 else 0.0
         certain = best.score >= self.threshold and best.score - runner_up >= self.margin
+        reason = disguised(texts.values(), self._names[best.unit_id])
         return Identification(
-            best.unit_id if certain else None, best.score, best.evidence, tuple(guesses[:3])
+            best.unit_id if certain and reason is None else None,
+            best.score,
+            best.evidence,
+            tuple(guesses[:3]),
+            reason,
         )
 
     def _guesses(self, texts: Mapping[str, str]) -> Iterable[Guess]:

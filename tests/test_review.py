@@ -78,7 +78,9 @@ def test_dao_san_from_a_personal_gmail_is_attributed_by_name(board: Deployment, 
     result = invoke(board, "poll")
     assert result.output.splitlines()[0] == "fetched 1, new 1: submission 1"
     row = status_row(board, "xa-dao-san")
-    assert (row["status"], row["notes"], row["manual"]) == ("on_time", [], False)
+    assert (row["status"], row["manual"]) == ("on_time", False)
+    [note] = row["notes"]  # it counts, provisionally: the board sees so (tests/test_hostile_trust)
+    assert note.startswith("Ghi nhận tạm thời") and "nguyenvanhai1988@gmail.com" in note
     with open_store(config_module.load(board.config)) as store:
         (message,) = store.attributions("1")
     assert (message.unit_id, message.evidence) == ("xa-dao-san", "subject")
