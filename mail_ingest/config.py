@@ -195,7 +195,11 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
 def _mailbox(t: _Table) -> MailboxConfig:
     kind = t.get("kind", str, "imap", check=_one_of("maildir", "imap"))
     if kind == "maildir":
-        return MailboxConfig(kind="maildir", path=t.path("path", t.get("path", str, required=True)))
+        return MailboxConfig(
+            kind="maildir",
+            path=t.path("path", t.get("path", str, required=True)),
+            max_message_bytes=t.get("max_message_bytes", int, 40 * 1024 * 1024, check=_positive),
+        )
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
     host = t.get("host", str, required=True)
     allow_insecure = t.get("allow_insecure", bool, False)
