@@ -148,6 +148,7 @@ def _process_once(
             error=CRASHED,
             headers_only=fetched.partial is not None,
             gm_msgid=fetched.gm_msgid,
+            header_sha256=mime.header_digest(fetched.raw),  # bytes only: nothing is parsed
         )
     return process(fetched, digest, matcher, specs)
 
