@@ -199,8 +199,12 @@ def _mailbox(t: _Table) -> MailboxConfig:
     kind = t.get("kind", str, "imap", check=_one_of("maildir", "imap"))
     authserv_id = t.get("authserv_id", str, "", check=_authserv_id) or None
     if kind == "maildir":
-        path = t.path("path", t.get("path", str, required=True))
-        return MailboxConfig(kind="maildir", path=path, authserv_id=authserv_id)
+        return MailboxConfig(
+            kind="maildir",
+            path=t.path("path", t.get("path", str, required=True)),
+            max_message_bytes=t.get("max_message_bytes", int, 40 * 1024 * 1024, check=_positive),
+            authserv_id=authserv_id,
+        )
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
     host = t.get("host", str, required=True)
     allow_insecure = t.get("allow_insecure", bool, False)

@@ -60,7 +60,8 @@ def assign(
             f"message {message.id} is {message.outcome}: it has no forms to count "
             "(record what the unit sent with `mail-ingest mark` instead)"
         )
-    address = address_key(message.sender or "")
+    # Only the From's parsed addr-spec: its decoded text may spell a unit's address.
+    address = address_key(message.sender_address or "")
     if remember:
         if not address:
             raise CorrectionError(f"message {message.id} has no sender address to remember")
@@ -75,7 +76,9 @@ def assign(
     if remember and UnitDirectory(config.units).lookup(address) is None:
         learned = address if store.learn_address(address, unit_id, by, message.id) else None
     also = tuple(
-        m for m in store.attributions() if address and address_key(m.sender or "") == address
+        m
+        for m in store.attributions()
+        if address and address_key(m.sender_address or "") == address
     )
     return Assigned(message, changed, learned, also)
 
@@ -141,9 +144,10 @@ def notes(store: Store, tz: ZoneInfo) -> dict[str, str]:
     assigners = {a.subject: a.by for a in reversed(store.audit()) if a.action == "assign"}
     for a in store.assigned():
         by = assigners.get(f"message:{a.id}", "cán bộ")
+        address = address_key(a.sender_address or "") or "địa chỉ không rõ"
         result[str(a.id)] = (
             f"Thư nhận lúc {a.received_at.astimezone(tz):%H:%M ngày %d/%m/%Y} từ "
-            f"{address_key(a.sender or '') or 'địa chỉ không rõ'} do {by} xác định đơn vị gửi"
+            f"{address} do {by} xác định đơn vị gửi"
         )
     return result
 

@@ -218,11 +218,13 @@ class ImapSource:
         """Why only the header is needed (None: download it whole), and the parsed header."""
         size: int = item[b"RFC822.SIZE"]
         too_large: Partial | None = "too-large" if size > self.box.max_message_bytes else None
+        header = item[b"BODY[HEADER]"]
         try:
-            mail = mime.parse(item[b"BODY[HEADER]"])
+            mail = mime.parse(header)  # bounded: a hostile header costs no more than a normal one
         except Exception:  # let the full parse record what is wrong
             return too_large, None
-        if checkpoint.has_message(mail.message_id, size, item.get(b"X-GM-MSGID")):
+        gm_msgid = item.get(b"X-GM-MSGID")
+        if checkpoint.has_message(mail.message_id, size, gm_msgid, mime.header_digest(header)):
             return "copy", mail
         preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
         if self.wanted is not None and not self.wanted(preview):

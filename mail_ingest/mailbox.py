@@ -62,7 +62,13 @@ class Checkpoint(Protocol):
         """Whether the message at this position was already recorded."""
         ...
 
-    def has_message(self, message_id: str | None, size: int, gm_msgid: int | None) -> bool:
+    def has_message(
+        self,
+        message_id: str | None,
+        size: int,
+        gm_msgid: int | None,
+        header_sha256: str | None = None,
+    ) -> bool:
         """Whether a copy of this message was recorded from any position."""
         ...
 
@@ -91,13 +97,14 @@ class MaildirSource:
     the INTERNALDATE on APPEND); Python's MaildirMessage.get_date() reads the same.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_message_bytes: int = 40 * 1024 * 1024) -> None:
         if not (path / "cur").is_dir() or not (path / "new").is_dir():
             from mail_ingest.errors import ConfigError
 
             raise ConfigError(f"mailbox.path: {str(path)!r} is not a Maildir (no cur/ and new/)")
         self.path = path
         self.source = f"maildir:{path.resolve()}"
+        self.max_message_bytes = max_message_bytes
         self.acts = False
         self.downloaded = 0
         self.planned: int | None = None
@@ -110,18 +117,24 @@ class MaildirSource:
             if checkpoint.is_known(self.source, 0, key):
                 continue
             try:
-                raw = self._box.get_bytes(key)
-                mtime = self._mtime(key)
+                fetched = self._read(key)
             except (KeyError, FileNotFoundError):
                 continue  # moved or deleted by another reader since keys(): next poll sees it
-            self.downloaded += len(raw)
-            yield FetchedMessage(
-                source=self.source,
-                uidvalidity=0,
-                uid=key,
-                received_at=datetime.fromtimestamp(mtime, UTC),
-                raw=raw,
-            )
+            self.downloaded += len(fetched.raw)
+            yield fetched
+
+    def _read(self, key: str) -> FetchedMessage:
+        """The message, or only its header when it is over max_message_bytes (like IMAP)."""
+        path = self.path / self._box._lookup(key)  # type: ignore[attr-defined]
+        stat = os.stat(path)
+        received = datetime.fromtimestamp(stat.st_mtime, UTC)
+        if stat.st_size <= self.max_message_bytes:
+            raw = path.read_bytes()
+            return FetchedMessage(self.source, 0, key, received, raw, size=len(raw))
+        header = read_header(path)
+        return FetchedMessage(
+            self.source, 0, key, received, header, size=stat.st_size, partial="too-large"
+        )
 
     def _mtime(self, key: str) -> float:
         # Maildir._lookup is the only way to map a key to its file (cur/ or new/).
@@ -135,3 +148,20 @@ class MaildirSource:
 
     def close(self) -> None:
         self._box.close()
+
+
+MAX_HEADER_BYTES = 1024 * 1024  # read of a too-large message's header; mime cuts it further
+
+
+def read_header(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes:
+    """The header block of a message file, read line by line up to `limit` bytes."""
+    lines: list[bytes] = []
+    total = 0
+    with open(path, "rb") as handle:
+        while total < limit:
+            line = handle.readline(limit - total)  # bounded: one line may be megabytes
+            lines.append(line)
+            total += len(line)
+            if line in (b"", b"\n", b"\r\n"):
+                break
+    return b"".join(lines)

@@ -10,6 +10,7 @@ marked as processed, so the next cycle picks the same messages up again.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,17 @@ OUTCOMES = (
 )  # fmt: skip
 HELD = ("needs-review", "unknown-sender")  # what `mail-ingest review` lists
 _BODY_HEAD, _BODY_TAIL = 3000, 1500  # the greeting and the signature; not every quoted reply
+# A poll stops taking new messages after this long, so the store lock is released (the
+# scheduler, `assign`, `mark` wait for it); what is left is read by the next poll.
+POLL_BUDGET_SECONDS = 10 * 60.0
+# A position whose processing started this often without ending killed the process
+# (an OOM kill, a SIGKILL): it is recorded as an error instead of read again.
+MAX_ATTEMPTS = 2
+CRASHED = (
+    "the service stopped twice while reading this message (out of memory or killed); "
+    "it was not read again so the other mail goes on. The raw message is in the archive: "
+    "the board should look at it"
+)
 
 
 @dataclass
@@ -56,6 +68,7 @@ class PollResult:
     new: int = 0
     downloaded: int = 0  # bytes
     outcomes: Counter[str] = field(default_factory=Counter)
+    out_of_time: bool = False  # the budget ran out: the next poll reads the rest
 
     @property
     def errors(self) -> int:
@@ -71,9 +84,11 @@ def poll(
     progress: Progress | None = None,
     matching: MatchSettings = DEFAULT_SETTINGS,
     authserv_id: str | None = None,
+    budget: float = POLL_BUDGET_SECONDS,
 ) -> PollResult:
-    """Process every message the source has not delivered before.
+    """Process the messages the source has not delivered before, for at most `budget` s.
 
+    At least one message is taken per poll, so even a slow message makes progress.
     `authserv_id` names the board's own server in Authentication-Results (rules.authres).
     """
     result = PollResult()
@@ -81,11 +96,11 @@ def poll(
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
     matcher = UnitMatcher(units.with_learned(learned), None, matching.threshold, matching.margin)
     poll_id = store.start_poll()
+    deadline = time.monotonic() + budget
     try:
         for fetched in source.fetch_new(store):
             result.fetched += 1
-            digest = archive.put(fetched.raw)
-            record = process(fetched, digest, matcher, specs, authserv_id=authserv_id)
+            record = _process_once(fetched, store, archive, matcher, specs, authserv_id)
             pending = source.acts and record.outcome == "submission"
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
             if store.record(record, *position, action_pending=pending):
@@ -94,6 +109,10 @@ def poll(
             _log(fetched, record)
             if progress is not None:
                 progress(result.fetched, source.planned)
+            if time.monotonic() >= deadline:
+                result.out_of_time = True
+                log.warning("poll budget of %.0f s used; the next poll reads the rest", budget)
+                break
     except BaseException as exc:
         result.downloaded = source.downloaded
         store.finish_poll(
@@ -105,6 +124,40 @@ def poll(
     result.downloaded = source.downloaded
     store.finish_poll(poll_id, result.fetched, result.new, result.errors, result.downloaded)
     return result
+
+
+def _process_once(
+    fetched: FetchedMessage,
+    store: Store,
+    archive: Archive,
+    matcher: UnitMatcher,
+    specs: Sequence[parsers.FormSpec],
+    authserv_id: str | None,
+) -> MessageRecord:
+    """process(), unless this message already killed the process MAX_ATTEMPTS times.
+
+    The attempt is committed before the work, so a crash leaves it behind; `record`
+    removes it. One crash alone retries: a power cut must not make a good mail an error.
+    """
+    digest = archive.put(fetched.raw)  # first: the board can always look at the raw bytes
+    attempts = store.begin(fetched.source, fetched.uidvalidity, fetched.uid)
+    if attempts > MAX_ATTEMPTS:
+        log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
+        return MessageRecord(
+            sha256=digest,
+            size=fetched.size,
+            message_id=None,
+            sender=None,
+            subject=None,
+            received_at=fetched.received_at,
+            unit_id=None,
+            outcome="error",
+            error=CRASHED,
+            headers_only=fetched.partial is not None,
+            gm_msgid=fetched.gm_msgid,
+            header_sha256=mime.header_digest(fetched.raw),  # bytes only: nothing is parsed
+        )
+    return process(fetched, digest, matcher, specs, authserv_id=authserv_id)
 
 
 def _log(fetched: FetchedMessage, record: MessageRecord) -> None:
@@ -138,6 +191,7 @@ def process(
         outcome="error",
         headers_only=fetched.partial is not None,
         gm_msgid=fetched.gm_msgid,
+        header_sha256=mime.header_digest(fetched.raw),
     )
     try:
         mail = fetched.header or mime.parse(fetched.raw)
@@ -146,14 +200,18 @@ def process(
     except Exception as exc:  # the email package has surprises for hostile input
         log.exception("cannot parse message uid=%s", fetched.uid)
         return replace(base, error=f"cannot read the message structure: {exc!r}")
-    # The address alone first (the parsed addr-spec, never the decoded display text): a
-    # robot writing from a unit's address stays traceable to it.
+    for note in mail.notes:
+        log.warning("%s uid=%s: %s", fetched.source, fetched.uid, note)
+    # The address alone first: a robot writing from a unit's address stays traceable to it.
+    # Only the From's parsed addr-spec: its decoded text may spell any address.
     known = matcher.directory.lookup(mail.sender_address or "")
     base = replace(
         base, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
         sender_address=mail.sender_address, reported_ids=mail.reported_ids,
         unit_id=known[0].id if known else None, evidence=known[1] if known else None,
     )  # fmt: skip
+    if mail.structure_error is not None:
+        return replace(base, error=mail.structure_error)
     robot = classify(mail.headers)
     if robot is not None:
         return replace(base, outcome=robot, failed_recipients=mail.failed_recipients)
@@ -219,7 +277,7 @@ def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
 
     def judge(preview: Preview) -> bool:
         mail = preview.mail
-        if preview.has_attachment or units.by_sender(mail.sender or "") is not None:
+        if preview.has_attachment or units.by_sender(mail.sender_address or "") is not None:
             return True
         if classify(mail.headers) == "bounce":
             return True  # delivery reports about our own mail are read in full
@@ -233,7 +291,7 @@ def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Sou
     box = config.mailbox
     if box.kind == "maildir":
         assert box.path is not None
-        return MaildirSource(box.path)
+        return MaildirSource(box.path, box.max_message_bytes)
     from mail_ingest.imap import ImapSource
 
     units = UnitDirectory(config.units, learned)  # a learned address's "đã gửi" is read too

@@ -109,6 +109,7 @@ class Attribution:
     confidence: float | None
     guesses: tuple[Guess, ...]
     forms: tuple[str, ...]
+    sender_address: str | None = None  # the From's parsed addr-spec: what `--remember` learns
 
 
 @dataclass(frozen=True)
@@ -238,9 +239,48 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def has_message(self, message_id: str | None, size: int, gm_msgid: int | None) -> bool:
-        """Whether a copy of this message is recorded already (another folder, a rescan)."""
-        return self._find(self._db, None, message_id, size, gm_msgid) is not None
+    def has_message(
+        self,
+        message_id: str | None,
+        size: int,
+        gm_msgid: int | None,
+        header_sha256: str | None = None,
+    ) -> bool:
+        """Whether a copy of this message is recorded already (another folder, a rescan).
+
+        Judged before download: by Gmail's X-GM-MSGID, by the header's bytes and the size,
+        or, for rows recorded before header hashes existed, by Message-ID and size.
+        """
+        found = self._find(self._db, None, size, gm_msgid, header_sha256, message_id)
+        return found is not None
+
+    def begin(self, source: str, uidvalidity: int, uid: str) -> int:
+        """Note that this position is being processed, committed now; the attempts so far.
+
+        `record` removes the note in its transaction. One left behind means the process
+        died on the message (an OOM kill or SIGKILL raises nothing), and a message that
+        killed it twice must not be read a third time.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO processing (source, uidvalidity, uid, attempts, started_at)"
+                " VALUES (?, ?, ?, 1, ?) ON CONFLICT (source, uidvalidity, uid)"
+                " DO UPDATE SET attempts = attempts + 1, started_at = excluded.started_at",
+                (source, uidvalidity, uid, _now()),
+            )
+            row = db.execute(
+                "SELECT attempts FROM processing WHERE source = ? AND uidvalidity = ? AND uid = ?",
+                (source, uidvalidity, uid),
+            ).fetchone()
+        return int(row[0])
+
+    def attempts(self, source: str, uidvalidity: int, uid: str) -> int:
+        """How often processing this position started and never ended (0: never)."""
+        row = self._db.execute(
+            "SELECT attempts FROM processing WHERE source = ? AND uidvalidity = ? AND uid = ?",
+            (source, uidvalidity, uid),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def pending_actions(self, source: str, uidvalidity: int) -> list[int]:
         return [
@@ -273,13 +313,21 @@ class Store:
     ) -> bool:
         """Write a message and its position atomically; False if the message was known.
 
-        A message is known by its raw bytes, by Gmail's X-GM-MSGID, or by Message-ID
-        and size: the same mail seen in a second folder, or again after the server
-        renumbered a folder (new UIDVALIDITY), is one message at several positions.
+        A message is known by its raw bytes or by Gmail's X-GM-MSGID: the same mail
+        seen in a second folder, or again after the server renumbered a folder (new
+        UIDVALIDITY), is one message at several positions. A record of the header alone
+        (a copy recognised before download) is also known by its header's bytes and size,
+        or by Message-ID and size for rows recorded before header hashes; a full download
+        is a copy only if its bytes are the same (a Message-ID is the sender's choice).
         """
+        header = (record.header_sha256, record.message_id) if record.headers_only else (None, None)
         with self._transaction() as db:
-            found = self._find(db, record.sha256, record.message_id, record.size, record.gm_msgid)
+            found = self._find(db, record.sha256, record.size, record.gm_msgid, *header)
             message = self._insert_message(db, record) if found is None else found
+            db.execute(
+                "DELETE FROM processing WHERE source = ? AND uidvalidity = ? AND uid = ?",
+                (source, uidvalidity, uid),
+            )
             db.execute(
                 "INSERT OR IGNORE INTO locations (source, uidvalidity, uid, message,"
                 " action_pending) VALUES (?, ?, ?, ?, ?)",
@@ -297,16 +345,19 @@ class Store:
     def _find(
         db: sqlite3.Connection,
         sha256: str | None,
-        message_id: str | None,
         size: int,
         gm_msgid: int | None,
+        header_sha256: str | None = None,
+        message_id: str | None = None,
     ) -> int | None:
+        """The message these bytes, this Gmail id, or this header and size were recorded as."""
         row = db.execute(
             "SELECT id FROM messages WHERE sha256 = ?"
             " OR (gm_msgid IS NOT NULL AND gm_msgid = ?)"
-            " OR (message_id IS NOT NULL AND message_id = ? AND size = ?)"
-            " ORDER BY id LIMIT 1",
-            (sha256, gm_msgid, message_id, size),
+            " OR (header_sha256 IS NOT NULL AND header_sha256 = ? AND size = ?)"
+            " OR (header_sha256 IS NULL AND message_id IS NOT NULL AND message_id = ?"
+            " AND size = ?) ORDER BY id LIMIT 1",
+            (sha256, gm_msgid, header_sha256, size, message_id, size),
         ).fetchone()
         return int(row[0]) if row else None
 
@@ -563,7 +614,8 @@ class Store:
             where, args = "message_id IN (?, ?)", (ref, f"<{ref.strip('<>')}>")
         rows = self._db.execute(
             "SELECT id, message_id, sender, subject, received_at, outcome, unit_id, evidence,"
-            f" confidence, guesses FROM messages WHERE {where} ORDER BY received_utc, id",
+            f" confidence, guesses, sender_address FROM messages WHERE {where}"
+            " ORDER BY received_utc, id",
             args,
         ).fetchall()
         forms: dict[int, list[str]] = defaultdict(list)
@@ -577,6 +629,7 @@ class Store:
             Attribution(
                 r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7], r[8],
                 tuple(Guess(**g) for g in json.loads(r[9] or "[]")), tuple(forms.get(r[0], ())),
+                r[10],
             )
             for r in rows
         ]  # fmt: skip

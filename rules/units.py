@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
+from email.utils import getaddresses
 from typing import Literal
 
 # How an address is known: listed in the config, or learned by `assign --remember`.
@@ -29,9 +29,13 @@ def address_key(sender: str) -> str:
 
     Case never matters. Gmail also ignores dots and a "+tag" in the local part and
     treats googlemail.com as gmail.com, so "Dang.Bo.DaoSan+dvk@gmail.com" is the
-    same mailbox as "dangbodaosan@gmail.com".
+    same mailbox as "dangbodaosan@gmail.com". A value naming several mailboxes, or none,
+    gives "": it is never a unit's by address.
     """
-    address = parseaddr(sender)[1].strip().lower()
+    found = getaddresses([sender])
+    if len(found) != 1:  # "unit@x.vn, stranger@y.com" names no single mailbox
+        return ""
+    address = found[0][1].strip().lower()
     local, at, domain = address.rpartition("@")
     if at and domain in _GMAIL:
         return local.partition("+")[0].replace(".", "") + "@gmail.com"
