@@ -24,10 +24,10 @@ def main() -> None:
     marker = os.environ.get("MAIL_INGEST_TEST_KILL_ON", "").encode()
     process = pipeline.process
 
-    def dying(fetched, digest, units, specs):  # type: ignore[no-untyped-def]
+    def dying(fetched, digest, units, specs, **options):  # type: ignore[no-untyped-def]
         if marker and marker in fetched.raw:
             os.kill(os.getpid(), signal.SIGKILL)
-        return process(fetched, digest, units, specs)
+        return process(fetched, digest, units, specs, **options)
 
     pipeline.process = dying  # type: ignore[assignment]
     result = pipeline.poll_config(config.load(Path(sys.argv[1])))

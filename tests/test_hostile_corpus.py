@@ -30,13 +30,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from hostile_mail import CONFIG, REPORT_TO, Case, corpus
 from mail_ingest import config as config_module
 from mail_ingest import notices
 from mail_ingest.cli import cli
 from mail_ingest.pipeline import open_store
 from mail_ingest.store import OutboxItem
 from parsers.text import printable
+
+from hostile_mail import CONFIG, REPORT_TO, Case, corpus
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST = datetime(2024, 1, 20, 8, 0, tzinfo=TZ)
@@ -227,7 +228,9 @@ def test_the_report_workbook_holds_no_formula_and_no_control_character(run: Run)
         assert not any(b"<f>" in package.read(n) or b"<f " in package.read(n) for n in sheets)
 
 
-@pytest.mark.parametrize("command", [["messages", "--limit", "500"], ["review"], ["status"], ["outbox"]])
+@pytest.mark.parametrize(
+    "command", [["messages", "--limit", "500"], ["review"], ["status"], ["outbox"]]
+)
 def test_what_the_terminal_shows_is_clean(run: Run, command: list[str]) -> None:
     result = CliRunner().invoke(cli, ["--config", str(run.root / "mail-ingest.toml"), *command])
     assert result.exit_code == 0, result.output

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import hostile_headers as hm
 import pytest
 from imapclient import IMAPClient
 
@@ -29,6 +28,7 @@ from mail_ingest.pipeline import CRASHED, open_store, poll, process, wanted
 from mail_ingest.store import MessageRecord, Store
 from rules.units import Unit, UnitDirectory
 
+import hostile_headers as hm
 from conftest import CONFIG, Deployment, make_message
 from dovecot_server import ImapAccount
 
