@@ -236,9 +236,9 @@ def due(
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
         failing = _failing(config, store.failing_addresses())
         guesses = {a.id: a.guesses for a in store.attributions()}
+        notes = report.notes(config, store)
         mail, data = daily_report(
-            config, statuses, held, now, failing=failing, force=force, guesses=guesses,
-            notes=report.notes(config, store),
+            config, statuses, held, now, failing=failing, force=force, guesses=guesses, notes=notes
         )
         _keep(config, mail, data)
         out.append(mail)
