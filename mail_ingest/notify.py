@@ -32,6 +32,7 @@ from typing import Literal, Protocol
 
 from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError, ConfigError
+from mail_ingest.files import private_dir
 from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
 
@@ -261,7 +262,7 @@ class FileTransport:
         self.path = path
 
     def open(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str], key: str) -> None:
         target = self.path / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', key)}.eml"
