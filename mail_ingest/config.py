@@ -46,6 +46,7 @@ ENV_VAR = "MAIL_INGEST_CONFIG"
 SECURITY = ("ssl", "starttls", "none")
 _EMAIL = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 # Bounds on the file itself: a real deployment's file is tens of KB. tomllib's memory
 # grows with the square of a dotted key's depth, and a key is one line, so the line
@@ -478,7 +479,9 @@ def _requirement(
         every=cast(Every | None, every if every in EVERY_MONTHS else None),
         rrule=rrule or None,
         opens=opens,
-        extensions=_extensions(t.table("extensions"), unit_ids, deadline if once else None),
+        extensions=_extensions(
+            t.table("extensions"), unit_ids, deadline if once and deadline.day != date.min else None
+        ),
         strict_resubmission=t.get("strict_resubmission", bool, False),
         model_forms=tuple(t.strings("model_forms", check=_one_of(*sorted(known_forms)))),
     )
@@ -617,7 +620,11 @@ def _rule(t: _Table, key: str) -> CountRule:
             default if default is None or default >= 0 else None,
         )
     else:
-        t.error(key, "expected a number or a table such as { xa = 2, default = 1 }")
+        t.error(
+            key,
+            f"expected a whole number from 0 to {MAX_QUOTA}, or a table such as "
+            f"{{ xa = 2, default = 1 }}, got {_show(raw)}",
+        )
         quota = Quota({})
     bound, counter = parsed or ("min", "entries")
     return CountRule(bound, counter, quota)
@@ -680,7 +687,7 @@ def _unique(errors: list[str], what: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for i, ident in enumerate(ids):
         if ident in seen:
-            errors.append(f"{what}[{i}].id: {ident!r} is used twice")
+            errors.append(f"{what}[{i}].id: {_show(ident)} is used twice")
         seen.add(ident)
 
 
@@ -780,6 +787,8 @@ class _Table:
         self._children: list[_Table] = []
 
     def key(self, name: str) -> str:
+        if not _PLAIN_KEY.fullmatch(name):  # a quoted TOML key can hold anything
+            name = _show(name)
         return f"{self._prefix}.{name}" if self._prefix else name
 
     def error(self, name: str, message: str) -> None:
