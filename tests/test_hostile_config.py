@@ -34,6 +34,8 @@ from mail_ingest.pipeline import open_store
 from mail_ingest.store import Store
 from rules.calendar import reminder_days
 
+from dovecot_server import ImapAccount
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A complete deployment; {placeholders} take the value under test. Every numeric key
@@ -357,6 +359,27 @@ def test_a_failing_token_command_says_how_without_its_words(
     assert expected in message
     assert SECRET not in message and str(helper) not in message
     assert SECRET not in caplog.text
+
+
+@pytest.mark.dovecot
+def test_poll_at_debug_level_never_shows_the_token_commands_words(
+    tmp_path: Path, imap_account: ImapAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The whole path, against a real server: connect, ask the helper, fail, report."""
+    helper = token_helper(tmp_path, f"echo 'invalid_client {SECRET}' >&2; exit 4")
+    text = toml().replace('host = "imap.gmail.com"', f'host = "{imap_account.host}"')
+    text = text.replace("port = 993", f'port = {imap_account.port}\nsecurity = "none"')
+    text = text.replace('username = "board@gmail.com"', f'username = "{imap_account.username}"')
+    text = text.replace(
+        'password_env = "MAIL_INGEST_TEST_PW"',
+        f'oauth2_token_command = "{helper} --client-secret {SECRET}"',
+    )
+    caplog.set_level(logging.DEBUG)
+    result = CliRunner().invoke(cli, ["-vv", "--config", str(write(tmp_path, text)), "poll"])
+    assert result.exit_code == 2, result.output
+    assert "the token command failed (exit status 4, it reported invalid_client)" in result.output
+    assert SECRET not in result.output and SECRET not in caplog.text
+    assert str(helper) not in result.output and str(helper) not in caplog.text
 
 
 def test_a_token_command_that_cannot_start_is_named_without_its_words(tmp_path: Path) -> None:
