@@ -497,6 +497,10 @@ def test_non_utf8_bytes_name_their_line(tmp_path: Path) -> None:
     assert f"line {line} is not UTF-8 text" in output
 
 
+def test_a_byte_order_mark_from_a_windows_editor_is_accepted(tmp_path: Path) -> None:
+    assert check_config(write(tmp_path, b"\xef\xbb\xbf" + toml().encode("utf-8")))[0] == 0
+
+
 @pytest.mark.parametrize(
     "unit_id",
     ['"../../etc"', '"a/b"', '"a\\\\b"', '"a\\nb"', '"ok\\n"', '"a\\u0000b"', '"a\\u001b[2J"',
