@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import resource
 import stat
 import subprocess
@@ -218,6 +219,29 @@ def test_a_config_that_passes_never_raises_when_the_scheduler_computes(
     if deadline_key == "due":
         values["deadline"] = values["deadline"] + "T17:00:00"
     c = config.load(write(tmp_path, toml(deadline_key=deadline_key, **values)))
+    assert_scheduler_computes(c)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_values_in_range_never_raise_later(tmp_path: Path, seed: int) -> None:
+    """Any mix of accepted values, not only the ends of each range."""
+    rng = random.Random(seed)
+    values = {p: str(rng.randint(lo, hi)) for p, (_, lo, hi) in NUMBERS.items()}
+    values["reminders"] = ", ".join(str(rng.randint(-366, 366)) for _ in range(rng.randint(0, 6)))
+    values.update(threshold=str(rng.uniform(0, 100)), margin=str(rng.randint(0, 100)))
+    first, last = config.FIRST_DAY.toordinal(), config.LAST_DAY.toordinal()
+    deadline = date.fromordinal(rng.randint(first + 1, last - 1))
+    values.update(
+        deadline=str(deadline),
+        opens=str(date.fromordinal(rng.randint(first, deadline.toordinal()))),
+        extension=str(date.fromordinal(rng.randint(deadline.toordinal() + 1, last))),
+        since=str(date.fromordinal(rng.randint(first, last))),
+        closed_day=f'"{date.fromordinal(rng.randint(first, last))}"',
+    )
+    key = rng.choice(["before", "by", "due"])
+    if key == "due":
+        values["deadline"] += "T" + rng.choice(["00:00:00", "17:30:00", "23:59:59"])
+    c = config.load(write(tmp_path, toml(deadline_key=key, **values)))
     assert_scheduler_computes(c)
 
 
