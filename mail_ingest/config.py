@@ -899,10 +899,12 @@ class _Table:
 
     def path(self, name: str, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
+        if not value:
+            return self._base
         if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in Path(value).parts):
             self.error(name, f"a folder or file name in it is longer than {MAX_NAME_BYTES} bytes")
             return self._base
-        return (self._base / Path(value).expanduser()) if value else self._base
+        return self._base / Path(value).expanduser()
 
     def finish(self) -> None:
         """Flag every key nobody read: a typo must not silently become a default."""

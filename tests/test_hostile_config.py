@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import resource
 import stat
 import subprocess
@@ -557,6 +558,46 @@ def test_unit_text_with_controls_or_without_bounds_is_refused(
     assert code == 2, output
     assert f"units[0].{field}" in output
     assert not any(ch in output for ch in "\x1b\x00\x07\u200f")
+
+
+MAILDIR_AND_FILES = """\
+[mailbox]
+kind = "maildir"
+path = "mail"
+[smtp]
+kind = "file"
+path = "outbox"
+sender = "board@example.vn"
+[notify]
+templates = "templates"
+[forms]
+specs = ["forms/mau-03.toml"]
+"""
+STRING_LINES = [
+    (text, number)
+    for text in (toml(), MAILDIR_AND_FILES)
+    for number, line in enumerate(text.splitlines())
+    if re.fullmatch(r'[a-z_]+ = (\[)?".*', line)
+]
+
+
+@pytest.mark.parametrize(("text", "number"), STRING_LINES)
+def test_every_string_key_refuses_controls_length_and_wrong_types(
+    tmp_path: Path, text: str, number: int
+) -> None:
+    """Each string in the config, replaced by hostile values of its own and other types."""
+    lines = text.splitlines()
+    key, value = lines[number].split(" = ", 1)
+    for hostile in ('"a\\u0000b"', '"x\\u001b[2Jy"', '"bidi\\u202eexe"', f'"{"y" * 1500}"',
+                    "12", "true", "[[1]]", "{ a = 1 }", "1979-05-27T07:32:00Z"):  # fmt: skip
+        if value.startswith("["):
+            hostile = f"[{hostile}]"
+        lines[number] = f"{key} = {hostile}"
+        code, output = check_config(write(tmp_path, "\n".join(lines) + "\n"))
+        assert code == 2, (lines[number][:80], output)
+        assert f"{key}" in output and "Traceback" not in output, (hostile[:40], output)
+        assert not any(ch in output for ch in "\x00\x1b\u202e"), output
+        assert len(output) < 3000
 
 
 def test_duplicate_unit_ids_and_emails_are_named(tmp_path: Path) -> None:
