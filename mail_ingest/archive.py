@@ -2,7 +2,8 @@
 
 Content addressing makes archiving idempotent (the same bytes land in the same file)
 and lets anyone check a file against the store. Files are written to a temporary name
-and renamed, so a crash never leaves a half-written message under a real name.
+and renamed, so a crash never leaves a half-written message under a real name. Mail is
+private: folders are 0700 and files 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+from mail_ingest.files import FILE_MODE, private_dir
 
 
 def sha256(data: bytes) -> str:
@@ -31,10 +34,11 @@ class Archive:
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp's 0600 today; say so
                 handle.write(raw)
                 handle.flush()
                 os.fsync(handle.fileno())

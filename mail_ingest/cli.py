@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -72,6 +73,10 @@ class _Instant(click.ParamType):
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """Collect the forms units email to the board, and report who has sent what."""
+    # A belt: the store, archive and reports set their modes themselves. Restored at the
+    # end, for callers that run commands in their own process (tests, scripts).
+    previous = os.umask(0o077)
+    ctx.call_on_close(lambda: os.umask(previous))
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = config_path or config_module.default_path()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import reprlib
 import shlex
 import subprocess
 import tomllib
@@ -24,7 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import parsers
 from mail_ingest.errors import ConfigError
-from rules.deadlines import EVERY_MONTHS, Deadline, Every, parse_rrule
+from parsers.text import printable
+from rules.deadlines import EVERY_MONTHS, MAX_OCCURRENCES, Deadline, Every, parse_rrule
 from rules.matching import DEFAULT_SETTINGS, MatchSettings
 from rules.requirements import Requirement
 from rules.units import Unit
@@ -42,8 +44,35 @@ from rules.validation import (
 DEFAULT_PATH = Path("mail-ingest.toml")
 ENV_VAR = "MAIL_INGEST_CONFIG"
 SECURITY = ("ssl", "starttls", "none")
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_EMAIL = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+# Bounds on the file itself: a real deployment's file is tens of KB. tomllib's memory
+# grows with the square of a dotted key's depth, and a key is one line, so the line
+# length bounds it (4,000 characters: about 25 MB at worst).
+MAX_FILE_BYTES = 1024 * 1024
+MAX_LINE_CHARS = 4000
+MAX_DEPTH = 8  # [[requirements]] > rules > min_entries > group is the deepest needed
+MAX_STRING = 1000  # any string value; ids, addresses and names have tighter limits
+MAX_ID = 64
+MAX_EMAIL = 254  # RFC 5321's limit for a forward path
+MAX_QUOTA = 100_000  # entries a form can count
+MAX_CLOSED_RUN = 30  # days in a row, weekends included; Tết adds about ten more
+MAX_NAME_BYTES = 255  # one path component (NAME_MAX)
+# Dates the service computes with: deadlines, reminders up to a year either side,
+# periods, holidays. Far from datetime's limits, so no arithmetic on them can overflow.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+# Keys whose values may be a secret put in the wrong place: never shown in an error.
+SECRET_KEYS = frozenset({"password_env", "oauth2_token_env", "oauth2_token_command"})
+# Hints a failing token helper may give that say what is wrong without any secret
+# (RFC 6749 section 5.2 and the OpenID Connect error codes).
+_TOKEN_HINTS = (
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+    "unsupported_grant_type", "invalid_scope", "access_denied", "consent_required",
+    "interaction_required", "login_required", "temporarily_unavailable", "server_error",
+)  # fmt: skip
 
 T = TypeVar("T")
 
@@ -142,16 +171,55 @@ def default_path() -> Path:
 def load(path: Path) -> Config:
     """Read and validate a config file; raises ConfigError listing every problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such config file (create one with `mail-ingest init`)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    data = _toml(path, raw)
+    if (deepest := _depth(data)) > MAX_DEPTH:
+        raise ConfigError(f"{path}: values nested {deepest} levels deep (at most {MAX_DEPTH})")
+    return parse(data, base=path.parent, path=path)
+
+
+def _toml(path: Path, raw: bytes) -> dict[str, Any]:
+    """Decoded TOML, or a ConfigError saying where the file is unusable."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KB; is it the config?")
+    try:
+        text = raw.decode("utf-8-sig")  # Windows editors may start the file with a BOM
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line} is not UTF-8 text (save the file as UTF-8)"
+        ) from None
+    for number, line_text in enumerate(text.splitlines(), start=1):
+        if len(line_text) > MAX_LINE_CHARS:
+            raise ConfigError(f"{path}: line {number} is longer than {MAX_LINE_CHARS} characters")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse(data, base=path.parent, path=path)
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply (at most {MAX_DEPTH})") from None
+    except (ValueError, MemoryError) as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"{path}: not a usable TOML file ({type(exc).__name__})") from None
+
+
+def _depth(data: object) -> int:
+    """How deeply tables and arrays nest, without recursion (the data may be hostile)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(value, dict):
+            stack += [(v, level + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, level + 1) for v in value]
+    return deepest
 
 
 def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
@@ -164,7 +232,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     storage = root.path("storage.path", root.table("storage").get("path", str, "data"))
     recipients = root.table("report").strings("recipients", check=_email)
     schedule = root.table("schedule")
-    poll_minutes = schedule.get("poll_minutes", int, 5, check=_positive)
+    poll_minutes = schedule.number("poll_minutes", 5, 1, 24 * 60)
     notify = _notify(root.table("notify"), schedule)
     forms = _forms(root.table("forms"))
     units = tuple(_unit(t) for t in root.tables("units"))
@@ -202,7 +270,7 @@ def _mailbox(t: _Table) -> MailboxConfig:
         return MailboxConfig(
             kind="maildir",
             path=t.path("path", t.get("path", str, required=True)),
-            max_message_bytes=t.get("max_message_bytes", int, 40 * 1024 * 1024, check=_positive),
+            max_message_bytes=t.number("max_message_bytes", 40 * 1024 * 1024, 1024, 1024**3),
             authserv_id=authserv_id,
         )
     security = t.get("security", str, "ssl", check=_one_of(*SECURITY))
@@ -227,34 +295,35 @@ def _mailbox(t: _Table) -> MailboxConfig:
     return MailboxConfig(
         kind="imap",
         host=host,
-        port=t.get("port", int, 993 if security == "ssl" else 143, check=_port),
+        port=t.number("port", 993 if security == "ssl" else 143, 1, 65535),
         security=security,
         allow_insecure=allow_insecure,
         username=username,
         password_env=t.get("password_env", str, "", check=_env_name),
         oauth2_token_env=t.get("oauth2_token_env", str, "", check=_env_name),
-        oauth2_token_command=t.get("oauth2_token_command", str, ""),
+        oauth2_token_command=t.get("oauth2_token_command", str, "", check=_token_command),
         folders=tuple(folders) or ("INBOX",),
         ca_file=_optional_path(t, "ca_file"),
         since=t.day("since"),
         idle=t.get("idle", bool, False),
-        max_message_bytes=t.get("max_message_bytes", int, 40 * 1024 * 1024, check=_positive),
+        max_message_bytes=t.number("max_message_bytes", 40 * 1024 * 1024, 1024, 1024**3),
         after=after,
         keyword=t.get("keyword", str, "$MailIngestDone", check=_keyword),
         after_folder=after_folder,
         mark_seen=t.get("mark_seen", bool, False),
-        connect_timeout=t.get("connect_timeout", int, 15, check=_positive),
-        read_timeout=t.get("read_timeout", int, 120, check=_positive),
+        connect_timeout=t.number("connect_timeout", 15, 1, 3600),
+        read_timeout=t.number("read_timeout", 120, 1, 3600),
         authserv_id=authserv_id,
     )
 
 
 def _notify(t: _Table, schedule: _Table) -> NotifyConfig:
     days = [d for d in (_iso_day(t, "closed_days", v) for v in t.strings("closed_days")) if d]
+    _closed_run(t, "closed_days", days)
     return NotifyConfig(
         acknowledge=t.get("acknowledge", bool, True),
-        ack_max_age=timedelta(hours=t.get("ack_max_age_hours", int, 48, check=_positive)),
-        daily_cap=t.get("daily_cap", int, 5, check=_positive),
+        ack_max_age=timedelta(hours=t.number("ack_max_age_hours", 48, 1, 366 * 24)),
+        daily_cap=t.number("daily_cap", 5, 1, 1000),
         reminders_at=_clock(schedule, "reminders_at", dt_time(8, 0)),
         report_at=_clock(schedule, "report_at", dt_time(17, 0)),
         reminder_shift=t.get(
@@ -269,18 +338,40 @@ def _clock(t: _Table, key: str, default: dt_time) -> dt_time:
     """A time of day written "08:00"."""
     value = t.get(key, str, default.strftime("%H:%M"))
     try:
-        return dt_time.fromisoformat(value)
+        at = dt_time.fromisoformat(value)
     except ValueError:
-        t.error(key, f'expected a time of day such as "08:00", got {value!r}')
+        at = None
+    if at is None or at.tzinfo is not None:  # an offset cannot be compared with local times
+        t.error(key, f'expected a local time of day such as "08:00", got {_show(value)}')
         return default
+    return at
 
 
 def _iso_day(t: _Table, key: str, value: str) -> date | None:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        t.error(key, f'expected dates such as "2024-02-02", got {value!r}')
+    day = _as_day(value)
+    if day is None:
+        t.error(key, f'expected dates such as "2024-02-02", got {_show(value)}')
+    elif problem := _day_range(day):
+        t.error(key, problem)
         return None
+    return day
+
+
+def _closed_run(t: _Table, key: str, days: list[date]) -> None:
+    """A reminder moves to a working day at most 60 days away (rules.calendar.shift):
+    closures with weekends must leave one well within that, whatever holidays add."""
+    closed = set(days)
+    for day in sorted(closed):
+        if day - timedelta(days=1) in closed:
+            continue  # not the start of a run
+        end = day
+        while (end + timedelta(days=1)) in closed or (end + timedelta(days=1)).weekday() >= 5:
+            end += timedelta(days=1)
+            if (end - day).days >= MAX_CLOSED_RUN:
+                t.error(
+                    key, f"closes {MAX_CLOSED_RUN} days in a row from {day}: no day to remind on"
+                )
+                return
 
 
 def _smtp(t: _Table) -> SmtpConfig:
@@ -297,7 +388,7 @@ def _smtp(t: _Table) -> SmtpConfig:
         kind="smtp",
         sender=sender,
         host=host,
-        port=t.get("port", int, {"ssl": 465, "starttls": 587}.get(security, 25), check=_port),
+        port=t.number("port", {"ssl": 465, "starttls": 587}.get(security, 25), 1, 65535),
         security=security,
         username=t.get("username", str, ""),
         password_env=t.get("password_env", str, "", check=_env_name),
@@ -343,7 +434,9 @@ def _unit(t: _Table) -> Unit:
 
 
 def _alias(value: str) -> str | None:
-    return None if len(value.strip()) >= 4 else f"{value!r} is too short to recognise a unit by"
+    return (
+        None if len(value.strip()) >= 4 else f"{_show(value)} is too short to recognise a unit by"
+    )
 
 
 def _matching(t: _Table) -> MatchSettings:
@@ -358,7 +451,7 @@ def _matching(t: _Table) -> MatchSettings:
 def _score(t: _Table, key: str, default: float) -> float:
     value = t.get(key, object, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        t.error(key, f"expected a number from 0 to 100, got {value!r}")
+        t.error(key, f"expected a number from 0 to 100, got {_show(value)}")
         return default
     return float(value)
 
@@ -376,11 +469,8 @@ def _requirement(
     rrule = t.get("rrule", str, None)
     if every and rrule:
         t.error("rrule", "give either `every` or `rrule`, not both")
-    elif rrule:
-        try:
-            parse_rrule(rrule, datetime.combine(deadline.day, deadline.at))
-        except (ValueError, OverflowError) as exc:
-            t.error("rrule", f"{rrule!r} is not a usable RRULE: {exc}")
+    elif rrule and deadline.day != date.min and (problem := _rrule_problem(rrule, deadline)):
+        t.error("rrule", f"{_show(rrule)} is not a usable RRULE: {problem}")
     once = not (every or rrule)
     opens = t.day("opens")
     if opens and once and deadline.day != date.min and opens > deadline.due_day():
@@ -394,12 +484,14 @@ def _requirement(
         deadline=deadline,
         groups=tuple(t.strings("groups", check=_identifier)),
         units=tuple(t.strings("units", check=_known_unit(unit_ids))),
-        reminders=tuple(t.array("reminders", int)),
+        reminders=tuple(t.numbers("reminders", -366, 366)),
         rules=tuple(_rules(rules, specs)),
         every=cast(Every | None, every if every in EVERY_MONTHS else None),
         rrule=rrule or None,
         opens=opens,
-        extensions=_extensions(t.table("extensions"), unit_ids, deadline if once else None),
+        extensions=_extensions(
+            t.table("extensions"), unit_ids, deadline if once and deadline.day != date.min else None
+        ),
         strict_resubmission=t.get("strict_resubmission", bool, False),
         model_forms=tuple(t.strings("model_forms", check=_one_of(*sorted(known_forms)))),
     )
@@ -420,19 +512,45 @@ def _deadline(t: _Table) -> Deadline:
     raw: object = t.get("due", object)
     when = _local_datetime(raw)
     if when is None and raw is not None:
-        t.error("due", f"expected a local date and time such as 2024-02-05T17:00:00, got {raw!r}")
+        t.error(
+            "due", f"expected a local date and time such as 2024-02-05T17:00:00, got {_show(raw)}"
+        )
     elif when is not None and when.tzinfo is not None:
         t.error("due", "write the local time without an offset (the configured timezone applies)")
+    elif when is not None and (problem := _day_range(when.date())):
+        t.error("due", problem)
     elif when is not None:
         return Deadline("due", when.date(), when.time())
     return Deadline("before", date.min)
+
+
+def _rrule_problem(text: str, anchor: Deadline) -> str | None:
+    """What would break the periods computed from this RRULE later, if anything.
+
+    Walks the occurrences the scheduler may walk (rules.deadlines.MAX_OCCURRENCES),
+    until two lie beyond the last supported day; each must be a day dates can be
+    computed around. A rule that never occurs costs dateutil seconds once, here.
+    """
+    try:
+        rule = parse_rrule(text, datetime.combine(anchor.day, anchor.at))
+        found, beyond = 0, 0
+        for when in rule:
+            found += 1
+            if when.date() > LAST_DAY + timedelta(days=10 * 366):
+                return f"it gives {when:%Y-%m-%d}, too far ahead to compute with"
+            beyond += when.date() > LAST_DAY
+            if beyond >= 2 or found >= MAX_OCCURRENCES:
+                break
+    except (ValueError, OverflowError, TypeError) as exc:
+        return str(exc)[:200]
+    return None if found else "it gives no deadline at all"
 
 
 def _local_datetime(raw: object) -> datetime | None:
     """A TOML local date-time (2024-02-05T17:00:00) or the same as a string."""
     if isinstance(raw, datetime):
         return raw
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= 40:
         try:
             return datetime.fromisoformat(raw)
         except ValueError:
@@ -458,7 +576,7 @@ def _extensions(
 
 def _known_unit(unit_ids: set[str]) -> Check:
     def check(value: str) -> str | None:
-        return None if value in unit_ids else f"{value!r} is not the id of any [[units]] entry"
+        return None if value in unit_ids else f"{_show(value)} is not the id of any [[units]] entry"
 
     return check
 
@@ -502,14 +620,21 @@ def _rule(t: _Table, key: str) -> CountRule:
         )
     raw = t.get(key, object)
     if isinstance(raw, int) and not isinstance(raw, bool):
-        quota = Quota({}, _non_negative(t, key, raw))
+        quota = Quota({}, t.number(key, 0, 0, MAX_QUOTA))
     elif isinstance(raw, dict):
         sub = t.table(key)
-        per_group = {g: sub.get(g, int, check=_non_negative_check) for g in list(sub.keys())}
+        per_group = {g: sub.number(g, -1, 0, MAX_QUOTA) for g in list(sub.keys())}
         default = per_group.pop("default", None)
-        quota = Quota({g: n for g, n in per_group.items() if n is not None}, default)
+        quota = Quota(
+            {g: n for g, n in per_group.items() if n >= 0},
+            default if default is None or default >= 0 else None,
+        )
     else:
-        t.error(key, "expected a number or a table such as { xa = 2, default = 1 }")
+        t.error(
+            key,
+            f"expected a whole number from 0 to {MAX_QUOTA}, or a table such as "
+            f"{{ xa = 2, default = 1 }}, got {_show(raw)}",
+        )
         quota = Quota({})
     bound, counter = parsed or ("min", "entries")
     return CountRule(bound, counter, quota)
@@ -522,19 +647,36 @@ def _secret(key: str, variable: str) -> str:
     return value
 
 
-def _command_output(key: str, command: str) -> str:
-    """Run a token helper (no shell) and take its first output line as the secret."""
+def _command_output(key: str, command: str, timeout: float = 60) -> str:
+    """Run a token helper (no shell) and take its first output line as the secret.
+
+    Its command line and output may hold secrets (a client secret, a refresh token), so
+    a failure says only how it failed, with at most a standard OAuth2 error code.
+    """
     try:
         done = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"{key}: cannot run {command!r}: {exc}") from None
+            shlex.split(command), capture_output=True, text=True, errors="replace",
+            stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{key}: the token command did not finish within {timeout:g} s") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "bad command line"
+        raise ConfigError(f"{key}: the token command cannot be started ({reason})") from None
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        raise ConfigError(f"{key}: {command!r} gave no token ({detail[0]})")
+        status = f"exit status {done.returncode}" if done.returncode else "no output"
+        hint = _token_hint(done.stderr + "\n" + done.stdout)
+        raise ConfigError(
+            f"{key}: the token command failed ({status}{f', it reported {hint}' if hint else ''});"
+            " run it by hand to see its messages"
+        )
     return lines[0].strip()
+
+
+def _token_hint(output: str) -> str | None:
+    """A standard OAuth2 error code found in a helper's output: safe to show, useful."""
+    return next((code for code in _TOKEN_HINTS if code in output.lower()), None)
 
 
 def _is_loopback(host: str) -> bool:
@@ -555,7 +697,7 @@ def _unique(errors: list[str], what: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for i, ident in enumerate(ids):
         if ident in seen:
-            errors.append(f"{what}[{i}].id: {ident!r} is used twice")
+            errors.append(f"{what}[{i}].id: {_show(ident)} is used twice")
         seen.add(ident)
 
 
@@ -575,7 +717,9 @@ Check = Callable[[Any], str | None]
 
 
 def _email(value: str) -> str | None:
-    return None if _EMAIL.match(value) else f"{value!r} is not an email address"
+    if len(value) <= MAX_EMAIL and _EMAIL.fullmatch(value):
+        return None
+    return f"{_show(value)} is not an email address"
 
 
 def _mailbox_address(value: str) -> str | None:
@@ -584,62 +728,58 @@ def _mailbox_address(value: str) -> str | None:
 
 
 def _identifier(value: str) -> str | None:
-    if _ID.match(value):
+    """Ids name outbox keys and files: nothing that could act as a path or a control."""
+    if len(value) <= MAX_ID and _ID.fullmatch(value):
         return None
-    return f"{value!r} is not a valid id (lowercase letters, digits, '-', '_' and '.')"
+    return (
+        f"{_show(value)} is not a valid id (up to {MAX_ID} lowercase letters, digits, "
+        "'-', '_' and '.')"
+    )
 
 
 def _timezone(value: str) -> str | None:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not a known time zone (e.g. 'Asia/Ho_Chi_Minh')"
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return f"{_show(value)} is not a known time zone (e.g. 'Asia/Ho_Chi_Minh')"
     return None
 
 
 def _env_name(value: str) -> str | None:
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+    """Never quotes the value: a password put here by mistake must not be printed."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
         return None
-    return f"{value!r} is not an environment variable name (the password itself never goes here)"
+    return "must name an environment variable (letters, digits, _), not hold the password itself"
+
+
+def _token_command(value: str) -> str | None:
+    """A command line split like a shell's; never quoted back (it may carry a secret)."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return "cannot be split into a program and its arguments (check the quotes)"
+    return None if words else "must name a program that prints an access token"
 
 
 def _keyword(value: str) -> str | None:
     """An IMAP flag keyword (RFC 3501 atom); system flags such as \\Deleted are refused."""
     if value.isascii() and re.fullmatch(r"[^\s()\[\]{}%*\"\\\x00-\x1f\x7f]+", value):
         return None
-    return f"{value!r} is not an IMAP keyword (letters, digits, '$', '_', '-', no spaces)"
+    return f"{_show(value)} is not an IMAP keyword (letters, digits, '$', '_', '-', no spaces)"
 
 
 def _authserv_id(value: str) -> str | None:
     """A host name as mail servers sign Authentication-Results, or "none" (Microsoft 365)."""
     if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", value):
         return None
-    return f"{value!r} is not a server name such as 'mx.google.com' (or 'none')"
-
-
-def _positive(value: int) -> str | None:
-    return None if value > 0 else f"{value} must be a positive number"
-
-
-def _non_negative_check(value: int) -> str | None:
-    return None if value >= 0 else f"{value} must not be negative"
-
-
-def _non_negative(t: _Table, key: str, value: int) -> int:
-    if value < 0:
-        t.error(key, f"{value} must not be negative")
-    return value
-
-
-def _port(value: int) -> str | None:
-    return None if 0 < value < 65536 else f"{value} is not a TCP port"
+    return f"{_show(value)} is not a server name such as 'mx.google.com' (or 'none')"
 
 
 def _one_of(*allowed: str) -> Check:
     def check(value: str) -> str | None:
         if value in allowed:
             return None
-        return f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+        return f"{_show(value)} is not one of {', '.join(repr(a) for a in allowed)}"
 
     return check
 
@@ -664,6 +804,8 @@ class _Table:
         self._children: list[_Table] = []
 
     def key(self, name: str) -> str:
+        if not _PLAIN_KEY.fullmatch(name):  # a quoted TOML key can hold anything
+            name = _show(name)
         return f"{self._prefix}.{name}" if self._prefix else name
 
     def error(self, name: str, message: str) -> None:
@@ -712,6 +854,35 @@ class _Table:
         )
         return [item for item in items if item is not None]
 
+    def number(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number within [low, high]: every number the service computes with has
+        a range, so no later timedelta, date or timer overflows on it."""
+        self._read.add(name)
+        if name not in self._data:
+            return default
+        return self._whole(self.key(name), self._data[name], default, low, high)
+
+    def numbers(self, name: str, low: int, high: int, *, at_most: int = 50) -> list[int]:
+        """An array of whole numbers, each within [low, high]."""
+        value = self.get(name, list)
+        if value is None:
+            return []
+        if len(value) > at_most:
+            self.error(name, f"at most {at_most} numbers")
+            return []
+        items = [
+            self._whole(f"{self.key(name)}[{i}]", v, None, low, high) for i, v in enumerate(value)
+        ]
+        return [item for item in items if item is not None]
+
+    def _whole(self, key: str, value: Any, default: T, low: int, high: int) -> int | T:
+        if not _is(value, int) or not low <= value <= high:
+            self._errors.append(
+                f"{key}: expected a whole number from {low} to {high}, got {_show(value)}"
+            )
+            return default
+        return cast(int, value)
+
     def table(self, name: str, *, required: bool = False) -> _Table:
         value = self.get(name, dict, required=required)
         child = _Table(value or {}, self.key(name), self._errors, self._base)
@@ -733,21 +904,24 @@ class _Table:
     def day(self, name: str) -> date | None:
         """A day, written as a TOML date (2024-02-01) or a string ("2024-02-01")."""
         value: object = self.get(name, object)
-        if isinstance(value, date) and _is(value, date):
-            return value
         if value is None:
             return None
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        self.error(name, f"expected a date such as 2024-02-01, got {value!r}")
-        return None
+        day = _as_day(value)
+        if day is None:
+            self.error(name, f"expected a date such as 2024-02-01, got {_show(value)}")
+        elif problem := _day_range(day):
+            self.error(name, problem)
+            return None
+        return day
 
     def path(self, name: str, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
-        return (self._base / Path(value).expanduser()) if value else self._base
+        if not value:
+            return self._base
+        if any(len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in Path(value).parts):
+            self.error(name, f"a folder or file name in it is longer than {MAX_NAME_BYTES} bytes")
+            return self._base
+        return self._base / Path(value).expanduser()
 
     def finish(self) -> None:
         """Flag every key nobody read: a typo must not silently become a default."""
@@ -760,14 +934,61 @@ class _Table:
     def _checked(
         self, key: str, value: Any, kind: type[T], default: T | None, check: Check | None
     ) -> T:
+        secret = _leaf(key) in SECRET_KEYS
         if kind is not object and not _is(value, kind):
-            self._errors.append(
-                f"{key}: expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {value!r}"
-            )
+            got = "" if secret else f", got {_show(value)}"
+            self._errors.append(f"{key}: expected {_TYPE_NAMES.get(kind, kind.__name__)}{got}")
+            return cast(T, default)
+        if isinstance(value, str) and (message := _text_problem(value, secret)):
+            self._errors.append(f"{key}: {message}")
             return cast(T, default)
         if check is not None and (message := check(value)):
             self._errors.append(f"{key}: {message}")
         return cast(T, value)
+
+
+def _leaf(key: str) -> str:
+    """The key's own name: "units[2].emails[0]" -> "emails"."""
+    return re.sub(r"\[\d+\]$", "", key.rsplit(".", 1)[-1])
+
+
+def _text_problem(value: str, secret: bool) -> str | None:
+    """Every string: bounded, and without controls that could act where it is shown
+    (a terminal, a mail header, a workbook, a file name)."""
+    if len(value) > MAX_STRING:
+        return f"longer than {MAX_STRING} characters"
+    if printable(value) != value:
+        where = "" if secret else f" (in {_show(value)})"
+        return f"contains a control or invisible formatting character{where}"
+    return None
+
+
+def _show(value: object) -> str:
+    """A value as an error message quotes it: short, escaped, whatever it holds."""
+    return _SHOW.repr(value)
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 80
+_SHOW.maxlevel = 2
+
+
+def _as_day(value: object) -> date | None:
+    """A TOML date or an ISO string naming one."""
+    if isinstance(value, date) and _is(value, date):
+        return value
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _day_range(day: date) -> str | None:
+    if FIRST_DAY <= day <= LAST_DAY:
+        return None
+    return f"{day} is outside the dates the service works with ({FIRST_DAY} to {LAST_DAY})"
 
 
 def _is(value: Any, kind: type) -> bool:

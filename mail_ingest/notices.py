@@ -24,6 +24,7 @@ from typing import Literal
 
 from mail_ingest import report, workbook
 from mail_ingest.config import Config
+from mail_ingest.files import private_dir, write_private
 from mail_ingest.mime import Attachment
 from mail_ingest.notify import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.pipeline import HELD, open_store
@@ -306,11 +307,10 @@ def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) ->
 
 def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
     """The report's files under the storage folder too, for whoever opens it there."""
-    folder = config.storage / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(config.storage / "reports")
     stem = mail.attachments[0].filename.removesuffix(".xlsx")
-    (folder / f"{stem}.xlsx").write_bytes(data)
-    (folder / f"{stem}.html").write_text(mail.html or "", encoding="utf-8")
+    write_private(folder / f"{stem}.xlsx", data)
+    write_private(folder / f"{stem}.html", (mail.html or "").encode("utf-8"))
 
 
 def _failing(config: Config, failing: Mapping[str, datetime]) -> list[str]:

@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 
 from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError, ConfigError
+from mail_ingest.files import private_dir
 from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
 from parsers.text import printable
@@ -334,7 +335,7 @@ class FileTransport:
         self.path = path
 
     def open(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str], key: str) -> None:
         target = self.path / f"{_safe_name(key)}.eml"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mail_ingest.errors import LockedError
+from mail_ingest.files import private_dir, private_file
 from mail_ingest.schema import MIGRATIONS
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.text import printable
@@ -162,7 +163,11 @@ class AuditRow:
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Private whatever the umask: SQLite gives -wal and -shm the database's mode.
+        private_dir(path.parent)
+        for existing in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            if existing == path or existing.exists():
+                private_file(existing)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode = WAL")
@@ -182,7 +187,7 @@ class Store:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One poller at a time: a manual `poll` beside the service must not double-process."""
-        lock_path = self.path.with_suffix(".lock")
+        lock_path = private_file(self.path.with_suffix(".lock"))
         with open(lock_path, "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -94,18 +94,19 @@ min_collectives = { xa = -1 }
         "mailbox.host: is required",
         "mailbox.username: is required",
         "mailbox.password_env: is required (for XOAUTH2: oauth2_token_env or _command)",
-        "schedule.poll_minutes: 0 must be a positive number",
+        "schedule.poll_minutes: expected a whole number from 1 to 1440, got 0",
         "units[0].id: 'Xã Mường So' is not a valid id"
-        " (lowercase letters, digits, '-', '_' and '.')",
+        " (up to 64 lowercase letters, digits, '-', '_' and '.')",
         "units[0].name: is required",
         "requirements[0].forms[0]: 'mau-09' is not one of 'M1', 'M2', 'M3', 'M4', 'bao-cao-nam',"
         " 'mau-01', 'mau-02'",
         "requirements[0].before: give exactly one of `before` (trước ngày),"
         " `by` (chậm nhất ngày) or `due` (a local date and time)",
-        "requirements[0].reminders[0]: expected a whole number, got 'soon'",
+        "requirements[0].reminders[0]: expected a whole number from -366 to 366, got 'soon'",
         "requirements[0].rules.min_people: unknown rule (known: min_/max_ + entries, collectives, "
         "individuals, level_tinh, level_huyen, level_xa; required_fields; custom)",
-        "requirements[0].rules.min_collectives.xa: -1 must not be negative",
+        "requirements[0].rules.min_collectives.xa: expected a whole number from 0 to 100000,"
+        " got -1",
         "colour: unknown key",
     ]
 
@@ -208,7 +209,9 @@ def test_oauth2_token_from_a_command(tmp_path: Path) -> None:
     assert ok.credentials() == ("xoauth2", "ya29.token-from-helper")
     failing = imap(tmp_path, oauth2_token_command="\"sh -c 'echo invalid_grant >&2; exit 1'\"")
     with pytest.raises(
-        ConfigError, match=r"oauth2_token_command: .* gave no token \(invalid_grant\)"
+        ConfigError,
+        match=r"oauth2_token_command: the token command failed \(exit status 1, it reported "
+        r"invalid_grant\)",
     ):
         failing.mailbox.credentials()
 
