@@ -14,7 +14,17 @@ from typing import Any
 
 import xlrd
 
-from parsers.office import MAX_COLUMNS, MAX_ROWS, OLE_MAGIC, Content, Grid, Unreadable, read
+from parsers.office import (
+    MAX_COLUMNS,
+    MAX_MERGES,
+    MAX_ROWS,
+    OLE_MAGIC,
+    Content,
+    Grid,
+    Unreadable,
+    fill_merged,
+    read,
+)
 from parsers.text import clean
 
 
@@ -58,13 +68,8 @@ def _sheet(book: Any, sheet: Any) -> Grid:
         [_text(book, sheet.cell(r, c)) if c < sheet.row_len(r) else "" for c in range(right)]
         for r in range(bottom)
     ]
-    for top, below, left, after in getattr(sheet, "merged_cells", ()):  # half-open ranges
-        if top >= bottom or left >= right:
-            continue
-        value = rows[top][left]
-        for r in range(top, min(below, bottom)):
-            for c in range(left, min(after, right)):
-                rows[r][c] = value
+    merged = getattr(sheet, "merged_cells", ())[:MAX_MERGES]  # (top, bottom, left, right)
+    fill_merged(rows, merged)
     return Grid(str(sheet.name), tuple(tuple(row) for row in rows))
 
 
