@@ -46,8 +46,8 @@ MESSAGE_SECONDS = 180.0
 class Budget:
     """What one message may still cost."""
 
-    files: int = MAX_FILES
-    conversions: int = MAX_CONVERSIONS
+    files: int = field(default_factory=lambda: MAX_FILES)
+    conversions: int = field(default_factory=lambda: MAX_CONVERSIONS)
     deadline: float = field(default_factory=lambda: time.monotonic() + MESSAGE_SECONDS)
 
     def remaining(self) -> float:
@@ -99,7 +99,6 @@ def parse(
     budget = budget or Budget()
     if budget.files <= 0 or budget.remaining() <= 0:
         return _over_budget(filename, f"hơn {MAX_FILES} tệp" if budget.files <= 0 else "")
-    budget.files -= 1
     fmt = convert.target(filename, data)
     if fmt is not None:
         try:
@@ -109,6 +108,8 @@ def parse(
         if budget.conversions <= 0:
             return _over_budget(filename, f"hơn {MAX_CONVERSIONS} tệp cần chuyển đổi định dạng")
         budget.conversions -= 1
+    budget.files -= 1
+    if fmt is not None:
         wait = max(1.0, min(convert.TIMEOUT, budget.remaining()))
         converted = convert.convert(filename, data, fmt, timeout=wait)
         if converted.data is not None:
@@ -134,7 +135,7 @@ def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFil
 def _parse(
     filename: str, data: bytes, subject: str, specs: Sequence[parsers.FormSpec], budget: Budget
 ) -> ParsedFile:
-    wait = max(1.0, min(sandbox.TIMEOUT, budget.remaining()))
+    wait = min(sandbox.TIMEOUT, max(1.0, budget.remaining()))
     try:
         return sandbox.run(parsers.parse_file, filename, data, specs, subject, timeout=wait)
     except sandbox.Failed as failed:
