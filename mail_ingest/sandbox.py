@@ -33,7 +33,7 @@ from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
-MEMORY_LIMIT = 1024**3  # address space of a child; a real form parses within 300 MB
+MEMORY_LIMIT = 1024**3  # a child's address space; forms parse in 200 MB, a 15 MB sheet in 256
 TIMEOUT = 60.0  # seconds of wall-clock time; a form parses in well under one
 PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "parsers.bundle")
 _HEADER = struct.Struct("!Q")

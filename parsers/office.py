@@ -97,7 +97,7 @@ def read(data: bytes) -> Content:
             return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
         body = _document_body(archive)
         return Content("docx", tuple(_body(body)), _emphasis(body))
-    except Unreadable:
+    except (Unreadable, MemoryError):  # MemoryError: the sandbox reports it
         raise
     except Exception as exc:  # the libraries raise anything from KeyError to XMLSyntaxError
         raise Unreadable("corrupt-file", "broken") from exc

@@ -40,6 +40,8 @@ def read_xls(data: bytes) -> Content:
     try:
         sheets = sorted(book.sheets(), key=lambda s: s.visibility != 0)
         return Content("xlsx", tuple(_sheet(book, sheet) for sheet in sheets))
+    except MemoryError:  # the sandbox's limit: reported by mail_ingest.sandbox
+        raise
     except Exception as exc:  # xlrd fails on broken records with anything
         raise Unreadable("corrupt-file", "broken") from exc
     finally:
@@ -58,6 +60,8 @@ def _open(data: bytes) -> Any:
         if "encrypted" in str(exc).lower():
             raise Unreadable("encrypted", "password") from exc
         raise Unreadable("corrupt-file", "broken") from exc
+    except MemoryError:  # the sandbox's limit: reported by mail_ingest.sandbox
+        raise
     except Exception as exc:  # a hostile OLE file: struct.error, IndexError, ...
         raise Unreadable("corrupt-file", "broken") from exc
 

@@ -12,19 +12,23 @@ import random
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import datetime
 
 import docx
 import hostile_children
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 import parsers
 from mail_ingest import attachments, sandbox
+from mail_ingest.cli import cli
 from mail_ingest.mime import Attachment
 from mail_ingest.samples import SampleEntry, mau01_docx, mau01_xlsx
 from parsers import office
 from parsers.model import ParsedFile
 
+from conftest import Deployment, make_message
 from office_fixtures import require_libreoffice
 
 SPECS = parsers.builtin_specs()
@@ -278,3 +282,24 @@ def test_ole_garbage_named_doc_is_no_form() -> None:
     garbage = bytes.fromhex("D0CF11E0A1B11AE1") + random.Random(1).randbytes(20_000)
     [parsed] = read_all(("Mẫu 02.doc", garbage), subject="Gửi mẫu 02")
     assert parsed.form is None and "unrecognised-form" in codes(parsed)
+
+
+# --- through the pipeline ----------------------------------------------------------------
+
+
+def test_a_poll_with_a_bomb_mail_records_it_and_reads_the_next_one(
+    deployment: Deployment, at: Callable[..., datetime]
+) -> None:
+    commune = "Đảng ủy xã Mường So <dangUY.muongso@EXAMPLE.vn>"
+    hostile = [("Mau 01.xlsx", merged_xlsx(20_000)), ("big.xlsx", OVERSIZED["big.xlsx"]())]
+    deployment.deliver(make_message(commune, "Mẫu 01", files=hostile), at(21))
+    deployment.deliver(
+        make_message(commune, "Mẫu 01", files=[("Mau 01.xlsx", good_xlsx())]), at(22)
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(deployment.config), "poll"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith("fetched 2, new 2")
+    listing = CliRunner().invoke(cli, ["--config", str(deployment.config), "messages"]).output
+    assert listing.count("submission") == 2
