@@ -5,31 +5,73 @@ per file inside ("hồ sơ.zip/Mẫu 01.xlsx"), each read as if attached on its 
 .xls is converted to .docx/.xlsx by LibreOffice when installed; the row keeps the unit's
 file name and says it was converted. Without LibreOffice, or when it fails, the parsers
 get the original: they read .xls themselves and mark a .doc for review.
+
+A stranger chooses what is attached, so the work is bounded: a zip-based file is checked
+for bombs before LibreOffice sees it, each file is parsed in a sandboxed child process
+(mail_ingest.sandbox), and one message gets at most MAX_FILES files parsed, at most
+MAX_CONVERSIONS conversions and MESSAGE_SECONDS in all. What is over a budget is kept
+with a problem for the board and not read; the rest of the message is.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Sequence
-from dataclasses import replace
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 
 import parsers
-from mail_ingest import convert, mime
+from mail_ingest import convert, mime, sandbox
 from mail_ingest.archive import sha256
 from mail_ingest.store import StoredAttachment
 from parsers.bundle import Unpacked, expand
 from parsers.model import ParsedFile, Problem
+from parsers.office import Unreadable, check_package
+from parsers.parse import READABLE
 
 log = logging.getLogger(__name__)
 
 CONVERTED = "chuyen_doi"  # the ParsedFile field that says the file was converted
+# Per message. A unit sends a handful of forms, rarely more than ten; an archive of a
+# commune's files may hold thirty. Old formats are converted by a LibreOffice run each
+# (1 to 5 s): five cover a real mail, and 300 tiny .rtf files cost seconds, not minutes.
+MAX_FILES = 40
+MAX_CONVERSIONS = 5
+MESSAGE_SECONDS = 180.0
+
+
+@dataclass
+class Budget:
+    """What one message may still cost."""
+
+    files: int = field(default_factory=lambda: MAX_FILES)
+    conversions: int = field(default_factory=lambda: MAX_CONVERSIONS)
+    deadline: float = field(default_factory=lambda: time.monotonic() + MESSAGE_SECONDS)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+def read_attachments(
+    attachments: Iterable[mime.Attachment], subject: str, specs: Sequence[parsers.FormSpec]
+) -> tuple[StoredAttachment, ...]:
+    """The rows of all of one message's attachments, within one Budget; never raises."""
+    budget = Budget()
+    return tuple(row for a in attachments for row in read_attachment(a, subject, specs, budget))
 
 
 def read_attachment(
-    attachment: mime.Attachment, subject: str, specs: Sequence[parsers.FormSpec]
+    attachment: mime.Attachment,
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    budget: Budget | None = None,
 ) -> tuple[StoredAttachment, ...]:
-    """The attachment's row, then a row per file inside it; never raises."""
+    """The attachment's row, then a row per file inside it; never raises.
+
+    `budget`: shared by the attachments of one message (default: this one's own)."""
+    budget = budget or Budget()
     try:
         items = expand(attachment.filename, attachment.data)
     except Exception:  # a bug of ours: read the attachment whole, the parser reports it
@@ -37,7 +79,7 @@ def read_attachment(
         items = (Unpacked(attachment.filename, attachment.data),)
     rows: list[StoredAttachment] = []
     for position, item in enumerate(items):
-        parsed = item.record or parse(item.name, item.data, subject, specs)
+        parsed = item.record or parse(item.name, item.data, subject, specs, budget)
         content_type = attachment.content_type if position == 0 else _guess_type(item.name)
         rows.append(
             StoredAttachment(item.name, content_type, len(item.data), sha256(item.data), parsed)
@@ -46,17 +88,37 @@ def read_attachment(
 
 
 def parse(
-    filename: str, data: bytes, subject: str, specs: Sequence[parsers.FormSpec]
+    filename: str,
+    data: bytes,
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    budget: Budget | None = None,
 ) -> ParsedFile:
-    """parsers.parse_file, after converting an old Office format when LibreOffice can."""
+    """parsers.parse_file in a sandbox, after converting an old Office format when
+    LibreOffice can; within `budget`, or a problem saying what was not read."""
+    budget = budget or Budget()
+    if budget.files <= 0 or budget.remaining() <= 0:
+        return _over_budget(filename, f"hơn {MAX_FILES} tệp" if budget.files <= 0 else "")
     fmt = convert.target(filename, data)
     if fmt is not None:
-        converted = convert.convert(filename, data, fmt)
+        try:
+            check_package(data)  # LibreOffice has no limits of its own on zip bombs
+        except Unreadable as exc:
+            return _refused(filename, exc)
+        if budget.conversions <= 0:
+            return _over_budget(filename, f"hơn {MAX_CONVERSIONS} tệp cần chuyển đổi định dạng")
+        budget.conversions -= 1
+    budget.files -= 1
+    if fmt is not None:
+        wait = max(1.0, min(convert.TIMEOUT, budget.remaining()))
+        converted = convert.convert(filename, data, fmt, timeout=wait)
         if converted.data is not None:
-            parsed = _parse(converted.filename, converted.data, subject, specs)
+            parsed = _parse(converted.filename, converted.data, subject, specs, budget)
             return _as_original(parsed, filename, converted.filename)
         log.warning("cannot convert %r to %s: %s", filename, fmt, converted.reason)
-    return _parse(filename, data, subject, specs)
+        if converted.limited and PurePath(filename).suffix.lower() not in READABLE:
+            return _too_complex(filename)  # the parsers cannot read it either: say why
+    return _parse(filename, data, subject, specs, budget)
 
 
 def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFile:
@@ -71,23 +133,62 @@ def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFil
 
 
 def _parse(
-    filename: str, data: bytes, subject: str, specs: Sequence[parsers.FormSpec]
+    filename: str, data: bytes, subject: str, specs: Sequence[parsers.FormSpec], budget: Budget
 ) -> ParsedFile:
+    wait = min(sandbox.TIMEOUT, max(1.0, budget.remaining()))
     try:
-        return parsers.parse_file(filename, data, specs, hint=subject)
-    except Exception as exc:  # parsers must not raise; if one does, the message still lands
-        log.exception("parser failed on %r", filename)
-        return ParsedFile(
-            filename=filename,
-            form=None,
-            problems=(
-                Problem(
-                    "parser-error",
-                    f"Không đọc được tệp '{filename}' do lỗi của chương trình; "
-                    f"Ban Dân vận sẽ kiểm tra thủ công ({type(exc).__name__})",
-                ),
-            ),
+        return sandbox.run(parsers.parse_file, filename, data, specs, subject, timeout=wait)
+    except sandbox.Failed as failed:
+        log.warning("parsing %r stopped: %s %s", filename, failed.why, failed.detail)
+        if failed.why == "crash":  # parsers must not raise; if one does, the message lands
+            return _problem(
+                filename,
+                "parser-error",
+                f"Không đọc được tệp '{filename}' do lỗi của chương trình; "
+                f"Ban Dân vận sẽ kiểm tra thủ công ({failed.detail.split(':')[0]})",
+            )
+        return _too_complex(filename)
+
+
+def _too_complex(filename: str) -> ParsedFile:
+    return _problem(
+        filename,
+        "too-complex",
+        f"Tệp '{filename}' cần quá nhiều bộ nhớ hoặc thời gian để đọc tự động; "
+        "tệp đã được lưu, Ban Dân vận sẽ xem trực tiếp",
+    )
+
+
+def _over_budget(filename: str, why: str) -> ParsedFile:
+    reason = f"thư có {why}" if why else "đã hết thời gian dành cho thư này"
+    return _problem(
+        filename,
+        "over-budget",
+        f"Tệp '{filename}' chưa được đọc tự động vì {reason}; "
+        "tệp đã được lưu, Ban Dân vận sẽ xem trực tiếp",
+    )
+
+
+def _refused(filename: str, exc: Unreadable) -> ParsedFile:
+    if exc.code == "encrypted":
+        message = (
+            f"Không mở được tệp '{filename}' vì tệp được đặt mật khẩu; "
+            "đề nghị gỡ mật khẩu rồi gửi lại"
         )
+    elif exc.code == "suspicious-file":
+        message = (
+            f"Không đọc được tệp '{filename}': nội dung nén bất thường (giải nén quá lớn); "
+            "Ban Dân vận sẽ kiểm tra thủ công"
+        )
+    else:
+        message = (
+            f"Không đọc được tệp '{filename}': tệp bị hỏng; đề nghị mở lại tệp, lưu và gửi lại"
+        )
+    return _problem(filename, exc.code, message)
+
+
+def _problem(filename: str, code: str, message: str) -> ParsedFile:
+    return ParsedFile(filename=filename, form=None, problems=(Problem(code, message),))
 
 
 def _guess_type(filename: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import parsers
 from mail_ingest import mime
 from mail_ingest.archive import Archive
-from mail_ingest.attachments import read_attachment
+from mail_ingest.attachments import read_attachments
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MessageError
@@ -220,9 +220,8 @@ def process(
     if fetched.partial is not None:  # a copy is recorded as the message it copies
         return replace(base, outcome="ignored")
     subject = mail.subject or ""
-    attachments = tuple(
-        row for a in mail.attachments for row in read_attachment(a, subject, specs)
-    )  # an archive adds a row per file inside it
+    # One budget for the message's files; an archive adds a row per file inside it.
+    attachments = read_attachments(mail.attachments, subject, specs)
     record = _attribute(base, mail, attachments, matcher)
     # The board's server says the From may be forged: held, even from a unit's address.
     forged = authres.review_reason(authres.header_fields(fetched.raw), authserv_id)

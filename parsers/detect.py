@@ -9,7 +9,8 @@ since one subject often covers two attachments ("Gửi mẫu 01 và mẫu 02").
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from parsers.labelled import evidence
@@ -21,6 +22,8 @@ from parsers.text import clean, has_all, words
 HEAD_LINES = 15  # the title block: unit, national motto, date, title, addressee
 WEIGHTS = {"title": 4, "header": 3, "filename": 2, "hint": 1}
 THRESHOLD = 2  # a file name alone will do; a subject alone will not
+MIN_WORDS = 3  # without title or header, a file with fewer words is not a form
+TEXT_SAMPLE = 2000  # letters looked at by has_text
 TITLE_LINES = 3  # "BÁO CÁO" / "Kết quả thực hiện phong trào ..." / "năm 2024"
 TITLE_LINE_WORDS = 25  # a longer line is the body's first paragraph
 _DATE = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2}) nam (\d{4})\b")
@@ -38,6 +41,7 @@ def recognise(
 ) -> Recognised | None:
     """The spec with the most evidence, if there is enough of it."""
     best: tuple[tuple[int, bool, tuple[int, int], int, int], Recognised] | None = None
+    readable: bool | None = None  # has_text, worked out only when needed
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
@@ -63,9 +67,43 @@ def recognise(
         fit = (-1, 0) if spec.labelled and items is None else _table_fit(spec, content, table)
         fit = (items, 0) if items is not None else fit
         rank = (score, named, fit, title_words, -order)
-        if score >= THRESHOLD and (best is None or rank > best[0]):
+        # A name or a subject is a clue about a document, not a document: with no title,
+        # header or items of the form, the file must at least hold text people wrote.
+        seen = score > WEIGHTS["filename"] + WEIGHTS["hint"] or table is not None or items
+        if not seen and readable is None:
+            readable = has_text(content)
+        if score >= THRESHOLD and (seen or readable) and (best is None or rank > best[0]):
             best = (rank, Recognised(spec, head, table))
     return best[1] if best else None
+
+
+def has_text(content: Content) -> bool:
+    """Whether the file holds text in the Vietnamese (Latin) alphabet: MIN_WORDS words
+    of two letters or more, and most of its letters Latin. A binary file LibreOffice
+    read as text ("OLE garbage") gives thousands of CJK and Hangul "letters" instead."""
+    latin = other = found = 0
+    for line in _lines(content):
+        for word in line.split():
+            letters = [c for c in word if c.isalpha()]
+            is_latin = [_is_latin(c) for c in letters]
+            latin += sum(is_latin)
+            other += len(letters) - sum(is_latin)
+            found += len(letters) >= 2 and all(is_latin)
+        if latin + other > TEXT_SAMPLE:
+            break
+    return found >= MIN_WORDS and latin > other
+
+
+def _is_latin(char: str) -> bool:
+    return char.isascii() or unicodedata.name(char, "").startswith("LATIN")
+
+
+def _lines(content: Content) -> Iterator[str]:
+    for block in content.blocks:
+        if isinstance(block, str):
+            yield block
+        else:
+            yield from (cell for row in block.rows for cell in row if cell)
 
 
 def head_lines(content: Content, table: tuple[int, Header] | None) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -33,6 +33,13 @@ MAX_MEMBERS = 2000
 # A compression ratio only means a bomb for big members: styles.xml alone is often 100:1.
 MAX_RATIO, RATIO_FROM_BYTES = 100, 10 * 1024 * 1024
 MAX_ROWS, MAX_COLUMNS = 5000, 40  # a form has tens of rows; stray formatting can claim a million
+# Each XML part a parser loads whole (sharedStrings, a sheet, document.xml, ODF content.xml):
+# a filled form's largest is under 1 MB, a 200-page Word report about 4; the margin is wide,
+# and parsed into a tree 16 MB costs a few hundred MB, within the sandbox's memory limit.
+MAX_PART_BYTES = 16 * 1024 * 1024
+MAX_CELL_CHARS = 32767  # what Excel itself allows in a cell
+# A form has tens of merged ranges; the fill work is also capped by the grid (_fill).
+MAX_MERGES = 10_000
 
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 # Encrypted .docx/.xlsx are OLE files whose directory names this stream (in UTF-16).
@@ -81,25 +88,50 @@ def read(data: bytes) -> Content:
         raise Unreadable("needs-review", "legacy")
     if not data.startswith(b"PK"):
         raise Unreadable("corrupt-file", "not-zip")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise Unreadable("corrupt-file", "not-zip") from exc
-    found = _check_members(members)
+    archive = _open_zip(data)
+    members = archive.infolist()
+    check_zip(members)
+    found = _ooxml_format(members)
     try:
         if found == "xlsx":
             return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
         body = _document_body(archive)
         return Content("docx", tuple(_body(body)), _emphasis(body))
-    except Unreadable:
+    except (Unreadable, MemoryError):  # MemoryError: the sandbox reports it
         raise
     except Exception as exc:  # the libraries raise anything from KeyError to XMLSyntaxError
         raise Unreadable("corrupt-file", "broken") from exc
 
 
-def _check_members(members: list[zipfile.ZipInfo]) -> Format:
-    """Refuse bombs and non-Office zips; say which format the package really is.
+def check_package(data: bytes) -> None:
+    """Refuse a zip-based file (.docx, .xlsx, .odt, .ods, ...) that is a bomb or encrypted,
+    before any library or LibreOffice sees it; other bytes pass. Raises Unreadable."""
+    if not data.startswith(b"PK"):
+        return
+    archive = _open_zip(data)
+    members = archive.infolist()
+    check_zip(members)
+    # ODF encrypts members with its own scheme, declared in the manifest.
+    manifest = any(m.filename == ODF_MANIFEST for m in members)
+    if manifest and b"encryption-data" in archive.read(ODF_MANIFEST):
+        raise Unreadable("encrypted", "password")
+
+
+ODF_MANIFEST = "META-INF/manifest.xml"
+
+
+def _open_zip(data: bytes) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise Unreadable("corrupt-file", "not-zip") from exc
+    return archive
+
+
+def check_zip(members: list[zipfile.ZipInfo]) -> None:
+    """Refuse bombs: too many members, too much unpacked, a bomb's ratio, an XML part too
+    big to parse whole, encrypted members.
 
     The announced sizes suffice: zipfile stops each member at its announced size and
     fails the CRC check if the data goes on, so a lying header cannot inflate further.
@@ -111,8 +143,14 @@ def _check_members(members: list[zipfile.ZipInfo]) -> Format:
     for m in members:
         if m.file_size > RATIO_FROM_BYTES and m.file_size > MAX_RATIO * max(m.compress_size, 1):
             raise Unreadable("suspicious-file", "ratio")
+        if m.file_size > MAX_PART_BYTES and m.filename.lower().endswith((".xml", ".rels")):
+            raise Unreadable("suspicious-file", "part-too-big")
         if m.flag_bits & 0x1:
             raise Unreadable("encrypted", "password")
+
+
+def _ooxml_format(members: list[zipfile.ZipInfo]) -> Format:
+    """Which Open XML format the package really is; refuses other zips."""
     names = {m.filename for m in members}
     if "[Content_Types].xml" not in names:
         raise Unreadable("corrupt-file", "not-office")
@@ -180,7 +218,7 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
 def _has_formulas(archive: zipfile.ZipFile) -> bool:
-    """Whether any worksheet holds a formula (sizes were checked by _check_members)."""
+    """Whether any worksheet holds a formula (sizes were checked by check_zip)."""
     return any(
         _FORMULA.search(archive.read(m))
         for m in archive.infolist()
@@ -214,6 +252,8 @@ def _merged(archive: zipfile.ZipFile, sheet: Any) -> list[tuple[int, int, int, i
     for match in _MERGE_CELL.finditer(xml):
         with suppress(ValueError, TypeError):
             ranges.append(range_boundaries(match.group(1).decode("ascii")))
+        if len(ranges) >= MAX_MERGES:
+            break
     return [r for r in ranges if None not in r]
 
 
@@ -229,13 +269,31 @@ def _sheet(sheet: Any, merged: list[tuple[int, int, int, int]], formulas: Any = 
         [_cell_text(c.value, _cell_font(c)) for c in row]
         for row in sheet.iter_rows(max_row=bottom, max_col=right)
     ]
-    for min_col, min_row, max_col, max_row in merged:  # the value is in the top-left cell
-        value = _at(rows, min_row - 1, min_col - 1)
-        for r in range(min_row - 1, min(max_row, len(rows))):
-            for c in range(min_col - 1, min(max_col, len(rows[r]))):
-                rows[r][c] = value
+    fill_merged(rows, ((r1 - 1, r2, c1 - 1, c2) for c1, r1, c2, r2 in merged))
     pending = _uncalculated(rows, formulas, bottom, right) if formulas is not None else frozenset()
     return Grid(str(sheet.title), tuple(tuple(row) for row in rows), pending)
+
+
+def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int]]) -> None:
+    """Repeat each merged range's top-left value over it; ranges are 0-based, half-open
+    (top, bottom, left, right).
+
+    Ranges are clipped to the grid read. Real merged ranges never overlap, so together
+    they cover the grid at most once: fill stops when it has written as many cells as the
+    grid has, which bounds a file of 20,000 overlapping sheet-wide ranges to one pass.
+    """
+    budget = sum(len(row) for row in rows)
+    for top, bottom, left, right in ranges:
+        if top < 0 or left < 0 or top >= len(rows) or left >= len(rows[top]):
+            continue
+        bottom, right = min(bottom, len(rows)), min(right, len(rows[top]))
+        budget -= max(bottom - top, 0) * max(right - left, 0)
+        if budget < 0:
+            return
+        value = rows[top][left]
+        for r in range(top, bottom):
+            row = rows[r]
+            row[left : min(right, len(row))] = [value] * max(min(right, len(row)) - left, 0)
 
 
 def _at(rows: list[list[str]], r: int, c: int) -> str:
@@ -258,7 +316,7 @@ def _cell_text(value: object, font: str | None = None) -> str:
         return value.date().isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
-    return _lines(convert(str(value), font).splitlines())
+    return _lines(convert(str(value)[:MAX_CELL_CHARS], font).splitlines())
 
 
 def _lines(lines: Iterator[str] | list[str]) -> str:
@@ -331,9 +389,13 @@ def _run_font(text: Any) -> str | None:
 def _rows(table: Any) -> Iterator[tuple[str, ...]]:
     """Rows of cells on the table's grid: spans repeat, vertical merges copy the cell above."""
     above: list[str] = []
-    for tr in _children(table, W_TR):
+    for n, tr in enumerate(_children(table, W_TR)):
+        if n >= MAX_ROWS:
+            return
         row: list[str] = [""] * _int(_prop(tr, W_TR_PR, W_GRID_BEFORE), 0)
         for tc in _children(tr, W_TC):
+            if len(row) >= MAX_COLUMNS:  # as in a sheet: a form is narrower
+                break
             merge = _prop(tc, W_TC_PR, W_VMERGE)
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""

@@ -36,6 +36,8 @@ def parse_file(
     """Read one attached file. `hint` is the email subject, a weak clue to the form."""
     try:
         return _parse(filename, data, builtin_specs() if specs is None else specs, hint)
+    except MemoryError:  # the sandbox's limit: mail_ingest.sandbox reports it
+        raise
     except Exception:  # a bug of ours; the unit's message still lands, marked for review
         log.exception("parser failed on %r", filename)
         return _fail(

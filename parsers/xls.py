@@ -14,7 +14,17 @@ from typing import Any
 
 import xlrd
 
-from parsers.office import MAX_COLUMNS, MAX_ROWS, OLE_MAGIC, Content, Grid, Unreadable, read
+from parsers.office import (
+    MAX_COLUMNS,
+    MAX_MERGES,
+    MAX_ROWS,
+    OLE_MAGIC,
+    Content,
+    Grid,
+    Unreadable,
+    fill_merged,
+    read,
+)
 from parsers.text import clean
 
 
@@ -30,6 +40,8 @@ def read_xls(data: bytes) -> Content:
     try:
         sheets = sorted(book.sheets(), key=lambda s: s.visibility != 0)
         return Content("xlsx", tuple(_sheet(book, sheet) for sheet in sheets))
+    except MemoryError:  # the sandbox's limit: reported by mail_ingest.sandbox
+        raise
     except Exception as exc:  # xlrd fails on broken records with anything
         raise Unreadable("corrupt-file", "broken") from exc
     finally:
@@ -48,6 +60,8 @@ def _open(data: bytes) -> Any:
         if "encrypted" in str(exc).lower():
             raise Unreadable("encrypted", "password") from exc
         raise Unreadable("corrupt-file", "broken") from exc
+    except MemoryError:  # the sandbox's limit: reported by mail_ingest.sandbox
+        raise
     except Exception as exc:  # a hostile OLE file: struct.error, IndexError, ...
         raise Unreadable("corrupt-file", "broken") from exc
 
@@ -58,13 +72,8 @@ def _sheet(book: Any, sheet: Any) -> Grid:
         [_text(book, sheet.cell(r, c)) if c < sheet.row_len(r) else "" for c in range(right)]
         for r in range(bottom)
     ]
-    for top, below, left, after in getattr(sheet, "merged_cells", ()):  # half-open ranges
-        if top >= bottom or left >= right:
-            continue
-        value = rows[top][left]
-        for r in range(top, min(below, bottom)):
-            for c in range(left, min(after, right)):
-                rows[r][c] = value
+    merged = getattr(sheet, "merged_cells", ())[:MAX_MERGES]  # (top, bottom, left, right)
+    fill_merged(rows, merged)
     return Grid(str(sheet.name), tuple(tuple(row) for row in rows))
 
 
