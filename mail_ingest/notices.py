@@ -53,6 +53,8 @@ GROUP_LABELS = {
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Kind = Literal["ack", "remind", "report"]
+PROVISIONAL = "ack-provisional"  # the key prefix and templates of notices to a unit about
+# mail a stranger sent in its name
 KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
 
 
@@ -100,17 +102,17 @@ def acknowledgements(
                 problems=_problems(submission.files, mine),
                 statuses=[_ack_status(s) for s in mine],
             )  # fmt: skip
-            if _speaks_for(directory, row, unit.id):
+            kind = "ack" if _speaks_for(directory, row, unit.id) else PROVISIONAL
+            if kind == "ack":
                 to: tuple[str, ...] = (address,)
-                text = templates.render("ack", **context)
-            else:  # provisional: the unit is told, never the stranger
+            else:  # the unit is told, never the stranger
                 to = tuple(e for e in unit.emails if address_key(e) != own)
-                text = templates.render("ack-provisional", **context)
             if not to:
                 continue
+            text = templates.render(kind, **context)
             out.append(
                 Outgoing(
-                    key=f"ack:{row.message_id or f'message-{row.id}'}",
+                    key=f"{kind}:{row.message_id or f'message-{row.id}'}",
                     to=to,
                     subject=text.subject,
                     text=text.text,
@@ -289,7 +291,14 @@ def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None
         # those of this very run: counting them here as well would halve the cap.
         since = now - timedelta(days=1)
         recipients = [parseaddr(r)[1].lower() for r in mail.to]
-        if any(store.outbox_sent_to(r, since) >= config.notify.daily_cap for r in recipients):
+        # Notices about strangers' mail have a cap of their own: a flood of them must not
+        # use up the unit's acknowledgements and reminders.
+        provisional = mail.key.startswith(f"{PROVISIONAL}:")
+        if any(
+            store.outbox_sent_to(r, since, f"{PROVISIONAL}:", among=provisional)
+            >= config.notify.daily_cap
+            for r in recipients
+        ):
             log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
             return
     enqueue(store, mail, config.smtp.sender, now)

@@ -560,12 +560,14 @@ class Store:
         row = self._db.execute("SELECT 1 FROM outbox WHERE key = ?", (outbox_key(key),))
         return row.fetchone() is not None
 
-    def outbox_sent_to(self, address: str, since: datetime) -> int:
-        """Mails recorded for this address since then (the daily cap counts them)."""
+    def outbox_sent_to(self, address: str, since: datetime, prefix: str, *, among: bool) -> int:
+        """Mails recorded for this address since then whose key starts with `prefix`
+        (`among`) or does not (the daily caps count them)."""
         row = self._db.execute(
             "SELECT count(*) FROM outbox, json_each(outbox.recipients) r"
-            " WHERE lower(r.value) = lower(?) AND created_at >= ?",
-            (address, _utc(since)),
+            " WHERE lower(r.value) = lower(?) AND created_at >= ?"
+            " AND (substr(outbox.key, 1, length(?)) = ?) = ?",
+            (address, _utc(since), prefix, prefix, int(among)),
         ).fetchone()
         return int(row[0])
 

@@ -228,6 +228,25 @@ def test_the_units_own_address_gets_the_usual_ack_without_note(tmp_path: Path, a
     assert all(not r["notes"] for r in rows["rows"])
 
 
+def test_a_flood_in_a_units_name_leaves_the_units_own_mail_answered(tmp_path: Path, at: At) -> None:
+    """Notices about strangers' mail have their own daily cap: the unit's own mail and its
+    reminders are not crowded out by them."""
+    board = deployment(tmp_path)
+    for i in range(8):
+        sender = f"stranger{i}@attacker.example"
+        board.deliver(
+            make_message(sender, "Bao cao xa Muong So", files=forms("x")), at(25, minute=i)
+        )
+    board.deliver(make_message(UNIT, files=forms("Đảng ủy xã Mường So")), at(25, minute=30))
+    invoke(board, "poll")
+    config = load(board)
+    notices.send_due(config, at(25, hour=10), ("ack",))
+    with open_store(config) as store:
+        keys = sorted(i.key.partition(":")[0] for i in store.outbox())
+    cap = config.notify.daily_cap
+    assert keys == ["ack", *["ack-provisional"] * cap]
+
+
 class _Inbox:
     def __init__(self) -> None:
         self.received: list[Envelope] = []
