@@ -56,7 +56,7 @@ path = "data"
 recipients = ["{REPORT_TO}"]
 
 [notify]
-daily_cap = 5
+daily_cap = 100  # the cap has tests of its own; here every answer must be seen
 
 [[units]]
 id = "xa-muong-so"
@@ -319,10 +319,10 @@ def xxe() -> bytes:
 
 
 def huge_shared_strings() -> bytes:
-    strings = b"".join(b"<si><t>%d Chi hoi phu nu ban</t></si>" % i for i in range(1_500_000))
+    strings = b"".join(b"<si><t>%d Chi hoi phu nu ban</t></si>" % i for i in range(700_000))
     xml = (
         b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
-        b'spreadsheetml/2006/main" count="1500000" uniqueCount="1500000">' + strings + b"</sst>"
+        b'spreadsheetml/2006/main" count="700000" uniqueCount="700000">' + strings + b"</sst>"
     )
     return with_member(MS_FORMS[0][2], "xl/sharedStrings.xml", xml)
 
@@ -439,8 +439,9 @@ def _groups_1() -> list[Case]:
             "from-name-1MB",
             1,
             unit_mail(f"{encoded_words(poison[: MB // 2])} <x@attacker.example>", "Gửi hồ sơ"),
-            HELD,
-            acks=NOTHING,
+            ("submission", *HELD),  # the forms name Mường So: provisional at most
+            not_by_address=True,
+            acks=(MUONG_SO,),
         ),
         Case(
             "subject-5MB-raw-line",
@@ -959,9 +960,10 @@ def _groups_7_to_9() -> list[Case]:
             "fullwidth-name",
             8,
             unit_mail(stranger, fullwidth("Ho so xa Dao San"), [MS_FORMS[1]]),
-            ("submission", *HELD),
+            HELD,  # a name in fullwidth letters is a disguise too
             not_by_address=True,
-            acks=(DAO_SAN,),
+            acks=NOTHING,
+            review_reason=True,
         ),
         Case(
             "dmarc-fail-unit-address",

@@ -126,8 +126,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             )
         }
         forms: dict[int, set[str]] = {}
-        for message, form in db.execute("SELECT message, form FROM attachments"):
-            forms.setdefault(message, set()).add(form)
+        for r in db.execute("SELECT message, form FROM attachments"):
+            forms.setdefault(int(r["message"]), set()).add(r["form"])
     yield Run(
         root, cases, rows, forms, failing, outbox, done.returncode, done.stderr, seconds, peak,
         files_before, temp_before,
