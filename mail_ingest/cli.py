@@ -30,7 +30,7 @@ from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS, ParsedFile
-from parsers.text import printable
+from parsers.text import escaped, printable
 
 
 class _Group(click.Group):
@@ -78,8 +78,18 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     previous = os.umask(0o077)
     ctx.call_on_close(lambda: os.umask(previous))
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = config_path or config_module.default_path()
+
+
+class _LogFormatter(logging.Formatter):
+    """Log lines quote strangers (senders, subjects, file names, errors about them): what
+    reaches the journal or a terminal is printable, whatever they wrote."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), newlines=True)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -215,7 +225,7 @@ def _print_status(
 ) -> None:
     if fmt == "json":
         payload = report.as_json(statuses, now, notes)
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(escaped(json.dumps(payload, ensure_ascii=False, indent=2)))
     elif fmt == "csv":
         click.echo(printable(report.as_csv(statuses, notes), newlines=True), nl=False)
     else:
@@ -259,9 +269,8 @@ def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
     ]
     if fmt == "json":
         payload = [_parsed_json(str(f.parent / r.filename), r) for f, r in rows]
-        click.echo(
-            json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
-        )
+        text = json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
+        click.echo(escaped(text))
         return
     titles = {spec.id: spec.title for spec in specs}
     console = Console()

@@ -40,6 +40,12 @@ def printable(text: str, *, newlines: bool = False) -> str:
     return _UNPRINTABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", text)
 
 
+def escaped(json_text: str) -> str:
+    """JSON text with what `printable` removes written as \\u escapes instead: the same
+    data for a program, nothing that acts on a terminal (JSON escapes only C0 itself)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
 def clean(text: str) -> str:
     """NFC with whitespace (including non-breaking spaces and line breaks) collapsed."""
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()

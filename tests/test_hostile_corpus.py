@@ -101,7 +101,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "mail_ingest",
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "mail_ingest", "-v",
          "--config", str(config_path), "poll"],
         cwd=root, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_limits,
         capture_output=True, text=True, timeout=POLL_SECONDS,
@@ -229,7 +229,16 @@ def test_the_report_workbook_holds_no_formula_and_no_control_character(run: Run)
 
 
 @pytest.mark.parametrize(
-    "command", [["messages", "--limit", "500"], ["review"], ["status"], ["outbox"]]
+    "command",
+    [
+        ["messages", "--limit", "500"],
+        ["review"],
+        ["status"],
+        ["status", "--format", "json"],
+        ["status", "--format", "csv"],
+        ["outbox"],
+        ["audit"],
+    ],
 )
 def test_what_the_terminal_shows_is_clean(run: Run, command: list[str]) -> None:
     result = CliRunner().invoke(cli, ["--config", str(run.root / "mail-ingest.toml"), *command])
@@ -251,3 +260,8 @@ def test_the_store_is_private(run: Run) -> None:
     assert data.stat().st_mode & 0o077 == 0
     for path in data.rglob("*"):
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_log_lines_are_printable(run: Run) -> None:
+    """The poll ran with its log on stderr: senders and subjects quoted there act on nothing."""
+    assert printable(run.stderr, newlines=True) == run.stderr

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parsers.text import printable
+from parsers.text import escaped, printable
 
 DANGEROUS = {"Cc", "Cs"}
 BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -34,3 +35,10 @@ def test_nothing_dangerous_survives_and_vietnamese_is_untouched(text: str) -> No
     assert printable(out) == out
     kept = [c for c in text if unicodedata.category(c)[0] in "LNPZ" and c not in BIDI]
     assert all(c in out for c in kept if c not in "\n\r\t")
+
+
+@given(st.dictionaries(st.text(), st.text() | st.lists(st.text())))
+def test_escaped_json_is_the_same_data_and_shows_nothing_that_acts(payload: dict) -> None:
+    text = escaped(json.dumps(payload, ensure_ascii=False, indent=2))
+    assert json.loads(text) == payload
+    assert printable(text, newlines=True) == text
