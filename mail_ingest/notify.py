@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
@@ -80,7 +81,7 @@ def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
-    msg["Subject"] = _header_text(out.subject, MAX_SUBJECT)
+    msg.set_raw("Subject", encoded_subject(_header_text(out.subject, MAX_SUBJECT)))
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id(sender, now)
     msg["Auto-Submitted"] = out.auto
@@ -100,6 +101,18 @@ def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
             a.data, maintype=maintype, subtype=subtype, filename=_file_name(a.filename)
         )
     return msg
+
+
+def encoded_subject(text: str) -> str:
+    """The folded header value of a subject, each RFC 2047 word carrying its own spaces.
+
+    Readers (Gmail, mutt, `email`) drop the whitespace between two encoded words, and
+    `email`'s own folding may put a word's space exactly there ("đăngký"): encoding
+    the whole text in chunks keeps every space inside a word, so it round-trips.
+    """
+    if text.isascii():
+        return text  # no encoded word: `email` folds it safely
+    return Header(text, "utf-8", header_name="Subject").encode(linesep="\n", maxlinelen=76)
 
 
 def message_id(sender: str, now: datetime) -> str:

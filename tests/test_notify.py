@@ -111,7 +111,7 @@ def test_headers_are_what_mail_clients_expect() -> None:
     raw = bytes(msg)
     assert raw.isascii() and b"\r\n" in raw  # 7-bit, CRLF: safe for any SMTP server
     subject = raw.split(b"\r\nSubject: ")[1].split(b"\r\n")[0]
-    assert subject.startswith(b"Ban =?utf-8?")  # RFC 2047
+    assert subject.startswith(b"=?utf-8?")  # RFC 2047, spaces inside the encoded words
     assert b"filename*=utf-8''T%E1%BB%95ng" in raw  # RFC 2231
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Message-ID"].endswith("@phongtho.example.vn>")
