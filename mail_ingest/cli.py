@@ -339,8 +339,12 @@ def report_command(
     ctx: click.Context, now: datetime | None, dry_run: bool, output: Path | None
 ) -> None:
     """Send the daily status report (with its .xlsx) to [report].recipients."""
+    if output and not output.parent.is_dir():
+        raise click.BadParameter(
+            f"folder {str(output.parent)!r} does not exist", param_hint="--output"
+        )
     mails = _notify(ctx, now, dry_run, "report")
-    if output and mails and mails[0].attachments:
+    if output and mails and mails[0].attachments:  # sent before or not: the file is asked for
         output.write_bytes(mails[0].attachments[0].data)
         click.echo(f"wrote {output}")
 
@@ -348,10 +352,19 @@ def report_command(
 def _notify(
     ctx: click.Context, now: datetime | None, dry_run: bool, kind: notices.Kind
 ) -> list[notices.Outgoing]:
+    """Decide, then send what is new; every mail decided is returned (for --output).
+
+    An instant in the future is a preview: sending then would record a send time that has
+    not come and use up that day's key.
+    """
     config = _config(ctx)
     if config.smtp is None:
         raise ConfigError(f"{config.path}: [smtp] is needed to send mail")
-    instant = _aware(now, config) if now else datetime.now(config.timezone)
+    real = datetime.now(config.timezone)
+    instant = _aware(now, config) if now else real
+    if instant > real and not dry_run:
+        click.echo("--now is in the future: a preview; nothing is sent or recorded")
+        dry_run = True
     with open_store(config) as store, store.lock():
         mails = notices.due(config, store, instant, (kind,), force=True)
         fresh = [m for m in mails if not store.outbox_has(m.key)]
@@ -365,10 +378,10 @@ def _notify(
                     click.echo(printable(f"[attachment: {a.filename}, {len(a.data)} bytes]"))
             already = len(mails) - len(fresh)
             click.echo(f"{len(fresh)} mail(s) would be sent; {already} already were")
-            return fresh
+            return mails
         result = notices.send(config, store, instant, fresh)
     click.echo(f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}")
-    return fresh
+    return mails
 
 
 @cli.command()

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Literal
 
@@ -134,7 +134,7 @@ def reminders(
             text = templates.render(
                 "reminder", unit=s.unit, board=_board(config), title=s.requirement.title,
                 deadline=s.deadline_phrase, status=s.status,
-                problems=s.problems, now=now, overdue=r.offset > 0,
+                problems=s.problems, now=now, overdue=now >= s.due,
             )  # fmt: skip
             out.append(
                 Outgoing(
@@ -164,10 +164,7 @@ def daily_report(
     Keyed by that day: after days of downtime the board gets one report, not one per
     missed day; `force` (the command line) reports on `now`'s own day.
     """
-    local = now.astimezone(config.timezone)
-    day = local.date()
-    if local.time() < config.notify.report_at and not force:
-        day -= timedelta(days=1)
+    day = report_day(config, now, force=force)
     rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
     data = workbook.build(statuses, now, config.timezone, rows)
     counts = Counter(s.status for s in statuses)
@@ -188,6 +185,29 @@ def daily_report(
     return mail, data
 
 
+def report_day(config: Config, now: datetime, *, force: bool = False) -> date:
+    """The day of the latest `report_at` passed by `now` (`force`: `now`'s own day)."""
+    local = now.astimezone(config.timezone)
+    if local.time() < config.notify.report_at and not force:
+        return local.date() - timedelta(days=1)
+    return local.date()
+
+
+def report_is_due(config: Config, store: Store, now: datetime) -> bool:
+    """Whether the latest report day began after this deployment started.
+
+    A service first started at 10:00 owes no report for yesterday's 17:00: its first
+    report is at the first `report_at` after its first poll. A missed one after that
+    (the machine was off) is owed. An instant before the first poll (a replay) is not
+    judged by it.
+    """
+    first = store.first_poll()
+    if first is None or first > now:
+        return True
+    day = report_day(config, now)
+    return datetime.combine(day, config.notify.report_at, tzinfo=config.timezone) >= first
+
+
 def due(
     config: Config,
     store: Store,
@@ -206,14 +226,17 @@ def due(
         out += acknowledgements(config, store, statuses, now)
     if "remind" in kinds:
         out += reminders(config, statuses, now, force=force)
-    if "report" in kinds and config.report_recipients:
+    if (
+        "report" in kinds
+        and config.report_recipients
+        and (force or report_is_due(config, store, now))
+    ):
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
         failing = _failing(config, store.failing_addresses())
         guesses = {a.id: a.guesses for a in store.attributions()}
-        mail, data = daily_report(
+        mail, _ = daily_report(
             config, statuses, held, now, failing=failing, force=force, guesses=guesses
         )
-        _keep(config, mail, data)
         out.append(mail)
     return out
 
@@ -264,7 +287,11 @@ def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None
         if any(store.outbox_sent_to(r, since) >= config.notify.daily_cap for r in recipients):
             log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
             return
-    enqueue(store, mail, config.smtp.sender, now)
+    if enqueue(store, mail, config.smtp.sender, now) and mail.key.startswith("report:"):
+        try:
+            _keep(config, mail)
+        except OSError:  # the mail still goes; only the copy on disk is missing
+            log.exception("%s: cannot keep its files under %s", mail.key, config.storage)
 
 
 def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) -> None:
@@ -277,12 +304,14 @@ def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) ->
         log.exception("outbox %s: cannot even record the failure; skipped", mail.key)
 
 
-def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
-    """The report's files under the storage folder too, for whoever opens it there."""
+def _keep(config: Config, mail: Outgoing) -> None:
+    """A report as sent, under the storage folder too: written once it is in the outbox,
+    never by a dry run or a decision, so the folder holds exactly what was sent."""
     folder = config.storage / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = mail.attachments[0].filename.removesuffix(".xlsx")
-    (folder / f"{stem}.xlsx").write_bytes(data)
+    [attachment] = mail.attachments
+    stem = attachment.filename.removesuffix(".xlsx")
+    (folder / f"{stem}.xlsx").write_bytes(attachment.data)
     (folder / f"{stem}.html").write_text(mail.html or "", encoding="utf-8")
 
 

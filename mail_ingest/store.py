@@ -727,6 +727,11 @@ class Store:
         )
         return cursor.rowcount == 1
 
+    def first_poll(self) -> datetime | None:
+        """When this deployment first polled: its first report day follows it."""
+        row = self._db.execute("SELECT min(started_at) FROM polls").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def last_poll(self) -> tuple[datetime, datetime | None, str | None] | None:
         """(started, finished, failure) of the latest poll, for `mail-ingest health`."""
         row = self._db.execute(
