@@ -87,7 +87,7 @@ def acknowledgements(
             text = templates.render(
                 "ack", unit=unit, board=board, subject=row.subject or "",
                 received=submission.received_at, now=now,
-                files=[_summary(f, config.form_titles()) for f in submission.files],
+                files=_summaries(submission.files, config.form_titles()),
                 problems=_problems(submission.files, mine),
                 statuses=[_ack_status(s) for s in mine],
             )  # fmt: skip
@@ -331,9 +331,20 @@ def _board(config: Config) -> str:
     return name or "Ban Dân vận Huyện ủy"
 
 
-def _summary(parsed: ParsedFile, titles: dict[str, str]) -> FileSummary:
+# Problems that only inform (a scan was received and will be looked at): said next to the
+# file, never under "Đề nghị đơn vị kiểm tra, bổ sung", which asks the unit to act.
+INFORMATIONAL = frozenset({"scan-needs-review"})
+
+
+def _summaries(files: Sequence[ParsedFile], titles: dict[str, str]) -> list[FileSummary]:
+    return [_summary(f, titles, files) for f in files]
+
+
+def _summary(
+    parsed: ParsedFile, titles: dict[str, str], siblings: Sequence[ParsedFile] = ()
+) -> FileSummary:
     if parsed.form is None:
-        return FileSummary(parsed.filename, "chưa đọc được tự động (xem đề nghị bên dưới)")
+        return FileSummary(parsed.filename, _unread(parsed, siblings))
     kinds = Counter(e.kind for e in parsed.entries)
     text = titles.get(parsed.form, parsed.form)
     if parsed.entries:
@@ -343,8 +354,21 @@ def _summary(parsed: ParsedFile, titles: dict[str, str]) -> FileSummary:
     return FileSummary(parsed.filename, text)
 
 
+def _unread(parsed: ParsedFile, siblings: Sequence[ParsedFile]) -> str:
+    """What to say of a file that is not a form: opened archive, scan, or truly unread."""
+    inside = [f for f in siblings if f.filename.startswith(f"{parsed.filename}/")]
+    asks = [p for p in parsed.problems if p.code not in INFORMATIONAL]
+    if inside and not asks:
+        return f"tệp nén, đã mở và đọc {len(inside)} tệp bên trong (kết quả từng tệp ở dưới)"
+    if parsed.problems and not asks:
+        return "bản chụp/bản scan, đã nhận; Ban Dân vận sẽ xem trực tiếp"
+    if asks:
+        return "chưa đọc được tự động (xem đề nghị bên dưới)"
+    return "chưa đọc được tự động; Ban Dân vận sẽ xem trực tiếp"
+
+
 def _problems(files: Iterable[ParsedFile], statuses: Sequence[UnitStatus]) -> list[str]:
-    found = [p.message for f in files for p in f.problems]
+    found = [p.message for f in files for p in f.problems if p.code not in INFORMATIONAL]
     found += [p for s in statuses if s.status == "incomplete" for p in s.problems]
     return list(dict.fromkeys(found))
 
