@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from mail_ingest.config import SmtpConfig
-from mail_ingest.errors import AuthError, ConfigError
+from mail_ingest.errors import AuthError, ConfigError, TrustError
 from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
 from parsers.text import printable
@@ -275,6 +275,13 @@ class SmtpTransport:
     def open(self) -> None:
         try:
             self._session()
+        except ssl.SSLCertVerificationError as exc:  # waiting cannot heal it: say so now
+            self._drop()
+            raise TrustError(
+                f"SMTP {self.config.host}:{self.config.port}: TLS certificate not trusted "
+                f"({exc.verify_message}); if the server uses a private CA, set smtp.ca_file "
+                "to its certificate"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc

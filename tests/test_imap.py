@@ -22,7 +22,7 @@ from imapclient import IMAPClient
 
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
-from mail_ingest.errors import AuthError, ConfigError, TransientError
+from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
 from mail_ingest.pipeline import PollResult, poll, process, wanted
@@ -416,6 +416,8 @@ def test_wrong_password_is_an_auth_error_without_the_password(
     text = str(caught.value)
     assert account.username in text
     assert "app password" in text and "2-Step Verification" in text
+    assert "b'" not in text and 'b"' not in text  # the server's words, not a bytes repr
+    assert "AUTHENTICATIONFAILED" in text
     assert wrong not in text and wrong not in repr(source) and wrong not in caplog.text
 
 
@@ -491,8 +493,9 @@ def tls_dovecot(certificate: tuple[Path, Path]) -> Iterator[DovecotServer]:
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
 def test_tls_verifies_the_certificate(
-    tls_dovecot: DovecotServer, security: str, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    tls_dovecot: DovecotServer, security: str, store: Store, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     user = f"tls-{security}"
     tls_dovecot.add_user(user, "tls-password")
     monkeypatch.setenv(ENV, "tls-password")
@@ -507,10 +510,12 @@ def test_tls_verifies_the_certificate(
         trusting.close()
     assert fetched.raw == message(1)
 
-    default = ImapSource(box, retries=0)
-    with pytest.raises(TransientError, match=r"certificate not trusted.*mailbox\.ca_file"):
+    # Not trusted cannot heal by waiting: no reconnecting with backoff, a clear error at once.
+    default = ImapSource(box, retries=2, backoff=0.01)
+    with pytest.raises(TrustError, match=r"certificate not trusted.*mailbox\.ca_file"):
         list(default.fetch_new(store))
     default.close()
+    assert "reconnecting" not in caplog.text
 
 
 def test_unreadable_ca_file_is_a_config_error(

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
 from mail_ingest.config import SmtpConfig
-from mail_ingest.errors import AuthError
+from mail_ingest.errors import AuthError, TrustError
 from mail_ingest.mime import Attachment
 from mail_ingest.notify import (
     FileTransport,
@@ -208,8 +208,9 @@ def test_untrusted_certificate_is_refused(smtp: tuple[Inbox, SmtpConfig], store:
     _, config = smtp
     untrusting = SmtpConfig(**{**vars(config), "ca_file": None})
     enqueue(store, ack(), SENDER, NOW)
-    report = deliver(store, SmtpTransport(untrusting), SENDER, NOW)
-    assert (report.sent, report.retrying) == (0, 1)
+    # Waiting cannot make a certificate trusted: a clear error now, the mail kept.
+    with pytest.raises(TrustError, match=r"certificate not trusted.*smtp\.ca_file"):
+        deliver(store, SmtpTransport(untrusting), SENDER, NOW)
     assert store.outbox()[0].status == "pending"
 
 
