@@ -260,7 +260,8 @@ def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing])
             _record(config, store, mail, now)
         except Exception as exc:
             log.exception("outbox %s: cannot compose this mail", mail.key)
-            _record_failure(store, mail, f"cannot compose this mail: {exc!r}", now)
+            why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            _record_failure(store, mail, f"cannot compose this mail: {why}", now)
     return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
 
 

@@ -20,7 +20,7 @@ from mail_ingest.archive import Archive
 from mail_ingest.attachments import read_attachment
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
-from mail_ingest.errors import MessageError
+from mail_ingest.errors import MailIngestError, MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
@@ -89,8 +89,9 @@ def poll(
     except BaseException as exc:
         result.downloaded = source.downloaded
         store.finish_poll(
-            poll_id, result.fetched, result.new, result.errors, result.downloaded, repr(exc)
-        )
+            poll_id, result.fetched, result.new, result.errors, result.downloaded,
+            str(exc) if isinstance(exc, MailIngestError) else f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
         raise
     finally:
         source.close()
