@@ -50,7 +50,8 @@ from mail_ingest.mailbox import Checkpoint, FetchedMessage, Partial, Preview
 
 log = logging.getLogger(__name__)
 
-Wanted = Callable[[Preview], bool]
+# True: download it whole; False, or the reason, keep its header only.
+Wanted = Callable[[Preview], bool | Partial]
 _PREVIEW = [b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER]"]
 
 
@@ -233,8 +234,9 @@ class ImapSource:
         if checkpoint.has_message(mail.message_id, size, item.get(b"X-GM-MSGID")):
             return "copy", mail
         preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
-        if self.wanted is not None and not self.wanted(preview):
-            return "not-candidate", mail
+        verdict = True if self.wanted is None else self.wanted(preview)
+        if verdict is not True:
+            return verdict or "not-candidate", mail
         return too_large, mail
 
     def _bodies(self, client: IMAPClient, candidates: list[tuple[int, Any]]) -> dict[int, bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import parsers
@@ -21,7 +21,7 @@ from mail_ingest.attachments import read_attachment
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError, MessageError
-from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
+from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
 from rules.units import UnitDirectory
@@ -144,6 +144,8 @@ def process(
         sender_address=mail.sender_address, reported_ids=mail.reported_ids,
         unit_id=known[0].id if known else None, evidence=known[1] if known else None,
     )  # fmt: skip
+    if fetched.partial == "ours":  # our own report or receipt, back in All Mail
+        return replace(base, outcome="ignored")
     robot = classify(mail.headers)
     if robot is not None:
         return replace(base, outcome=robot, failed_recipients=mail.failed_recipients)
@@ -193,15 +195,19 @@ def _too_large(size: int) -> str:
     return f"message of {size / 1048576:.1f} MB is over mailbox.max_message_bytes; not downloaded"
 
 
-def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
+def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview], bool | Partial]:
     """Whether a message is worth downloading whole, judged from its header and structure.
 
-    Generous on purpose: a needless download costs bytes, a missed one a submission.
+    Generous on purpose: a needless download costs bytes, a missed one a submission. Our
+    own mail (`own`: the Message-IDs of the outbox) never is: with Gmail's All Mail the
+    reports we sent come back, attachments and all.
     """
     matcher = UnitMatcher(units)
 
-    def judge(preview: Preview) -> bool:
+    def judge(preview: Preview) -> bool | Partial:
         mail = preview.mail
+        if mail.message_id and mail.message_id.strip() in own:
+            return "ours"
         if preview.has_attachment or units.by_sender(mail.sender or "") is not None:
             return True
         if classify(mail.headers) == "bounce":
@@ -211,7 +217,9 @@ def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
     return judge
 
 
-def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Source:
+def open_source(
+    config: Config, learned: Mapping[str, str] | None = None, own: Collection[str] = ()
+) -> Source:
     """The configured mailbox, connected lazily by the source itself."""
     box = config.mailbox
     if box.kind == "maildir":
@@ -220,7 +228,7 @@ def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Sou
     from mail_ingest.imap import ImapSource
 
     units = UnitDirectory(config.units, learned)  # a learned address's "đã gửi" is read too
-    return ImapSource(box, wanted=wanted(units), timezone=config.timezone)
+    return ImapSource(box, wanted=wanted(units, own), timezone=config.timezone)
 
 
 def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
@@ -228,7 +236,7 @@ def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
     with open_store(config) as store, store.lock():
         learned = {a.address: a.unit_id for a in store.learned_addresses()}
         return poll(
-            open_source(config, learned),
+            open_source(config, learned, store.own_message_ids()),
             store,
             Archive(config.storage / "archive"),
             UnitDirectory(config.units),

@@ -533,6 +533,11 @@ class Store:
             )
         return cursor.rowcount == 1
 
+    def own_message_ids(self) -> frozenset[str]:
+        """The Message-IDs of every mail we composed: ours if they come back to the mailbox."""
+        rows = self._db.execute("SELECT message_id FROM outbox WHERE message_id IS NOT NULL")
+        return frozenset(row[0] for row in rows)
+
     def outbox_cancel(self, key: str) -> bool:
         """Never send this mail (the board decided): kept, under its key, as `cancelled`."""
         cursor = self._db.execute(

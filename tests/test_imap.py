@@ -25,6 +25,8 @@ from mail_ingest.config import MailboxConfig
 from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
+from mail_ingest.mime import Attachment
+from mail_ingest.notify import Outgoing, enqueue
 from mail_ingest.pipeline import PollResult, poll, process, wanted
 from mail_ingest.samples import SampleEntry, mau01_xlsx
 from mail_ingest.store import Store
@@ -34,6 +36,7 @@ from conftest import make_message
 from dovecot_server import DovecotServer, ImapAccount, free_port, require_dovecot
 
 pytestmark = pytest.mark.dovecot
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 ICT = timezone(timedelta(hours=7))
 AT = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
@@ -326,6 +329,26 @@ def test_downloads_only_candidates(account: ImapAccount, store: Store, tmp_path:
     assert newsletter.outcome == "ignored"
     downloaded_whole = sum(len(raw) for k, raw in mails.items() if k != "newsletter")
     assert downloaded_whole < result.downloaded < downloaded_whole + 1500
+
+
+def test_our_own_sent_mail_is_not_downloaded_back(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    """Gmail's All Mail holds the reports we sent, .xlsx attached: known by Message-ID."""
+    sender = "Ban Dân vận <bandanvan@example.vn>"
+    report = Outgoing(
+        "report:2024-01-25", ("lanhdao@example.vn",), "Báo cáo tình hình", "Kính gửi",
+        attachments=(Attachment("bao-cao.xlsx", XLSX, mau01_xlsx("Dào San", ENTRIES) * 20),),
+    )  # fmt: skip
+    enqueue(store, report, sender, AT)
+    [item] = store.outbox()
+    account.append(item.raw, AT)
+    result = ingest(
+        source_for(account, wanted=wanted(UNITS, store.own_message_ids())), store, tmp_path
+    )
+    [row] = store.messages()
+    assert (row.outcome, row.subject) == ("ignored", "Báo cáo tình hình")
+    assert result.downloaded < len(item.raw) / 4
 
 
 def test_too_large_is_recorded_not_downloaded(
