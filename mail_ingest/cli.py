@@ -29,6 +29,7 @@ from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
+from mail_ingest.service import refuse_beside_service
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS, ParsedFile
 from parsers.text import escaped, printable
 
@@ -142,6 +143,11 @@ def check_config(ctx: click.Context) -> None:
             box.credentials()
         except ConfigError as exc:
             click.echo(f"warning: {exc} (needed to poll)", err=True)
+    if config.smtp is not None and config.smtp.kind == "smtp" and config.smtp.username:
+        try:
+            config.smtp.password()
+        except ConfigError as exc:
+            click.echo(f"warning: {exc} (needed to send mail)", err=True)
 
 
 @cli.command()
@@ -149,6 +155,7 @@ def check_config(ctx: click.Context) -> None:
 def poll(ctx: click.Context) -> None:
     """Run one ingestion cycle and record every new message."""
     config = _config(ctx)
+    refuse_beside_service(config)
     with _progress() as progress:
         result = poll_config(config, progress)
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing new"
@@ -353,8 +360,12 @@ def report_command(
     ctx: click.Context, now: datetime | None, dry_run: bool, output: Path | None
 ) -> None:
     """Send the daily status report (with its .xlsx) to [report].recipients."""
+    if output and not output.parent.is_dir():
+        raise click.BadParameter(
+            f"folder {str(output.parent)!r} does not exist", param_hint="--output"
+        )
     mails = _notify(ctx, now, dry_run, "report")
-    if output and mails and mails[0].attachments:
+    if output and mails and mails[0].attachments:  # sent before or not: the file is asked for
         output.write_bytes(mails[0].attachments[0].data)
         click.echo(f"wrote {output}")
 
@@ -362,10 +373,21 @@ def report_command(
 def _notify(
     ctx: click.Context, now: datetime | None, dry_run: bool, kind: notices.Kind
 ) -> list[notices.Outgoing]:
+    """Decide, then send what is new; every mail decided is returned (for --output).
+
+    An instant in the future is a preview: sending then would record a send time that has
+    not come and use up that day's key.
+    """
     config = _config(ctx)
     if config.smtp is None:
         raise ConfigError(f"{config.path}: [smtp] is needed to send mail")
-    instant = _aware(now, config) if now else datetime.now(config.timezone)
+    real = datetime.now(config.timezone)
+    instant = _aware(now, config) if now else real
+    if instant > real and not dry_run:
+        click.echo("--now is in the future: a preview; nothing is sent or recorded")
+        dry_run = True
+    if not dry_run:
+        refuse_beside_service(config)
     with open_store(config) as store, store.lock():
         mails = notices.due(config, store, instant, (kind,), force=True)
         fresh = [m for m in mails if not store.outbox_has(m.key)]
@@ -379,21 +401,36 @@ def _notify(
                     click.echo(printable(f"[attachment: {a.filename}, {len(a.data)} bytes]"))
             already = len(mails) - len(fresh)
             click.echo(f"{len(fresh)} mail(s) would be sent; {already} already were")
-            return fresh
+            return mails
         result = notices.send(config, store, instant, fresh)
     click.echo(f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}")
-    return fresh
+    return mails
 
 
 @cli.command()
 @click.option("--limit", default=30, show_default=True, help="How many, newest first.")
 @click.option("--retry", "retry_key", help="Queue this key again (check it never arrived).")
+@click.option("--cancel", "cancel_key", help="Never send this waiting or failed mail.")
 @click.option("--clear-failing", "address", help="Send to this bounced address again.")
 @click.pass_context
-def outbox(ctx: click.Context, limit: int, retry_key: str | None, address: str | None) -> None:
-    """List outgoing mail and its state (pending, sent, failed, unknown), and bounced addresses."""
+def outbox(
+    ctx: click.Context,
+    limit: int,
+    retry_key: str | None,
+    cancel_key: str | None,
+    address: str | None,
+) -> None:
+    """List outgoing mail and its state (pending, sent, failed, unknown, cancelled), and
+    bounced addresses."""
     config = _config(ctx)
     with open_store(config) as store:
+        if cancel_key:
+            if not store.outbox_cancel(cancel_key):
+                raise click.ClickException(
+                    f"no pending, failed or interrupted mail with key {cancel_key!r}"
+                )
+            click.echo(f"cancelled {cancel_key}: it will not be sent")
+            return
         if retry_key:
             if not store.outbox_retry(retry_key):
                 raise click.ClickException(f"no failed or interrupted mail with key {retry_key!r}")
@@ -419,23 +456,55 @@ def outbox(ctx: click.Context, limit: int, retry_key: str | None, address: str |
 
 
 @cli.command()
-@click.option("--max-age", type=int, help="Minutes [default: 3 x poll_minutes, at least 15].")
+@click.option("--max-age", type=int, help="Minutes [default: 3 x poll_minutes].")
 @click.pass_context
 def health(ctx: click.Context, max_age: int | None) -> None:
-    """Exit 0 if the last poll succeeded recently, 1 otherwise (for systemd or a monitor)."""
+    """Exit 0 if a poll succeeded within three poll intervals and no mail needs a person;
+    1 otherwise, saying what is wrong (for systemd or a monitor)."""
     config = _config(ctx)
-    limit = timedelta(minutes=max(15, 3 * config.poll_minutes) if max_age is None else max_age)
-    with open_store(config) as store:
-        last = store.last_poll()
+    limit = timedelta(minutes=3 * config.poll_minutes if max_age is None else max_age)
     now = datetime.now(config.timezone)
-    if last is None:
-        raise MailIngestError("no poll has run yet")
-    started, finished, failure = last
-    if failure or finished is None:
-        raise MailIngestError(f"the last poll ({started:%Y-%m-%d %H:%M} UTC) failed: {failure}")
-    if now - finished > limit:
-        raise MailIngestError(f"no successful poll for {now - finished} (limit {limit})")
-    click.echo(f"ok: last poll finished {finished.astimezone(config.timezone):%Y-%m-%d %H:%M}")
+    with open_store(config) as store:
+        good, last = store.last_good_poll(), store.last_poll()
+        attention = store.outbox_attention(now - STUCK)
+    problems = []
+    if good is None:
+        problems.append("no poll has succeeded yet")
+    elif now - good > limit:
+        problems.append(f"no successful poll since {_when(good, config)} (limit {_span(limit)})")
+    if last is not None and last[2]:  # the latest poll failed: say why, even while in time
+        click.echo(printable(f"last poll ({_when(last[0], config)}) failed: {last[2]}"))
+    problems += [_attention(item, now, config) for item in attention[:10]]
+    if len(attention) > 10:
+        problems.append(f"and {len(attention) - 10} more: mail-ingest outbox")
+    if problems:
+        raise MailIngestError("\n".join(problems))
+    assert good is not None
+    click.echo(f"ok: last successful poll {_when(good, config)}")
+
+
+STUCK = timedelta(hours=6)  # pending longer than the longest retry wait: a person looks
+
+
+def _attention(item: Any, now: datetime, config: Config) -> str:
+    if item.status == "pending":
+        what = f"pending since {_when(item.created_at, config)}"
+    else:
+        what = f"{item.status} ({item.last_error or 'no reason recorded'})"
+    advice = "outbox --retry KEY or --cancel KEY"
+    return printable(f"mail {item.key} {what}: {advice}")
+
+
+def _when(instant: datetime, config: Config) -> str:
+    """An instant as the board reads its clock: local time, with the zone's offset."""
+    local = instant.astimezone(config.timezone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:5]})"
+
+
+def _span(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _aware(instant: datetime, config: Config) -> datetime:

@@ -17,6 +17,10 @@ class AuthError(MailIngestError):
     """The server refused our credentials: stop and tell the operator, retrying will not help."""
 
 
+class TrustError(MailIngestError):
+    """The server's TLS certificate is not trusted: retrying cannot heal it, tell the operator."""
+
+
 class MessageError(MailIngestError):
     """One message or file is bad: record the error against it and go on with the others."""
 

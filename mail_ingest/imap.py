@@ -14,8 +14,10 @@ judged by when the board's server received the mail, not by the sender's Date he
 
 from __future__ import annotations
 
+import ast
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,12 +39,19 @@ from imapclient.response_types import BodyData
 
 from mail_ingest import mime
 from mail_ingest.config import MailboxConfig
-from mail_ingest.errors import AuthError, ConfigError, MailIngestError, TransientError
+from mail_ingest.errors import (
+    AuthError,
+    ConfigError,
+    MailIngestError,
+    TransientError,
+    TrustError,
+)
 from mail_ingest.mailbox import Checkpoint, FetchedMessage, Partial, Preview
 
 log = logging.getLogger(__name__)
 
-Wanted = Callable[[Preview], bool]
+# True: download it whole; False, or the reason, keep its header only.
+Wanted = Callable[[Preview], bool | Partial]
 _PREVIEW = [b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER]"]
 
 
@@ -227,8 +236,9 @@ class ImapSource:
         if checkpoint.has_message(mail.message_id, size, gm_msgid, mime.header_digest(header)):
             return "copy", mail
         preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
-        if self.wanted is not None and not self.wanted(preview):
-            return "not-candidate", mail
+        verdict = True if self.wanted is None else self.wanted(preview)
+        if verdict is not True:
+            return verdict or "not-candidate", mail
         return too_large, mail
 
     def _bodies(self, client: IMAPClient, candidates: list[tuple[int, Any]]) -> dict[int, bytes]:
@@ -396,10 +406,11 @@ class ImapSource:
                 self._drop()
             raise self._transient(action, exc) from exc
 
-    def _transient(self, action: str, exc: BaseException) -> TransientError:
+    def _transient(self, action: str, exc: BaseException) -> TransientError | TrustError:
+        """What went wrong, as an error saying whether waiting can help."""
         where = f"IMAP {self.box.host}:{self.box.port}"
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return TransientError(
+        if isinstance(exc, ssl.SSLCertVerificationError):  # not retried: it cannot heal
+            return TrustError(
                 f"{where}: TLS certificate not trusted ({exc.verify_message}); if the server "
                 "uses a private CA, set mailbox.ca_file to its certificate"
             )
@@ -455,8 +466,15 @@ def _shutdown(client: IMAPClient) -> None:
 
 
 def _text(exc: BaseException) -> str:
-    """An exception's message as text (imaplib errors often carry bytes)."""
+    """An exception's message as text (imaplib errors often carry bytes, and imapclient
+    passes them on as the text of their repr: "b'[AUTHENTICATIONFAILED] ...'")."""
     arg = exc.args[0] if len(exc.args) == 1 else exc
     if isinstance(arg, bytes):
         return arg.decode("utf-8", "replace")
-    return str(arg) or type(exc).__name__
+    text = str(arg)
+    if re.fullmatch(r"b(['\"]).*\1", text, re.DOTALL):
+        with suppress(ValueError, SyntaxError):
+            value = ast.literal_eval(text)
+            if isinstance(value, bytes):
+                return value.decode("utf-8", "replace")
+    return text or type(exc).__name__

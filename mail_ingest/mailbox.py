@@ -39,7 +39,8 @@ class FetchedMessage:
 
 # Why only the header was downloaded: not worth downloading (see pipeline.wanted),
 # over mailbox.max_message_bytes, or a copy of a message recorded already.
-Partial = Literal["not-candidate", "too-large", "copy"]
+# Why only the header was downloaded; "ours": a mail this service sent (recorded as ignored).
+Partial = Literal["not-candidate", "too-large", "copy", "ours"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Literal
 
@@ -98,7 +98,7 @@ def acknowledgements(
             context = dict(
                 unit=unit, board=board, subject=row.subject or "", sender=address,
                 received=submission.received_at, now=now,
-                files=[_summary(f, config.form_titles()) for f in submission.files],
+                files=_summaries(submission.files, config.form_titles()),
                 problems=_problems(submission.files, mine),
                 statuses=[_ack_status(s) for s in mine],
             )  # fmt: skip
@@ -161,7 +161,7 @@ def reminders(
             text = templates.render(
                 "reminder", unit=s.unit, board=_board(config), title=s.requirement.title,
                 deadline=s.deadline_phrase, status=s.status,
-                problems=s.problems, now=now, overdue=r.offset > 0,
+                problems=s.problems, now=now, overdue=now >= s.due,
             )  # fmt: skip
             out.append(
                 Outgoing(
@@ -192,10 +192,7 @@ def daily_report(
     Keyed by that day: after days of downtime the board gets one report, not one per
     missed day; `force` (the command line) reports on `now`'s own day.
     """
-    local = now.astimezone(config.timezone)
-    day = local.date()
-    if local.time() < config.notify.report_at and not force:
-        day -= timedelta(days=1)
+    day = report_day(config, now, force=force)
     rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
     data = workbook.build(statuses, now, config.timezone, rows, notes)
     counts = Counter(s.status for s in statuses)
@@ -217,6 +214,29 @@ def daily_report(
     return mail, data
 
 
+def report_day(config: Config, now: datetime, *, force: bool = False) -> date:
+    """The day of the latest `report_at` passed by `now` (`force`: `now`'s own day)."""
+    local = now.astimezone(config.timezone)
+    if local.time() < config.notify.report_at and not force:
+        return local.date() - timedelta(days=1)
+    return local.date()
+
+
+def report_is_due(config: Config, store: Store, now: datetime) -> bool:
+    """Whether the latest report day began after this deployment started.
+
+    A service first started at 10:00 owes no report for yesterday's 17:00: its first
+    report is at the first `report_at` after its first poll. A missed one after that
+    (the machine was off) is owed. An instant before the first poll (a replay) is not
+    judged by it.
+    """
+    first = store.first_poll()
+    if first is None or first > now:
+        return True
+    day = report_day(config, now)
+    return datetime.combine(day, config.notify.report_at, tzinfo=config.timezone) >= first
+
+
 def due(
     config: Config,
     store: Store,
@@ -235,15 +255,18 @@ def due(
         out += acknowledgements(config, store, statuses, now)
     if "remind" in kinds:
         out += reminders(config, statuses, now, force=force)
-    if "report" in kinds and config.report_recipients:
+    if (
+        "report" in kinds
+        and config.report_recipients
+        and (force or report_is_due(config, store, now))
+    ):
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
         failing = _failing(config, store.failing_addresses())
         guesses = {a.id: a.guesses for a in store.attributions()}
         notes = report.notes(config, store)
-        mail, data = daily_report(
+        mail, _ = daily_report(
             config, statuses, held, now, failing=failing, force=force, guesses=guesses, notes=notes
         )
-        _keep(config, mail, data)
         out.append(mail)
     return out
 
@@ -267,7 +290,8 @@ def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing])
             _record(config, store, mail, now)
         except Exception as exc:
             log.exception("outbox %s: cannot compose this mail", mail.key)
-            _record_failure(store, mail, f"cannot compose this mail: {exc!r}", now)
+            why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            _record_failure(store, mail, f"cannot compose this mail: {why}", now)
     return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
 
 
@@ -301,7 +325,11 @@ def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None
         ):
             log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
             return
-    enqueue(store, mail, config.smtp.sender, now)
+    if enqueue(store, mail, config.smtp.sender, now) and mail.key.startswith("report:"):
+        try:
+            _keep(config, mail)
+        except OSError:  # the mail still goes; only the copy on disk is missing
+            log.exception("%s: cannot keep its files under %s", mail.key, config.storage)
 
 
 def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) -> None:
@@ -314,11 +342,13 @@ def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) ->
         log.exception("outbox %s: cannot even record the failure; skipped", mail.key)
 
 
-def _keep(config: Config, mail: Outgoing, data: bytes) -> None:
-    """The report's files under the storage folder too, for whoever opens it there."""
+def _keep(config: Config, mail: Outgoing) -> None:
+    """A report as sent, under the storage folder too: written once it is in the outbox,
+    never by a dry run or a decision, so the folder holds exactly what was sent."""
     folder = private_dir(config.storage / "reports")
-    stem = mail.attachments[0].filename.removesuffix(".xlsx")
-    write_private(folder / f"{stem}.xlsx", data)
+    [attachment] = mail.attachments
+    stem = attachment.filename.removesuffix(".xlsx")
+    write_private(folder / f"{stem}.xlsx", attachment.data)
     write_private(folder / f"{stem}.html", (mail.html or "").encode("utf-8"))
 
 
@@ -338,9 +368,20 @@ def _board(config: Config) -> str:
     return name or "Ban Dân vận Huyện ủy"
 
 
-def _summary(parsed: ParsedFile, titles: dict[str, str]) -> FileSummary:
+# Problems that only inform (a scan was received and will be looked at): said next to the
+# file, never under "Đề nghị đơn vị kiểm tra, bổ sung", which asks the unit to act.
+INFORMATIONAL = frozenset({"scan-needs-review"})
+
+
+def _summaries(files: Sequence[ParsedFile], titles: dict[str, str]) -> list[FileSummary]:
+    return [_summary(f, titles, files) for f in files]
+
+
+def _summary(
+    parsed: ParsedFile, titles: dict[str, str], siblings: Sequence[ParsedFile] = ()
+) -> FileSummary:
     if parsed.form is None:
-        return FileSummary(parsed.filename, "chưa đọc được tự động (xem đề nghị bên dưới)")
+        return FileSummary(parsed.filename, _unread(parsed, siblings))
     kinds = Counter(e.kind for e in parsed.entries)
     text = titles.get(parsed.form, parsed.form)
     if parsed.entries:
@@ -350,8 +391,21 @@ def _summary(parsed: ParsedFile, titles: dict[str, str]) -> FileSummary:
     return FileSummary(parsed.filename, text)
 
 
+def _unread(parsed: ParsedFile, siblings: Sequence[ParsedFile]) -> str:
+    """What to say of a file that is not a form: opened archive, scan, or truly unread."""
+    inside = [f for f in siblings if f.filename.startswith(f"{parsed.filename}/")]
+    asks = [p for p in parsed.problems if p.code not in INFORMATIONAL]
+    if inside and not asks:
+        return f"tệp nén, đã mở và đọc {len(inside)} tệp bên trong (kết quả từng tệp ở dưới)"
+    if parsed.problems and not asks:
+        return "bản chụp/bản scan, đã nhận; Ban Dân vận sẽ xem trực tiếp"
+    if asks:
+        return "chưa đọc được tự động (xem đề nghị bên dưới)"
+    return "chưa đọc được tự động; Ban Dân vận sẽ xem trực tiếp"
+
+
 def _problems(files: Iterable[ParsedFile], statuses: Sequence[UnitStatus]) -> list[str]:
-    found = [p.message for f in files for p in f.problems]
+    found = [p.message for f in files for p in f.problems if p.code not in INFORMATIONAL]
     found += [p for s in statuses if s.status == "incomplete" for p in s.problems]
     return list(dict.fromkeys(found))
 

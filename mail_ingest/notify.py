@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from mail_ingest.config import SmtpConfig
-from mail_ingest.errors import AuthError, ConfigError
+from mail_ingest.errors import AuthError, ConfigError, TrustError
 from mail_ingest.files import private_dir
 from mail_ingest.mime import Attachment
 from mail_ingest.store import OutboxItem, Store
@@ -81,7 +82,7 @@ def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
     msg["To"] = _addresses(out.to)
     if out.cc:
         msg["Cc"] = _addresses(out.cc)
-    msg["Subject"] = _header_text(out.subject, MAX_SUBJECT)
+    msg.set_raw("Subject", encoded_subject(_header_text(out.subject, MAX_SUBJECT)))
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id(sender, now)
     msg["Auto-Submitted"] = out.auto
@@ -101,6 +102,18 @@ def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
             a.data, maintype=maintype, subtype=subtype, filename=_file_name(a.filename)
         )
     return msg
+
+
+def encoded_subject(text: str) -> str:
+    """The folded header value of a subject, each RFC 2047 word carrying its own spaces.
+
+    Readers (Gmail, mutt, `email`) drop the whitespace between two encoded words, and
+    `email`'s own folding may put a word's space exactly there ("đăngký"): encoding
+    the whole text in chunks keeps every space inside a word, so it round-trips.
+    """
+    if text.isascii():
+        return text  # no encoded word: `email` folds it safely
+    return Header(text, "utf-8", header_name="Subject").encode(linesep="\n", maxlinelen=76)
 
 
 def message_id(sender: str, now: datetime) -> str:
@@ -263,6 +276,13 @@ class SmtpTransport:
     def open(self) -> None:
         try:
             self._session()
+        except ssl.SSLCertVerificationError as exc:  # waiting cannot heal it: say so now
+            self._drop()
+            raise TrustError(
+                f"SMTP {self.config.host}:{self.config.port}: TLS certificate not trusted "
+                f"({exc.verify_message}); if the server uses a private CA, set smtp.ca_file "
+                "to its certificate"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import parsers
@@ -21,8 +21,8 @@ from mail_ingest.archive import Archive
 from mail_ingest.attachments import read_attachments
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
-from mail_ingest.errors import MessageError
-from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview, Source
+from mail_ingest.errors import MailIngestError, MessageError
+from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from rules import authres
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
@@ -116,8 +116,9 @@ def poll(
     except BaseException as exc:
         result.downloaded = source.downloaded
         store.finish_poll(
-            poll_id, result.fetched, result.new, result.errors, result.downloaded, repr(exc)
-        )
+            poll_id, result.fetched, result.new, result.errors, result.downloaded,
+            str(exc) if isinstance(exc, MailIngestError) else f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
         raise
     finally:
         source.close()
@@ -212,6 +213,8 @@ def process(
     )  # fmt: skip
     if mail.structure_error is not None:
         return replace(base, error=mail.structure_error)
+    if fetched.partial == "ours":  # our own report or receipt, back in All Mail
+        return replace(base, outcome="ignored")
     robot = classify(mail.headers)
     if robot is not None:
         return replace(base, outcome=robot, failed_recipients=mail.failed_recipients)
@@ -267,15 +270,19 @@ def _too_large(size: int) -> str:
     return f"message of {size / 1048576:.1f} MB is over mailbox.max_message_bytes; not downloaded"
 
 
-def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
+def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview], bool | Partial]:
     """Whether a message is worth downloading whole, judged from its header and structure.
 
-    Generous on purpose: a needless download costs bytes, a missed one a submission.
+    Generous on purpose: a needless download costs bytes, a missed one a submission. Our
+    own mail (`own`: the Message-IDs of the outbox) never is: with Gmail's All Mail the
+    reports we sent come back, attachments and all.
     """
     matcher = UnitMatcher(units)
 
-    def judge(preview: Preview) -> bool:
+    def judge(preview: Preview) -> bool | Partial:
         mail = preview.mail
+        if mail.message_id and mail.message_id.strip() in own:
+            return "ours"
         if preview.has_attachment or units.by_sender(mail.sender_address or "") is not None:
             return True
         if classify(mail.headers) == "bounce":
@@ -285,7 +292,9 @@ def wanted(units: UnitDirectory) -> Callable[[Preview], bool]:
     return judge
 
 
-def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Source:
+def open_source(
+    config: Config, learned: Mapping[str, str] | None = None, own: Collection[str] = ()
+) -> Source:
     """The configured mailbox, connected lazily by the source itself."""
     box = config.mailbox
     if box.kind == "maildir":
@@ -294,7 +303,7 @@ def open_source(config: Config, learned: Mapping[str, str] | None = None) -> Sou
     from mail_ingest.imap import ImapSource
 
     units = UnitDirectory(config.units, learned)  # a learned address's "đã gửi" is read too
-    return ImapSource(box, wanted=wanted(units), timezone=config.timezone)
+    return ImapSource(box, wanted=wanted(units, own), timezone=config.timezone)
 
 
 def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
@@ -302,7 +311,7 @@ def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
     with open_store(config) as store, store.lock():
         learned = {a.address: a.unit_id for a in store.learned_addresses()}
         return poll(
-            open_source(config, learned),
+            open_source(config, learned, store.own_message_ids()),
             store,
             Archive(config.storage / "archive"),
             UnitDirectory(config.units),

@@ -28,11 +28,18 @@ from mail_ingest.idle import IdleWatcher
 from mail_ingest.imap import ImapSource
 from mail_ingest.notices import send_due
 from mail_ingest.pipeline import poll_config
+from mail_ingest.service import claim
 
 log = logging.getLogger(__name__)
 
 
 def run(config: Config) -> None:
+    """The service until SIGTERM or SIGINT; one per store (LockedError if one runs)."""
+    with claim(config):
+        _run(config)
+
+
+def _run(config: Config) -> None:
     scheduler = BlockingScheduler(timezone=config.timezone)
     wake = threading.Event()  # mail arrived: poll now, or again right after the running poll
 

@@ -591,6 +591,28 @@ class Store:
             )
         return cursor.rowcount == 1
 
+    def own_message_ids(self) -> frozenset[str]:
+        """The Message-IDs of every mail we composed: ours if they come back to the mailbox."""
+        rows = self._db.execute("SELECT message_id FROM outbox WHERE message_id IS NOT NULL")
+        return frozenset(row[0] for row in rows)
+
+    def outbox_cancel(self, key: str) -> bool:
+        """Never send this mail (the board decided): kept, under its key, as `cancelled`."""
+        cursor = self._db.execute(
+            "UPDATE outbox SET status = 'cancelled', next_attempt_at = NULL"
+            " WHERE key = ? AND status IN ('pending', 'failed', 'unknown')",
+            (outbox_key(key),),
+        )
+        return cursor.rowcount == 1
+
+    def outbox_attention(self, stuck_before: datetime) -> list[OutboxItem]:
+        """Mail a person must look at: failed, interrupted, or pending since before then."""
+        return self._outbox(
+            "status IN ('failed', 'unknown') OR (status = 'pending' AND created_at < ?)"
+            " ORDER BY id",
+            (_utc(stuck_before),),
+        )
+
     def _outbox(self, where: str, args: tuple[object, ...]) -> list[OutboxItem]:
         rows = self._db.execute(
             "SELECT id, key, recipients, subject, raw, status, attempts, last_error, created_at,"
@@ -786,6 +808,18 @@ class Store:
             (_now(), address.lower()),
         )
         return cursor.rowcount == 1
+
+    def first_poll(self) -> datetime | None:
+        """When this deployment first polled: its first report day follows it."""
+        row = self._db.execute("SELECT min(started_at) FROM polls").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def last_good_poll(self) -> datetime | None:
+        """When the latest poll that succeeded finished."""
+        row = self._db.execute(
+            "SELECT max(finished_at) FROM polls WHERE finished_at IS NOT NULL AND failure IS NULL"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def last_poll(self) -> tuple[datetime, datetime | None, str | None] | None:
         """(started, finished, failure) of the latest poll, for `mail-ingest health`."""

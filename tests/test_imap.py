@@ -22,9 +22,11 @@ from imapclient import IMAPClient
 
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
-from mail_ingest.errors import AuthError, ConfigError, TransientError
+from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
+from mail_ingest.mime import Attachment
+from mail_ingest.notify import Outgoing, enqueue
 from mail_ingest.pipeline import PollResult, poll, process, wanted
 from mail_ingest.samples import SampleEntry, mau01_xlsx
 from mail_ingest.store import Store
@@ -34,6 +36,7 @@ from conftest import make_message
 from dovecot_server import DovecotServer, ImapAccount, free_port, require_dovecot
 
 pytestmark = pytest.mark.dovecot
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 ICT = timezone(timedelta(hours=7))
 AT = datetime(2024, 1, 20, 9, 0, tzinfo=ICT)
@@ -328,6 +331,26 @@ def test_downloads_only_candidates(account: ImapAccount, store: Store, tmp_path:
     assert downloaded_whole < result.downloaded < downloaded_whole + 1500
 
 
+def test_our_own_sent_mail_is_not_downloaded_back(
+    account: ImapAccount, store: Store, tmp_path: Path
+) -> None:
+    """Gmail's All Mail holds the reports we sent, .xlsx attached: known by Message-ID."""
+    sender = "Ban Dân vận <bandanvan@example.vn>"
+    report = Outgoing(
+        "report:2024-01-25", ("lanhdao@example.vn",), "Báo cáo tình hình", "Kính gửi",
+        attachments=(Attachment("bao-cao.xlsx", XLSX, mau01_xlsx("Dào San", ENTRIES) * 20),),
+    )  # fmt: skip
+    enqueue(store, report, sender, AT)
+    [item] = store.outbox()
+    account.append(item.raw, AT)
+    result = ingest(
+        source_for(account, wanted=wanted(UNITS, store.own_message_ids())), store, tmp_path
+    )
+    [row] = store.messages()
+    assert (row.outcome, row.subject) == ("ignored", "Báo cáo tình hình")
+    assert result.downloaded < len(item.raw) / 4
+
+
 def test_too_large_is_recorded_not_downloaded(
     account: ImapAccount, store: Store, tmp_path: Path
 ) -> None:
@@ -416,6 +439,8 @@ def test_wrong_password_is_an_auth_error_without_the_password(
     text = str(caught.value)
     assert account.username in text
     assert "app password" in text and "2-Step Verification" in text
+    assert "b'" not in text and 'b"' not in text  # the server's words, not a bytes repr
+    assert "AUTHENTICATIONFAILED" in text
     assert wrong not in text and wrong not in repr(source) and wrong not in caplog.text
 
 
@@ -491,8 +516,9 @@ def tls_dovecot(certificate: tuple[Path, Path]) -> Iterator[DovecotServer]:
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
 def test_tls_verifies_the_certificate(
-    tls_dovecot: DovecotServer, security: str, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+    tls_dovecot: DovecotServer, security: str, store: Store, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     user = f"tls-{security}"
     tls_dovecot.add_user(user, "tls-password")
     monkeypatch.setenv(ENV, "tls-password")
@@ -507,10 +533,12 @@ def test_tls_verifies_the_certificate(
         trusting.close()
     assert fetched.raw == message(1)
 
-    default = ImapSource(box, retries=0)
-    with pytest.raises(TransientError, match=r"certificate not trusted.*mailbox\.ca_file"):
+    # Not trusted cannot heal by waiting: no reconnecting with backoff, a clear error at once.
+    default = ImapSource(box, retries=2, backoff=0.01)
+    with pytest.raises(TrustError, match=r"certificate not trusted.*mailbox\.ca_file"):
         list(default.fetch_new(store))
     default.close()
+    assert "reconnecting" not in caplog.text
 
 
 def test_unreadable_ca_file_is_a_config_error(

@@ -91,12 +91,12 @@ def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
     assert "\n\n\n" not in report.text
     [attachment] = report.attachments
     assert attachment.filename == "bao-cao-tinh-hinh-2024-02-05.xlsx"
-    assert (campaign.storage / "reports" / "bao-cao-tinh-hinh-2024-02-05.xlsx").exists()
 
     with open_store(campaign) as store:
         first = notices.send(campaign, store, now, notices.due(campaign, store, now))
         again = notices.send(campaign, store, now, notices.due(campaign, store, now))
     assert (first.sent, again.sent) == (1, 0)
+    assert (campaign.storage / "reports" / "bao-cao-tinh-hinh-2024-02-05.xlsx").exists()
     outbox = campaign.smtp.path if campaign.smtp else None
     assert outbox is not None
     [written] = [p for p in Path(outbox).iterdir() if p.name.startswith("report")]
