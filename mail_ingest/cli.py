@@ -8,7 +8,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -388,7 +388,7 @@ def _notify(
         dry_run = True
     if not dry_run:
         refuse_beside_service(config)
-    with open_store(config) as store, store.lock():
+    with open_store(config) as store, nullcontext() if dry_run else store.lock():
         mails = notices.due(config, store, instant, (kind,), force=True)
         fresh = [m for m in mails if not store.outbox_has(m.key)]
         if dry_run:
