@@ -8,12 +8,13 @@ private: folders are 0700 and files 0600, whatever the umask.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-from mail_ingest.files import FILE_MODE, private_dir
+from mail_ingest.files import FILE_MODE, private_subdir
 
 
 def sha256(data: bytes) -> str:
@@ -25,17 +26,23 @@ class Archive:
         self.root = root
 
     def path(self, digest: str) -> Path:
-        # Two levels of fan-out keep directories small for a mailbox of years.
-        return self.root / digest[:2] / digest[2:4] / f"{digest}.eml"
+        return Path(self._path(digest))
+
+    def _path(self, digest: str) -> str:
+        # Two levels of fan-out keep directories small for a mailbox of years. A str, not
+        # a Path: Python 3.11's pathlib interns every part for good, so a Path per message
+        # would grow the service's memory with every message it ever archived (the same
+        # for the folders, in private_subdir).
+        return os.path.join(self.root, digest[:2], digest[2:4], f"{digest}.eml")
 
     def put(self, raw: bytes) -> str:
         """Store the bytes if they are not there yet; returns their sha256."""
         digest = sha256(raw)
-        target = self.path(digest)
-        if target.exists():
+        target = self._path(digest)
+        if os.path.exists(target):
             return digest
-        private_dir(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        folder = private_subdir(self.root, digest[:2], digest[2:4])
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp's 0600 today; say so
@@ -44,7 +51,8 @@ class Archive:
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         return digest
 

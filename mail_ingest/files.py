@@ -34,6 +34,23 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def private_subdir(root: Path, *names: str) -> str:
+    """`root`/names... made as private_dir does, as a str: for per-message folders, which
+    Python 3.11's pathlib would intern for the life of the service."""
+    folder = os.path.join(root, *names)
+    if os.path.isdir(folder):
+        return folder
+    private_dir(root)
+    for depth in range(1, len(names) + 1):
+        sub = os.path.join(root, *names[:depth])
+        try:
+            os.mkdir(sub, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(sub, DIR_MODE)
+    return folder
+
+
 def private_file(path: Path) -> Path:
     """Create `path` empty as 0600 if it does not exist, and make it 0600 if it does."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)

@@ -126,20 +126,25 @@ class MaildirSource:
 
     def _read(self, key: str) -> FetchedMessage:
         """The message, or only its header when it is over max_message_bytes (like IMAP)."""
-        path = self.path / self._box._lookup(key)  # type: ignore[attr-defined]
+        path = self._file(key)
         stat = os.stat(path)
         received = datetime.fromtimestamp(stat.st_mtime, UTC)
         if stat.st_size <= self.max_message_bytes:
-            raw = path.read_bytes()
+            with open(path, "rb") as handle:
+                raw = handle.read()
             return FetchedMessage(self.source, 0, key, received, raw, size=len(raw))
         header = read_header(path)
         return FetchedMessage(
             self.source, 0, key, received, header, size=stat.st_size, partial="too-large"
         )
 
+    def _file(self, key: str) -> str:
+        # Maildir._lookup is the only way to map a key to its file (cur/ or new/). A str:
+        # Python 3.11's pathlib would intern every message's file name for good.
+        return os.path.join(self.path, self._box._lookup(key))  # type: ignore[attr-defined]
+
     def _mtime(self, key: str) -> float:
-        # Maildir._lookup is the only way to map a key to its file (cur/ or new/).
-        return os.stat(self.path / self._box._lookup(key)).st_mtime  # type: ignore[attr-defined]
+        return os.stat(self._file(key)).st_mtime
 
     def _delivery_order(self, key: str) -> tuple[float, str]:
         try:
@@ -154,7 +159,7 @@ class MaildirSource:
 MAX_HEADER_BYTES = 1024 * 1024  # read of a too-large message's header; mime cuts it further
 
 
-def read_header(path: Path, limit: int = MAX_HEADER_BYTES) -> bytes:
+def read_header(path: str | Path, limit: int = MAX_HEADER_BYTES) -> bytes:
     """The header block of a message file, read line by line up to `limit` bytes."""
     lines: list[bytes] = []
     total = 0

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import email
 import email.policy
+import functools
 import hashlib
 import mimetypes
 import re
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email import errors
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy
 from email.utils import collapse_rfc2231_value
@@ -68,6 +70,18 @@ class Mail:
     notes: tuple[str, ...] = ()  # what was cut to stay within the caps (MAX_*)
     # Set when the structure is beyond MAX_PARTS/MAX_DEPTH: only the header was read.
     structure_error: str | None = None
+
+
+class _Headers(HeaderRegistry):
+    """The standard header classes, made once: the stdlib's registry makes a new class for
+    every header it parses, cyclic garbage that piles up until a full collection."""
+
+    @functools.cache  # noqa: B019 (one instance, for the life of the process)
+    def __getitem__(self, name: str) -> type:
+        return super().__getitem__(name)
+
+
+_HEADERS = _Headers()
 
 
 class _BoundedPolicy(EmailPolicy):
@@ -123,7 +137,7 @@ def replace_mail(mail: Mail, problem: str) -> Mail:
 
 def _parse(raw: bytes, *, walk: bool = True) -> Mail:
     cut: list[tuple[str, int, str]] = []
-    msg = email.message_from_bytes(raw, policy=_BoundedPolicy(cut=cut))  # type: ignore[call-overload]
+    msg = email.message_from_bytes(raw, policy=_BoundedPolicy(cut=cut, header_factory=_HEADERS))  # type: ignore[call-overload]
     notes = [
         f"header {name} of {length} characters cut to {len(kept)}" for name, length, kept in cut
     ]
