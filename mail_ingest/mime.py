@@ -76,9 +76,14 @@ class _Headers(HeaderRegistry):
     """The standard header classes, made once: the stdlib's registry makes a new class for
     every header it parses, cyclic garbage that piles up until a full collection."""
 
-    @functools.cache  # noqa: B019 (one instance, for the life of the process)
     def __getitem__(self, name: str) -> type:
-        return super().__getitem__(name)
+        # Keyed by the class, never by the name: header names are strangers' text.
+        return _header_class(self.registry.get(name.lower(), self.default_class), self.base_class)
+
+
+@functools.cache
+def _header_class(kind: type, base: type) -> type:
+    return type("_" + kind.__name__, (kind, base), {})
 
 
 _HEADERS = _Headers()
