@@ -186,4 +186,26 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0007-doubt-and-lessons",
+        """
+        -- How sure the parser was (0..1) and what it inferred (JSON list, Vietnamese).
+        ALTER TABLE attachments ADD COLUMN confidence REAL;
+        ALTER TABLE attachments ADD COLUMN inferred TEXT;
+        ALTER TABLE attachments ADD COLUMN taught TEXT;   -- JSON list of lesson ids used
+        -- A file the board checked: its reading accepted as it is (audit has who and why).
+        ALTER TABLE attachments ADD COLUMN checked_at TEXT;
+        CREATE TABLE lessons (                -- what the board taught the parsers
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- header | value
+            text TEXT NOT NULL,               -- as units write it
+            meaning TEXT NOT NULL,            -- a column key, or a vocabulary id
+            vocabulary TEXT,                  -- for a value: kind | field | level
+            form TEXT,                        -- NULL: every form
+            by TEXT NOT NULL,
+            at TEXT NOT NULL,                 -- UTC
+            removed_at TEXT
+        );
+        """,
+    ),
 )

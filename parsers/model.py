@@ -24,10 +24,15 @@ LEVEL_LABELS = {"tinh": "Cấp tỉnh", "huyen": "Cấp huyện", "xa": "Cấp x
 
 @dataclass(frozen=True)
 class Problem:
-    """Something a unit can act on. `message` is formal Vietnamese, shown to people."""
+    """Something to act on. `message` is formal Vietnamese, shown to people.
+
+    Only a `certain` problem is ever told to the unit (acknowledgement, reminder); one the
+    parser is not sure of is a doubt for the board, who checks the file instead.
+    """
 
     code: str  # stable machine id: "unrecognised-form", "empty-field", "corrupt-file", ...
     message: str
+    certain: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,3 +55,8 @@ class ParsedFile:
     fields: Mapping[str, str] = _field(default_factory=dict)
     entries: tuple[Entry, ...] = ()
     problems: tuple[Problem, ...] = ()
+    # How sure the reading is (0..1), and what was inferred rather than read (Vietnamese,
+    # for the board: "cột 'Phân loại' được hiểu là tập thể/cá nhân").
+    confidence: float = 1.0
+    inferred: tuple[str, ...] = ()
+    taught: tuple[str, ...] = ()  # the board's taught rules this reading used (their ids)
