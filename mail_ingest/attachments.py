@@ -29,7 +29,7 @@ from mail_ingest.store import StoredAttachment
 from parsers.bundle import Unpacked, expand
 from parsers.model import ParsedFile, Problem
 from parsers.office import Unreadable, check_package
-from parsers.parse import READABLE
+from parsers.parse import READABLE, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def parse(
         try:
             check_package(data)  # LibreOffice has no limits of its own on zip bombs
         except Unreadable as exc:
-            return _refused(filename, exc)
+            return unreadable(filename, exc)
         if budget.conversions <= 0:
             return _over_budget(filename, f"hơn {MAX_CONVERSIONS} tệp cần chuyển đổi định dạng")
         budget.conversions -= 1
@@ -167,24 +167,6 @@ def _over_budget(filename: str, why: str) -> ParsedFile:
         f"Tệp '{filename}' chưa được đọc tự động vì {reason}; "
         "tệp đã được lưu, Ban Dân vận sẽ xem trực tiếp",
     )
-
-
-def _refused(filename: str, exc: Unreadable) -> ParsedFile:
-    if exc.code == "encrypted":
-        message = (
-            f"Không mở được tệp '{filename}' vì tệp được đặt mật khẩu; "
-            "đề nghị gỡ mật khẩu rồi gửi lại"
-        )
-    elif exc.code == "suspicious-file":
-        message = (
-            f"Không đọc được tệp '{filename}': nội dung nén bất thường (giải nén quá lớn); "
-            "Ban Dân vận sẽ kiểm tra thủ công"
-        )
-    else:
-        message = (
-            f"Không đọc được tệp '{filename}': tệp bị hỏng; đề nghị mở lại tệp, lưu và gửi lại"
-        )
-    return _problem(filename, exc.code, message)
 
 
 def _problem(filename: str, code: str, message: str) -> ParsedFile:

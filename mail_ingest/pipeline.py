@@ -144,21 +144,25 @@ def _process_once(
     attempts = store.begin(fetched.source, fetched.uidvalidity, fetched.uid)
     if attempts > MAX_ATTEMPTS:
         log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
-        return MessageRecord(
-            sha256=digest,
-            size=fetched.size,
-            message_id=None,
-            sender=None,
-            subject=None,
-            received_at=fetched.received_at,
-            unit_id=None,
-            outcome="error",
-            error=CRASHED,
-            headers_only=fetched.partial is not None,
-            gm_msgid=fetched.gm_msgid,
-            header_sha256=mime.header_digest(fetched.raw),  # bytes only: nothing is parsed
-        )
+        return replace(_unread(fetched, digest), error=CRASHED)  # bytes only: nothing parsed
     return process(fetched, digest, matcher, specs, authserv_id=authserv_id)
+
+
+def _unread(fetched: FetchedMessage, digest: str) -> MessageRecord:
+    """What is known of a message before it is read: an error until reading says more."""
+    return MessageRecord(
+        sha256=digest,
+        size=fetched.size,
+        message_id=None,
+        sender=None,
+        subject=None,
+        received_at=fetched.received_at,
+        unit_id=None,
+        outcome="error",
+        headers_only=fetched.partial is not None,
+        gm_msgid=fetched.gm_msgid,
+        header_sha256=mime.header_digest(fetched.raw),
+    )
 
 
 def _log(fetched: FetchedMessage, record: MessageRecord) -> None:
@@ -181,19 +185,7 @@ def process(
 ) -> MessageRecord:
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
     matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
-    base = MessageRecord(
-        sha256=digest,
-        size=fetched.size,
-        message_id=None,
-        sender=None,
-        subject=None,
-        received_at=fetched.received_at,
-        unit_id=None,
-        outcome="error",
-        headers_only=fetched.partial is not None,
-        gm_msgid=fetched.gm_msgid,
-        header_sha256=mime.header_digest(fetched.raw),
-    )
+    base = _unread(fetched, digest)
     try:
         mail = fetched.header or mime.parse(fetched.raw)
     except MessageError as exc:

@@ -180,6 +180,12 @@ def _received(filename: str, ext: str) -> ParsedFile:
     )
 
 
+def unreadable(filename: str, exc: Unreadable) -> ParsedFile:
+    """What the unit and the board read about a file the safety checks refused."""
+    ext = PurePath(filename).suffix.lower()
+    return _unreadable(filename, ext, APP.get(READABLE.get(ext, ""), "Word hoặc Excel"), exc)
+
+
 def _unreadable(filename: str, ext: str, app: str, exc: Unreadable) -> ParsedFile:
     if exc.code == "encrypted":
         message = (
