@@ -579,13 +579,7 @@ class Store:
 
     def taught(self) -> Taught:
         """The lessons in force, as the parsers receive them."""
-        lessons = self.lessons()
-        headers = tuple(_lesson(s) for s in lessons if s.kind == "header")
-        values: dict[str, tuple[Lesson, ...]] = {}
-        for s in lessons:
-            if s.kind == "value" and s.vocabulary:
-                values[s.vocabulary] = (*values.get(s.vocabulary, ()), _lesson(s))
-        return Taught(headers=headers, values=values)
+        return as_taught(self.lessons())
 
     def _entries(self) -> dict[int, list[Entry]]:
         by_attachment: dict[int, list[Entry]] = defaultdict(list)
@@ -1014,6 +1008,16 @@ def _parsed(row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry
         taught=tuple(json.loads(str(taught or "[]"))),
         unknown=tuple(json.loads(str(unknown or "[]"))),
     )
+
+
+def as_taught(lessons: list[StoredLesson]) -> Taught:
+    """Stored lessons as the parsers receive them: plain data, no store."""
+    headers = tuple(_lesson(s) for s in lessons if s.kind == "header")
+    values: dict[str, tuple[Lesson, ...]] = {}
+    for s in lessons:
+        if s.kind == "value" and s.vocabulary:
+            values[s.vocabulary] = (*values.get(s.vocabulary, ()), _lesson(s))
+    return Taught(headers=headers, values=values)
 
 
 def _lesson(s: StoredLesson) -> Lesson:
