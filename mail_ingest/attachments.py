@@ -30,6 +30,7 @@ from parsers.bundle import Unpacked, expand
 from parsers.model import ParsedFile, Problem
 from parsers.office import Unreadable, check_package
 from parsers.parse import READABLE, unreadable
+from parsers.vocabulary import NOTHING_TAUGHT, Taught
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,18 @@ class Budget:
 
 
 def read_attachments(
-    attachments: Iterable[mime.Attachment], subject: str, specs: Sequence[parsers.FormSpec]
+    attachments: Iterable[mime.Attachment],
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    taught: Taught = NOTHING_TAUGHT,
 ) -> tuple[StoredAttachment, ...]:
-    """The rows of all of one message's attachments, within one Budget; never raises."""
+    """The rows of all of one message's attachments, within one Budget; never raises.
+
+    `taught`: what the board taught the parsers (Store.taught), applied to every file."""
     budget = Budget()
-    return tuple(row for a in attachments for row in read_attachment(a, subject, specs, budget))
+    return tuple(
+        row for a in attachments for row in read_attachment(a, subject, specs, budget, taught)
+    )
 
 
 def read_attachment(
@@ -67,6 +75,7 @@ def read_attachment(
     subject: str,
     specs: Sequence[parsers.FormSpec],
     budget: Budget | None = None,
+    taught: Taught = NOTHING_TAUGHT,
 ) -> tuple[StoredAttachment, ...]:
     """The attachment's row, then a row per file inside it; never raises.
 
@@ -79,7 +88,7 @@ def read_attachment(
         items = (Unpacked(attachment.filename, attachment.data),)
     rows: list[StoredAttachment] = []
     for position, item in enumerate(items):
-        parsed = item.record or parse(item.name, item.data, subject, specs, budget)
+        parsed = item.record or parse(item.name, item.data, subject, specs, budget, taught)
         content_type = attachment.content_type if position == 0 else _guess_type(item.name)
         rows.append(
             StoredAttachment(item.name, content_type, len(item.data), sha256(item.data), parsed)
@@ -93,6 +102,7 @@ def parse(
     subject: str,
     specs: Sequence[parsers.FormSpec],
     budget: Budget | None = None,
+    taught: Taught = NOTHING_TAUGHT,
 ) -> ParsedFile:
     """parsers.parse_file in a sandbox, after converting an old Office format when
     LibreOffice can; within `budget`, or a problem saying what was not read."""
@@ -113,12 +123,12 @@ def parse(
         wait = max(1.0, min(convert.TIMEOUT, budget.remaining()))
         converted = convert.convert(filename, data, fmt, timeout=wait)
         if converted.data is not None:
-            parsed = _parse(converted.filename, converted.data, subject, specs, budget)
+            parsed = _parse(converted.filename, converted.data, subject, specs, budget, taught)
             return _as_original(parsed, filename, converted.filename)
         log.warning("cannot convert %r to %s: %s", filename, fmt, converted.reason)
         if converted.limited and PurePath(filename).suffix.lower() not in READABLE:
             return _too_complex(filename)  # the parsers cannot read it either: say why
-    return _parse(filename, data, subject, specs, budget)
+    return _parse(filename, data, subject, specs, budget, taught)
 
 
 def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFile:
@@ -133,11 +143,21 @@ def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFil
 
 
 def _parse(
-    filename: str, data: bytes, subject: str, specs: Sequence[parsers.FormSpec], budget: Budget
+    filename: str,
+    data: bytes,
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    budget: Budget,
+    taught: Taught = NOTHING_TAUGHT,
 ) -> ParsedFile:
     wait = min(sandbox.TIMEOUT, max(1.0, budget.remaining()))
+    # The lessons travel to the sandboxed child with the bytes (they pickle: plain data).
+    # Nothing taught: parse_file's own default, as before lessons existed.
+    lessons = (taught,) if taught.headers or taught.values else ()
     try:
-        return sandbox.run(parsers.parse_file, filename, data, specs, subject, timeout=wait)
+        return sandbox.run(
+            parsers.parse_file, filename, data, specs, subject, *lessons, timeout=wait
+        )
     except sandbox.Failed as failed:
         log.warning("parsing %r stopped: %s %s", filename, failed.why, failed.detail)
         if failed.why == "crash":  # parsers must not raise; if one does, the message lands

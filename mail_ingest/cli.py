@@ -23,13 +23,14 @@ from rich.table import Table
 from rich.text import Text
 
 import parsers
-from mail_ingest import __version__, cli_corrections, mime, notices, report
+from mail_ingest import __version__, cli_corrections, cli_doubt, mime, notices, report
 from mail_ingest import config as config_module
 from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError, MailIngestError
 from mail_ingest.pipeline import Progress, open_store, poll_config
 from mail_ingest.service import refuse_beside_service
+from mail_ingest.store import StoredLesson, as_taught
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS, ParsedFile
 from parsers.text import escaped, printable
 
@@ -268,14 +269,23 @@ def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
     """Parse form files as if attached to a mail (zips unpacked, .doc/.xls converted) and
     print what was read (uses the config's form specs if any)."""
     path: Path = ctx.find_root().obj
-    specs = config_module.load(path).forms if path.exists() else parsers.builtin_specs()
+    config = config_module.load(path) if path.exists() else None
+    specs = config.forms if config else parsers.builtin_specs()
+    lessons: list[StoredLesson] = []
+    if config and (config.storage / "mail-ingest.sqlite3").exists():  # never create a store
+        with open_store(config) as store:
+            lessons = store.lessons()
+    taught = as_taught(lessons)
     rows = [
         (f, row.parsed)
         for f in files
-        for row in read_attachment(mime.Attachment(f.name, "", f.read_bytes()), "", specs)
+        for row in read_attachment(
+            mime.Attachment(f.name, "", f.read_bytes()), "", specs, None, taught
+        )
     ]
+    names = cli_doubt.lesson_names(lessons)
     if fmt == "json":
-        payload = [_parsed_json(str(f.parent / r.filename), r) for f, r in rows]
+        payload = [_parsed_json(str(f.parent / r.filename), r, names) for f, r in rows]
         text = json.dumps(payload if len(payload) > 1 else payload[0], ensure_ascii=False, indent=2)
         click.echo(escaped(text))
         return
@@ -289,8 +299,24 @@ def parse(ctx: click.Context, files: tuple[Path, ...], fmt: str) -> None:
             console.print(Text(_shown(f"  {key}: {value}")), highlight=False)
         if r.entries:
             console.print(_entries_table(r))
-        for problem in r.problems:
-            console.print(Text("  ") + Text("!", "yellow") + Text(f" {_shown(problem.message)}"))
+        _echo_doubt(console, r, names)
+
+
+def _echo_doubt(console: Console, r: ParsedFile, names: dict[str, str]) -> None:
+    """What was inferred rather than read, what the parser doubts, which lessons it used."""
+    if r.confidence < 1.0:
+        console.print(Text(f"  confidence: {r.confidence:.0%}"), highlight=False)
+    for note in r.inferred:
+        console.print(Text("  ") + Text("~", "cyan") + Text(f" inferred: {_shown(note)}"))
+    for problem in r.problems:
+        mark, how = ("!", "yellow") if problem.certain else ("?", "cyan")
+        doubt = "" if problem.certain else "doubt (for the board, not the unit): "
+        console.print(Text("  ") + Text(mark, how) + Text(f" {doubt}{_shown(problem.message)}"))
+    for text in r.unknown:
+        console.print(Text("  ") + Text("?", "cyan") + Text(f" unknown: {_shown(text)}"))
+    for ident in r.taught:
+        lesson = names.get(ident, "(removed)")
+        console.print(Text(f"  taught #{_shown(ident)}: {_shown(lesson)}"), highlight=False)
 
 
 def _entries_table(r: ParsedFile) -> Table:
@@ -310,7 +336,7 @@ def _shown(value: object) -> str:
     return printable(str(value))
 
 
-def _parsed_json(name: str, r: ParsedFile) -> dict[str, Any]:
+def _parsed_json(name: str, r: ParsedFile, names: dict[str, str]) -> dict[str, Any]:
     return {
         "file": name,
         "form": r.form,
@@ -320,6 +346,11 @@ def _parsed_json(name: str, r: ParsedFile) -> dict[str, Any]:
             for e in r.entries
         ],
         "problems": [p.message for p in r.problems],
+        "doubts": [p.message for p in r.problems if not p.certain],  # for the board only
+        "confidence": r.confidence,
+        "inferred": list(r.inferred),
+        "unknown": list(r.unknown),
+        "taught": [{"id": i, "lesson": names.get(i)} for i in r.taught],
     }
 
 
@@ -511,8 +542,8 @@ def _aware(instant: datetime, config: Config) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=config.timezone)
 
 
-for _command in cli_corrections.COMMANDS:  # review, assign, mark, unmark, audit
-    cli.add_command(_command)
+for _command in (*cli_corrections.COMMANDS, *cli_doubt.COMMANDS):
+    cli.add_command(_command)  # review, assign, mark, unmark, audit; accept, teach
 
 
 def main() -> None:

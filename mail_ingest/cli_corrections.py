@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from mail_ingest import cli_doubt, corrections
 from mail_ingest import config as config_module
-from mail_ingest import corrections
 from mail_ingest.config import Config
 from mail_ingest.pipeline import open_store
 from mail_ingest.store import Attribution, LearnedAddress
@@ -47,6 +47,7 @@ def review(ctx: click.Context) -> None:
         held = store.attributions()
         learned = store.learned_addresses()
         reasons = {m.id: m.review_reason for m in store.messages() if m.review_reason}
+        checks = store.checks(config.check_below)
     if not held:
         click.echo("No message is waiting for review.")
     else:
@@ -67,6 +68,7 @@ def review(ctx: click.Context) -> None:
             )
         if not m.guesses:
             click.echo("    guess: none (no unit's name found)")
+    cli_doubt.echo_checks(checks, config)  # files the parsers doubt: the board checks them
     _echo_learned(learned)
 
 

@@ -29,6 +29,7 @@ from parsers.text import printable
 from rules.deadlines import EVERY_MONTHS, MAX_OCCURRENCES, Deadline, Every, parse_rrule
 from rules.matching import DEFAULT_SETTINGS, MatchSettings
 from rules.requirements import Requirement
+from rules.status import CHECK_BELOW
 from rules.units import Unit
 from rules.validation import (
     CUSTOM,
@@ -159,6 +160,8 @@ class Config:
     forms: tuple[parsers.FormSpec, ...]  # packaged specs plus the deployment's own
     matching: MatchSettings = DEFAULT_SETTINGS  # recognising units by name
     notify: NotifyConfig = NotifyConfig()  # acknowledgements, reminders, the daily report
+    # A file read with less confidence than this (0..1) waits for the board's check.
+    check_below: float = CHECK_BELOW
 
     def form_titles(self) -> dict[str, str]:
         return {spec.id: spec.title for spec in self.forms}
@@ -236,7 +239,9 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     notify = _notify(root.table("notify"), schedule)
     forms = _forms(root.table("forms"))
     units = tuple(_unit(t) for t in root.tables("units"))
-    matching = _matching(root.table("matching"))
+    matching_table = root.table("matching")
+    matching = _matching(matching_table)
+    check_below = _score(matching_table, "check_below", CHECK_BELOW * 100) / 100
     known_forms = {spec.id for spec in forms}
     requirements = tuple(
         _requirement(t, known_forms, units, forms) for t in root.tables("requirements")
@@ -260,6 +265,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
         forms=forms,
         matching=matching,
         notify=notify,
+        check_below=check_below,
     )
 
 

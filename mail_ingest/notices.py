@@ -34,7 +34,7 @@ from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.calendar import public_holidays, reminder_days
 from rules.matching import Guess
-from rules.status import UnitStatus
+from rules.status import CHECK_BELOW, UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ ACK_LABELS = {
     "on_time": "đã đầy đủ, đúng hạn",
     "late": "đã đầy đủ nhưng trễ hạn",
     "incomplete": "chưa đầy đủ",
+    "checking": "đã nhận hồ sơ, đang chờ kiểm tra",
     "missing": "chưa nhận được hồ sơ",
 }
 GROUP_LABELS = {
@@ -56,6 +57,7 @@ Kind = Literal["ack", "remind", "report"]
 PROVISIONAL = "ack-provisional"  # the key prefix and templates of notices to a unit about
 # mail a stranger sent in its name
 KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
+UNKNOWN_SHOWN = 20  # in the mail; the workbook has them all
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ def acknowledgements(
             context = dict(
                 unit=unit, board=board, subject=row.subject or "", sender=address,
                 received=submission.received_at, now=now,
-                files=_summaries(submission.files, config.form_titles()),
+                files=_summaries(submission.files, config.form_titles(), config.check_below),
                 problems=_problems(submission.files, mine),
+                checking=any(needs_check(f, config.check_below) for f in submission.files),
                 statuses=[_ack_status(s) for s in mine],
             )  # fmt: skip
             kind = "ack" if _speaks_for(directory, row, unit.id) else PROVISIONAL
@@ -186,6 +189,8 @@ def daily_report(
     force: bool = False,
     guesses: Mapping[int, Sequence[Guess]] | None = None,
     notes: report.Notes | None = None,
+    checks: Sequence[Mapping[str, str]] = (),
+    unknown: Sequence[tuple[str, int]] = (),
 ) -> tuple[Outgoing, bytes]:
     """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
 
@@ -194,11 +199,12 @@ def daily_report(
     """
     day = report_day(config, now, force=force)
     rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
-    data = workbook.build(statuses, now, config.timezone, rows, notes)
+    data = workbook.build(statuses, now, config.timezone, rows, notes, checks, unknown)
     counts = Counter(s.status for s in statuses)
     text = Templates(config.timezone, config.notify.templates).render(
         "report", board=_board(config), now=now, total=len(statuses),
-        counts={k: counts[k] for k in ("on_time", "late", "incomplete", "missing")},
+        counts={k: counts[k] for k in ("on_time", "late", "incomplete", "checking", "missing")},
+        checks=checks, unknown=unknown[:UNKNOWN_SHOWN],
         groups=_groups(statuses), sections=_sections(statuses), held=held, failing=failing,
         notes=[f"{s.unit.name}: {n}" for s in statuses for n in report.notes_of(s, notes)],
         requirements=list(dict.fromkeys(
@@ -265,8 +271,10 @@ def due(
         guesses = {a.id: a.guesses for a in store.attributions()}
         notes = report.notes(config, store)
         mail, _ = daily_report(
-            config, statuses, held, now, failing=failing, force=force, guesses=guesses, notes=notes
-        )
+            config, statuses, held, now, failing=failing, force=force, guesses=guesses,
+            notes=notes, checks=report.check_rows(config, store, now),
+            unknown=report.unknown(store, now),
+        )  # fmt: skip
         out.append(mail)
     return out
 
@@ -371,10 +379,20 @@ def _board(config: Config) -> str:
 # Problems that only inform (a scan was received and will be looked at): said next to the
 # file, never under "Đề nghị đơn vị kiểm tra, bổ sung", which asks the unit to act.
 INFORMATIONAL = frozenset({"scan-needs-review"})
+CHECKING = "đã nhận, đang chờ cán bộ kiểm tra nội dung"
 
 
-def _summaries(files: Sequence[ParsedFile], titles: dict[str, str]) -> list[FileSummary]:
-    return [_summary(f, titles, files) for f in files]
+def _summaries(
+    files: Sequence[ParsedFile], titles: dict[str, str], check_below: float = CHECK_BELOW
+) -> list[FileSummary]:
+    """What the unit is told of each file; of one the parser doubts, only that it arrived
+    (a count read wrongly would be a complaint in disguise)."""
+    return [
+        FileSummary(f.filename, CHECKING)
+        if needs_check(f, check_below)
+        else _summary(f, titles, files)
+        for f in files
+    ]
 
 
 def _summary(
@@ -405,7 +423,10 @@ def _unread(parsed: ParsedFile, siblings: Sequence[ParsedFile]) -> str:
 
 
 def _problems(files: Iterable[ParsedFile], statuses: Sequence[UnitStatus]) -> list[str]:
-    found = [p.message for f in files for p in f.problems if p.code not in INFORMATIONAL]
+    """Only what the parser is sure of: a doubt goes to the board, never to the unit."""
+    found = [
+        p.message for f in files for p in f.problems if p.certain and p.code not in INFORMATIONAL
+    ]
     found += [p for s in statuses if s.status == "incomplete" for p in s.problems]
     return list(dict.fromkeys(found))
 
@@ -457,7 +478,12 @@ class _Section:
 def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
     def rows(status: str) -> list[_Row]:
         return [
-            _Row(s.unit.name, s.requirement.title, s.deadline_phrase, s.problems)
+            _Row(
+                s.unit.name,
+                s.requirement.title,
+                s.deadline_phrase,
+                (*s.problems, *report.doubts(s)),
+            )
             for s in statuses
             if s.status == status
         ]
@@ -465,6 +491,7 @@ def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
     return [
         _Section("Đơn vị chưa gửi", rows("missing")),
         _Section("Đơn vị gửi chưa đầy đủ", rows("incomplete")),
+        _Section("Đơn vị chờ kiểm tra hồ sơ (chưa báo đơn vị)", rows("checking")),
         _Section("Đơn vị gửi trễ hạn", rows("late")),
     ]
 

@@ -24,6 +24,7 @@ from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError, MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
+from parsers.vocabulary import NOTHING_TAUGHT, Taught
 from rules import authres
 from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
 from rules.units import UnitDirectory
@@ -95,12 +96,13 @@ def poll(
     # Addresses the board taught (`assign --remember`) count from this poll on.
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
     matcher = UnitMatcher(units.with_learned(learned), None, matching.threshold, matching.margin)
+    taught = store.taught()  # and what it taught the parsers (`teach`)
     poll_id = store.start_poll()
     deadline = time.monotonic() + budget
     try:
         for fetched in source.fetch_new(store):
             result.fetched += 1
-            record = _process_once(fetched, store, archive, matcher, specs, authserv_id)
+            record = _process_once(fetched, store, archive, matcher, specs, authserv_id, taught)
             pending = source.acts and record.outcome == "submission"
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
             if store.record(record, *position, action_pending=pending):
@@ -134,6 +136,7 @@ def _process_once(
     matcher: UnitMatcher,
     specs: Sequence[parsers.FormSpec],
     authserv_id: str | None,
+    taught: Taught = NOTHING_TAUGHT,
 ) -> MessageRecord:
     """process(), unless this message already killed the process MAX_ATTEMPTS times.
 
@@ -145,7 +148,7 @@ def _process_once(
     if attempts > MAX_ATTEMPTS:
         log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
         return replace(_unread(fetched, digest), error=CRASHED)  # bytes only: nothing parsed
-    return process(fetched, digest, matcher, specs, authserv_id=authserv_id)
+    return process(fetched, digest, matcher, specs, authserv_id=authserv_id, taught=taught)
 
 
 def _unread(fetched: FetchedMessage, digest: str) -> MessageRecord:
@@ -182,6 +185,7 @@ def process(
     specs: Sequence[parsers.FormSpec],
     *,
     authserv_id: str | None = None,
+    taught: Taught = NOTHING_TAUGHT,
 ) -> MessageRecord:
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
     matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
@@ -216,7 +220,7 @@ def process(
         return replace(base, outcome="ignored")
     subject = mail.subject or ""
     # One budget for the message's files; an archive adds a row per file inside it.
-    attachments = read_attachments(mail.attachments, subject, specs)
+    attachments = read_attachments(mail.attachments, subject, specs, taught)
     record = _attribute(base, mail, attachments, matcher)
     # The board's server says the From may be forged: held, even from a unit's address.
     forged = authres.review_reason(authres.header_fields(fetched.raw), authserv_id)

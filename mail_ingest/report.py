@@ -10,7 +10,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,12 +20,14 @@ from rich.text import Text
 from mail_ingest import corrections
 from mail_ingest.config import Config
 from mail_ingest.store import Store
+from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.status import STATUSES, UnitStatus, evaluate_all
 
 LABELS = {
     "missing": "Chưa gửi",
     "incomplete": "Chưa đầy đủ",
+    "checking": "Chờ kiểm tra",  # only the parser's doubt: the board checks, nobody is told
     "on_time": "Đúng hạn",
     "late": "Trễ hạn",
 }
@@ -36,7 +38,10 @@ Notes = Mapping[str, str]
 NAMED_IN = {
     "subject": "tiêu đề thư", "form": "biểu mẫu", "filename": "tên tệp", "body": "nội dung thư",
 }  # fmt: skip
-STYLES = {"missing": "bold red", "incomplete": "yellow", "on_time": "green", "late": "magenta"}
+STYLES = {
+    "missing": "bold red", "incomplete": "yellow", "checking": "cyan", "on_time": "green",
+    "late": "magenta",
+}  # fmt: skip
 
 
 def compute(
@@ -44,8 +49,9 @@ def compute(
 ) -> list[UnitStatus]:
     requirements = [r for r in config.requirements if requirement in (None, r.id)]
     return evaluate_all(
-        requirements, config.units, store.submissions(), now, config.timezone, config.form_titles()
-    )
+        requirements, config.units, store.submissions(), now, config.timezone,
+        config.form_titles(), config.check_below,
+    )  # fmt: skip
 
 
 def notes(config: Config, store: Store) -> dict[str, str]:
@@ -87,7 +93,8 @@ def as_json(
 def as_csv(statuses: Sequence[UnitStatus], notes: Notes | None = None) -> str:
     out = io.StringIO()
     columns = ["unit", "unit_name", "requirement", "due", "deadline", "status", "completed_at",
-               "forms", "entries", "problems", "period", "corrections", "notes"]  # fmt: skip
+               "forms", "entries", "problems", "doubts", "checks", "period", "corrections",
+               "notes"]  # fmt: skip
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for status in statuses:
@@ -95,6 +102,8 @@ def as_csv(statuses: Sequence[UnitStatus], notes: Notes | None = None) -> str:
         del row["manual"]  # the notes say it
         row["forms"] = " ".join(row["forms"])
         row["problems"] = "; ".join(row["problems"])
+        row["doubts"] = "; ".join(row["doubts"])
+        row["checks"] = "; ".join(row["checks"])
         row["notes"] = "; ".join(row["notes"])
         row["corrections"] = "; ".join(row["corrections"])
         writer.writerow({k: _inert(v) if isinstance(v, str) else v for k, v in row.items()})
@@ -140,7 +149,7 @@ def as_table(
             f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else "",
             ", ".join(s.forms),
             str(len(s.entries)) if s.forms else "",
-            "\n".join(f"• {p}" for p in s.problems),
+            "\n".join([f"• {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
         ]
         if any(noted):
             cells.append("\n".join(noted[i]))
@@ -160,6 +169,44 @@ def _deadline_cell(s: UnitStatus) -> str:
     """The period and its deadline ("Quý III/2024: trước ngày 20/09/2024"), or the phrase."""
     label = s.period.label if s.period else ""
     return f"{label}: {s.deadline_phrase}" if label else s.deadline_phrase
+
+
+# The daily report lists what the parsers did not know in the files of this many days.
+UNKNOWN_DAYS = 31
+
+
+def check_rows(config: Config, store: Store, now: datetime) -> list[dict[str, str]]:
+    """Files received by `now` that wait for the board's check, with what is doubtful."""
+    names = {u.id: u.name for u in config.units}
+    rows = []
+    for c in store.checks(config.check_below):
+        if c.received_at > now:
+            continue
+        rows.append({
+            "id": str(c.id),
+            "received": f"{c.received_at.astimezone(config.timezone):%H:%M %d/%m/%Y}",
+            "unit": names.get(c.unit_id or "", c.unit_id or ""),
+            "filename": c.parsed.filename,
+            "confidence": f"{c.parsed.confidence:.0%}",
+            "doubts": "\n".join(doubtful(c.parsed)),
+        })  # fmt: skip
+    return rows
+
+
+def doubtful(parsed: ParsedFile) -> list[str]:
+    """What the board should look at in a file: what was inferred, what is uncertain."""
+    return [*parsed.inferred, *(p.message for p in parsed.problems if not p.certain)]
+
+
+def unknown(store: Store, now: datetime) -> list[tuple[str, int]]:
+    """Headers and values the parsers met and did not know lately, most frequent first."""
+    return store.unknown(now - timedelta(days=UNKNOWN_DAYS))
+
+
+def doubts(s: UnitStatus) -> list[str]:
+    """What the board must check for this unit (never told to the unit)."""
+    files = [f"Cần kiểm tra tệp “{name}”" for name in s.checks] if s.status != "missing" else []
+    return files + list(s.doubts)
 
 
 def notes_of(s: UnitStatus, notes: Notes | None) -> list[str]:
@@ -182,7 +229,9 @@ def _row(s: UnitStatus, notes: Notes | None = None) -> dict[str, Any]:
         else None,
         "forms": list(s.forms),
         "entries": len(s.entries),
-        "problems": list(s.problems),
+        "problems": list(s.problems),  # certain: what the unit is told
+        "doubts": list(s.doubts),  # the parser is not sure: for the board only
+        "checks": list(s.checks),  # files whose reading the board should check
         "corrections": list(s.corrections),  # which copy replaced which (rules.status)
         "notes": notes_of(s, notes),  # decided by hand, or counted provisionally
         "manual": any(ref.startswith("manual:") for ref in s.sources),

@@ -208,4 +208,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0008-doubt-unknown",
+        """
+        -- Headers and values the parser met and did not know (JSON list, as written).
+        ALTER TABLE attachments ADD COLUMN unknown TEXT;
+        """,
+    ),
 )

@@ -25,8 +25,9 @@ from mail_ingest.files import private_dir, private_file
 from mail_ingest.schema import MIGRATIONS
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.text import printable
+from parsers.vocabulary import Lesson, Taught
 from rules.matching import Guess
-from rules.status import Submission
+from rules.status import Submission, needs_check, settled
 from rules.units import address_key
 
 
@@ -148,6 +149,30 @@ class ManualSubmission:
             for form in self.forms
         )
         return Submission(ref=self.ref, received_at=self.received_at, files=files)
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """A counted file whose reading the board should check (`review`, the daily report)."""
+
+    id: int  # the attachment's id: what `accept` takes
+    message: int
+    unit_id: str | None
+    received_at: datetime
+    parsed: ParsedFile
+
+
+@dataclass(frozen=True)
+class StoredLesson:
+    id: int
+    kind: str  # header | value
+    text: str
+    meaning: str
+    vocabulary: str | None  # for a value: kind | field | level
+    form: str | None
+    by: str
+    at: datetime
+    removed: bool
 
 
 @dataclass(frozen=True)
@@ -392,10 +417,13 @@ class Store:
             p = a.parsed
             cursor = db.execute(
                 "INSERT INTO attachments (message, position, filename, content_type, size, sha256,"
-                " form, fields, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " form, fields, problems, confidence, inferred, taught, unknown)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message, position, a.filename, a.content_type, a.size, a.sha256, p.form,
                     _json(dict(p.fields)), _json([vars(problem) for problem in p.problems]),
+                    p.confidence, _json(list(p.inferred)), _json(list(p.taught)),
+                    _json(list(p.unknown)),
                 ),
             )  # fmt: skip
             db.executemany(
@@ -434,19 +462,12 @@ class Store:
         files: dict[int, list[ParsedFile]] = defaultdict(list)
         entries = self._entries()
         for row in self._db.execute(
-            "SELECT a.id, a.message, a.filename, a.form, a.fields, a.problems FROM attachments a"
+            f"SELECT a.message, {_PARSED} FROM attachments a"
             " JOIN messages m ON m.id = a.message WHERE m.outcome = 'submission'"
             " ORDER BY a.message, a.position"
         ):
-            files[row[1]].append(
-                ParsedFile(
-                    filename=row[2],
-                    form=row[3],
-                    fields=json.loads(row[4]),
-                    entries=tuple(entries.get(row[0], ())),
-                    problems=tuple(Problem(**p) for p in json.loads(row[5])),
-                )
-            )
+            parsed = _parsed(row[1:], entries)
+            files[row[0]].append(settled(parsed) if row[-1] else parsed)
         result: dict[str, list[Submission]] = defaultdict(list)
         for message, unit_id, received_at in self._db.execute(
             "SELECT id, unit_id, received_at FROM messages WHERE outcome = 'submission'"
@@ -462,6 +483,103 @@ class Store:
         for manual in self.manual_submissions():
             result[manual.unit_id].append(manual.submission())
         return dict(result)
+
+    def checks(self, check_below: float, since: datetime | None = None) -> list[FileCheck]:
+        """Files of submissions that need the board's check and have not had it."""
+        entries = self._entries()
+        out = []
+        for row in self._db.execute(
+            f"SELECT a.message, m.unit_id, m.received_at, {_PARSED} FROM attachments a"
+            " JOIN messages m ON m.id = a.message WHERE m.outcome = 'submission'"
+            " AND a.checked_at IS NULL AND m.received_utc >= ? ORDER BY m.received_utc, a.id",
+            (_utc(since) if since else "",),
+        ):
+            parsed = _parsed(row[3:], entries)
+            if needs_check(parsed, check_below):
+                when = datetime.fromisoformat(row[2])
+                out.append(FileCheck(row[3], row[0], row[1], when, parsed))
+        return out
+
+    def unknown(self, since: datetime | None = None) -> list[tuple[str, int]]:
+        """Headers and values the parsers did not know, in files received since `since`,
+        most frequent first (ties: as first met)."""
+        counts: dict[str, int] = {}
+        for (text,) in self._db.execute(
+            "SELECT a.unknown FROM attachments a JOIN messages m ON m.id = a.message"
+            " WHERE a.unknown IS NOT NULL AND m.received_utc >= ? ORDER BY m.received_utc, a.id",
+            (_utc(since) if since else "",),
+        ):
+            for item in json.loads(text):
+                counts[item] = counts.get(item, 0) + 1
+        return sorted(counts.items(), key=lambda kv: -kv[1])
+
+    def accept(self, attachment: int, by: str, note: str) -> bool:
+        """The board checked the file and accepts its reading; False if it already had."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT a.checked_at, a.filename, m.unit_id FROM attachments a"
+                " JOIN messages m ON m.id = a.message WHERE a.id = ?",
+                (attachment,),
+            ).fetchone()
+            if row is None:
+                raise KeyError(attachment)
+            if row[0] is not None:
+                return False
+            db.execute("UPDATE attachments SET checked_at = ? WHERE id = ?", (_now(), attachment))
+            _audit(db, by, "accept", row[2], f"attachment:{attachment}", f"{row[1]}: {note}")
+        return True
+
+    def teach(
+        self, kind: str, text: str, meaning: str, vocabulary: str | None, form: str | None,
+        by: str, note: str = "",
+    ) -> tuple[int, bool]:  # fmt: skip
+        """Store a lesson; (its id, False if the same lesson was already in force)."""
+        values = (kind, text, meaning, vocabulary, form)
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT id FROM lessons WHERE kind = ? AND text = ? AND meaning = ?"
+                " AND vocabulary IS ? AND form IS ? AND removed_at IS NULL",
+                values,
+            ).fetchone()
+            if row:
+                return int(row[0]), False
+            cursor = db.execute(
+                "INSERT INTO lessons (kind, text, meaning, vocabulary, form, by, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*values, by, _now()),
+            )
+            ident = int(cursor.lastrowid or 0)
+            what = f"{vocabulary}:{meaning}" if vocabulary else meaning
+            detail = f"{kind} “{text}” = {what}" + (f" ({form})" if form else "")
+            _audit(db, by, "teach", None, f"lesson:{ident}", f"{detail}: {note}".rstrip(": "))
+        return ident, True
+
+    def unteach(self, ident: int, by: str, note: str = "") -> bool:
+        """Stop applying a lesson (it stays in the store); False if none is in force."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE lessons SET removed_at = ? WHERE id = ? AND removed_at IS NULL",
+                (_now(), ident),
+            )
+            if cursor.rowcount == 0:
+                return False
+            _audit(db, by, "unteach", None, f"lesson:{ident}", note)
+        return True
+
+    def lessons(self, *, removed: bool = False) -> list[StoredLesson]:
+        where = "" if removed else " WHERE removed_at IS NULL"
+        return [
+            StoredLesson(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+                         datetime.fromisoformat(r[7]), r[8] is not None)
+            for r in self._db.execute(
+                "SELECT id, kind, text, meaning, vocabulary, form, by, at, removed_at"
+                f" FROM lessons{where} ORDER BY id"
+            )
+        ]  # fmt: skip
+
+    def taught(self) -> Taught:
+        """The lessons in force, as the parsers receive them."""
+        return as_taught(self.lessons())
 
     def _entries(self) -> dict[int, list[Entry]]:
         by_attachment: dict[int, list[Entry]] = defaultdict(list)
@@ -867,6 +985,43 @@ def _bounced(db: sqlite3.Connection, r: MessageRecord) -> list[str]:
     )
     ours = {row[0] for row in rows}
     return sorted(failed & ours)
+
+
+# The columns _parsed reads, in its order (checked_at last: set means settled).
+_PARSED = (
+    "a.id, a.filename, a.form, a.fields, a.problems, a.confidence, a.inferred, a.taught,"
+    " a.unknown, a.checked_at"
+)
+
+
+def _parsed(row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry]]) -> ParsedFile:
+    """A stored reading; rows from before 0007 are certain, as they were then."""
+    ident, filename, form, fields, problems, confidence, inferred, taught, unknown = row[:9]
+    return ParsedFile(
+        filename=str(filename),
+        form=form if isinstance(form, str) else None,
+        fields=json.loads(str(fields)),
+        entries=tuple(entries.get(int(str(ident)), ())),
+        problems=tuple(Problem(**p) for p in json.loads(str(problems))),
+        confidence=1.0 if confidence is None else float(str(confidence)),
+        inferred=tuple(json.loads(str(inferred or "[]"))),
+        taught=tuple(json.loads(str(taught or "[]"))),
+        unknown=tuple(json.loads(str(unknown or "[]"))),
+    )
+
+
+def as_taught(lessons: list[StoredLesson]) -> Taught:
+    """Stored lessons as the parsers receive them: plain data, no store."""
+    headers = tuple(_lesson(s) for s in lessons if s.kind == "header")
+    values: dict[str, tuple[Lesson, ...]] = {}
+    for s in lessons:
+        if s.kind == "value" and s.vocabulary:
+            values[s.vocabulary] = (*values.get(s.vocabulary, ()), _lesson(s))
+    return Taught(headers=headers, values=values)
+
+
+def _lesson(s: StoredLesson) -> Lesson:
+    return Lesson(id=str(s.id), text=s.text, meaning=s.meaning, form=s.form)
 
 
 def _statements(script: str) -> list[str]:

@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mail_ingest.report import LABELS, Notes, notes_of
+from mail_ingest.report import LABELS, Notes, doubts, notes_of
 from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
 from parsers.text import printable
 from rules.status import UnitStatus
@@ -33,6 +33,7 @@ from rules.status import UnitStatus
 FILLS = {  # light tints that print well in black and white too
     "missing": "F8CBAD",
     "incomplete": "FFE699",
+    "checking": "BDD7EE",  # waits for the board's check: not the unit's shortfall
     "on_time": "C6EFCE",
     "late": "D9D2E9",
 }
@@ -47,15 +48,21 @@ def build(
     tz: ZoneInfo,
     held: Sequence[Mapping[str, str]] = (),
     notes: Notes | None = None,
+    checks: Sequence[Mapping[str, str]] = (),
+    unknown: Sequence[tuple[str, int]] = (),
 ) -> bytes:
     """The workbook's bytes; `held` are messages awaiting review (received, sender, subject);
-    `notes` (report.notes) are shown beside the statuses they concern."""
+    `notes` (report.notes) are shown beside the statuses they concern; `checks`
+    (report.check_rows) the files waiting for the board's check; `unknown` what the parsers
+    met and did not know, with how often."""
     book = Workbook()
     status_sheet = book.active
     assert status_sheet is not None
     _status(status_sheet, statuses, now, tz, notes)
     _consolidated(book.create_sheet("Tổng hợp đăng ký"), statuses)
     _held(book.create_sheet("Thư chờ xem xét"), held)
+    if checks or unknown:
+        _checks(book.create_sheet("Tệp cần kiểm tra"), checks, unknown)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -86,7 +93,8 @@ def _status(
         _append(sheet, [
             i, s.unit.name, *([s.requirement.title] if several else []),
             s.deadline_phrase, LABELS[s.status], completed, ", ".join(s.forms),
-            len(s.entries) if s.forms else None, "\n".join(f"- {p}" for p in s.problems),
+            len(s.entries) if s.forms else None,
+            "\n".join([f"- {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
             *(["\n".join(noted[i - 1])] if any(noted) else []),
         ])  # fmt: skip
         _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))
@@ -123,6 +131,24 @@ def _held(sheet: Worksheet, held: Sequence[Mapping[str, str]]) -> None:
         _style_row(sheet)
     if not held:
         sheet.append(["", "Không có thư nào chờ xem xét."])
+
+
+def _checks(
+    sheet: Worksheet, checks: Sequence[Mapping[str, str]], unknown: Sequence[tuple[str, int]]
+) -> None:
+    columns = [("Mã tệp", 8), ("Nhận lúc", 17), ("Đơn vị", 28), ("Tệp", 34),
+               ("Độ tin cậy", 10), ("Điểm cần kiểm tra", 70)]  # fmt: skip
+    _header(sheet, columns, row=1)
+    for c in checks:
+        keys = ("received", "unit", "filename", "confidence", "doubts")
+        _append(sheet, [int(c["id"]), *(c.get(k, "") for k in keys)])
+        _style_row(sheet)
+    if unknown:
+        sheet.append([])
+        sheet.append(["", "Tiêu đề cột, giá trị chưa nhận biết được (nhiều nhất trước)"])
+        sheet.cell(row=sheet.max_row, column=2).font = Font(bold=True)
+        for text, count in unknown:
+            _append(sheet, [count, text])
 
 
 def _append(sheet: Worksheet, values: Sequence[object]) -> None:

@@ -60,3 +60,6 @@ class ParsedFile:
     confidence: float = 1.0
     inferred: tuple[str, ...] = ()
     taught: tuple[str, ...] = ()  # the board's taught rules this reading used (their ids)
+    # Headers and values met and not understood, as written: the daily report lists the
+    # most frequent, so the board knows what to teach.
+    unknown: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ year's period instead of appearing as next year's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -30,9 +30,23 @@ from rules.deadlines import Deadline, Period
 from rules.requirements import Requirement
 from rules.units import Unit
 
-Status = Literal["missing", "incomplete", "on_time", "late"]
-STATUSES: tuple[Status, ...] = ("missing", "incomplete", "on_time", "late")
+Status = Literal["missing", "incomplete", "checking", "on_time", "late"]
+STATUSES: tuple[Status, ...] = ("missing", "incomplete", "checking", "on_time", "late")
 DONE: tuple[Status, ...] = ("on_time", "late")
+# A reading less sure than this needs the board's check (config: [matching] check_below).
+CHECK_BELOW = 0.8
+
+
+def needs_check(parsed: ParsedFile, check_below: float = CHECK_BELOW) -> bool:
+    """Whether the parser doubts its reading: a problem it is not sure of, or a low
+    confidence. The store hands a file the board checked as settled (see `settled`)."""
+    return parsed.confidence < check_below or any(not p.certain for p in parsed.problems)
+
+
+def settled(parsed: ParsedFile) -> ParsedFile:
+    """The reading once the board accepted it: what it says is no longer a doubt."""
+    problems = tuple(replace(p, certain=True) for p in parsed.problems)
+    return replace(parsed, confidence=max(parsed.confidence, 1.0), problems=problems)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,9 @@ class UnitStatus:
     sources: tuple[str, ...]  # refs of the submissions whose copies count now
     period: Period | None = None  # which occurrence, with its (extended) deadline
     corrections: tuple[str, ...] = ()  # in Vietnamese: which copy replaced which
+    # What the parser is not sure of: for the board only, never told to the unit.
+    doubts: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()  # counted files whose reading needs the board's check
 
     @property
     def deadline(self) -> Deadline:
@@ -76,9 +93,10 @@ def evaluate(
     now: datetime,
     tz: ZoneInfo,
     form_titles: Mapping[str, str],
+    check_below: float = CHECK_BELOW,
 ) -> UnitStatus:
     """The unit's status in the current period: the only one of a one-off deadline."""
-    return evaluate_periods(requirement, unit, submissions, now, tz, form_titles)[-1]
+    return evaluate_periods(requirement, unit, submissions, now, tz, form_titles, check_below)[-1]
 
 
 def evaluate_periods(
@@ -88,12 +106,13 @@ def evaluate_periods(
     now: datetime,
     tz: ZoneInfo,
     form_titles: Mapping[str, str],
+    check_below: float = CHECK_BELOW,
 ) -> list[UnitStatus]:
     """The unit's status in every period up to the current one, oldest first."""
     pending = sorted((s for s in submissions if s.received_at <= now), key=_arrival_order)
     out = []
     for period in requirement.schedule.periods(unit.id, tz, now):
-        tracker = _Tracker(requirement, unit, period, tz, form_titles)
+        tracker = _Tracker(requirement, unit, period, tz, form_titles, check_below)
         left = []
         for s in pending:  # in arrival order: whether late mail is taken depends on it
             if not tracker.offer(s):
@@ -118,6 +137,7 @@ def evaluate_all(
     now: datetime,
     tz: ZoneInfo,
     form_titles: Mapping[str, str],
+    check_below: float = CHECK_BELOW,
 ) -> list[UnitStatus]:
     units = list(units)
     return [
@@ -126,7 +146,9 @@ def evaluate_all(
         for unit in units
         if req.applies_to(unit)
         for status in shown(
-            evaluate_periods(req, unit, submissions_by_unit.get(unit.id, []), now, tz, form_titles)
+            evaluate_periods(
+                req, unit, submissions_by_unit.get(unit.id, []), now, tz, form_titles, check_below
+            )
         )
     ]
 
@@ -142,9 +164,10 @@ class _Tracker:
         period: Period,
         tz: ZoneInfo,
         form_titles: Mapping[str, str],
+        check_below: float = CHECK_BELOW,
     ) -> None:
         self.requirement, self.unit, self.period = requirement, unit, period
-        self.tz, self.form_titles = tz, form_titles
+        self.tz, self.form_titles, self.check_below = tz, form_titles, check_below
         self.latest: dict[str, tuple[ParsedFile, Submission]] = {}
         self.models: dict[tuple[str, str], ParsedFile] = {}  # model_forms, by model
         self.unrecognised: list[ParsedFile] = []
@@ -192,11 +215,24 @@ class _Tracker:
         )
 
     def _entries(self) -> tuple[Entry, ...]:
-        files = [parsed for parsed, _ in self.latest.values()] + list(self.models.values())
-        return tuple(e for parsed in files for e in parsed.entries)
+        return tuple(e for parsed in self._counted() for e in parsed.entries)
+
+    def _counted(self) -> list[ParsedFile]:
+        return [parsed for parsed, _ in self.latest.values()] + list(self.models.values())
+
+    def _doubtful(self) -> list[ParsedFile]:
+        """Counted files whose reading the board must check before anyone is told."""
+        files = self._counted() + self.unrecognised
+        return [f for f in files if needs_check(f, self.check_below)]
 
     def _blocking(self) -> list[str]:
         """What keeps the unit from being complete: absent forms and failed rules."""
+        certain, doubtful = self._shortfalls()
+        return certain + doubtful
+
+    def _shortfalls(self) -> tuple[list[str], list[str]]:
+        """(certain, doubtful): absent forms are certain; a rule failed on rows read from
+        a file the parser doubts is the parser's doubt, not yet the unit's shortfall."""
         problems = [
             f"Chưa nhận được {self.form_titles.get(form, form)}"
             for form in self.requirement.forms
@@ -204,23 +240,29 @@ class _Tracker:
         ]
         entries = self._entries()
         if any(s.ref.startswith("manual:") for _, s in self.latest.values()):
-            return problems  # the board vouched for a paper copy whose rows nobody typed in
+            return problems, []  # the board vouched for a paper copy nobody typed in
+        failed: list[str] = []
         if entries or not problems:  # no rows because the form is missing: said once above
             rules = self.requirement.rules
-            problems += validation.check(rules, self.unit.group, entries, self.unit)
-        return problems
+            failed = validation.check(rules, self.unit.group, entries, self.unit)
+        doubted = any(needs_check(f, self.check_below) for f in self._counted())
+        return (problems, failed) if doubted else (problems + failed, [])
 
     def result(self) -> UnitStatus:
-        problems = self._blocking()
-        problems += [p.message for f, _ in self.latest.values() for p in f.problems]
-        problems += [p.message for f in self.unrecognised for p in f.problems]
+        certain, doubtful = self._shortfalls()
+        files = [f for f, _ in self.latest.values()] + self.unrecognised
+        certain += [p.message for f in files for p in f.problems if p.certain]
+        doubtful += [p.message for f in files for p in f.problems if not p.certain]
         status: Status
         if self.completed_at is not None:
             status = "on_time" if self.completed_at < self.period.cutoff else "late"
-        elif self.any_files:
-            status = "incomplete"
-        else:
+        elif not self.any_files:
             status = "missing"
+        elif doubtful and not certain:
+            status = "checking"  # only the parser's doubt stands between it and complete
+        else:
+            status = "incomplete"
+        shown = status != "missing"
         return UnitStatus(
             unit=self.unit,
             requirement=self.requirement,
@@ -228,11 +270,13 @@ class _Tracker:
             due=self.period.cutoff,
             completed_at=self.completed_at,
             forms=tuple(f for f in self.requirement.forms if f in self.latest),
-            problems=tuple(dict.fromkeys(problems)) if status != "missing" else (),
+            problems=tuple(dict.fromkeys(certain)) if shown else (),
             entries=self._entries(),
             sources=tuple(dict.fromkeys(s.ref for _, s in self.latest.values())),
             period=self.period,
             corrections=tuple(self.corrections),
+            doubts=tuple(d for d in dict.fromkeys(doubtful) if d not in certain) if shown else (),
+            checks=tuple(dict.fromkeys(f.filename for f in self._doubtful())),
         )
 
 
