@@ -228,17 +228,92 @@ def head_lines(content: Content, table: tuple[int, Header] | None) -> tuple[str,
 
 def unit_line(head: Sequence[str], prefixes: Sequence[str], title: Sequence[Phrases]) -> str:
     """The unit's own line ("ĐẢNG ỦY XÃ MƯỜNG SO"): the last one above the title that
-    starts like a unit's name, since the superior body ("ĐẢNG BỘ HUYỆN ...") comes first."""
+    starts like a unit's name, since the superior body ("ĐẢNG BỘ HUYỆN ...") comes first.
+
+    Lines are cut where the header block's right-hand side begins (a tab, "CỘNG HÒA ...",
+    "Số: ..."); a name broken over two lines ("ĐẢNG ỦY" / "XÃ MƯỜNG SO") is joined; a
+    line typed with diacritics must start with the prefix's own tones ("BẢN ĐĂNG KÝ" does
+    not start like "Ban ...").
+    """
+    starts = (*prefixes, *UNIT_STARTS)
+    lines = [part for line in head for part in _left_side(line)]
     found = ""
-    for line in head:
+    for i, line in enumerate(lines):
+        typed = words(line)
+        if _FORM_NUMBER.match(typed):  # "Mẫu số 01" above the block is no title
+            continue
         if _any(title, line):
             break
-        typed = words(line)
         if _DATE.search(typed):  # "Phong Thổ, ngày ..." starts like "Phòng ..."
             continue
-        if any(f"{typed} ".startswith(f"{words(p)} ") for p in prefixes):
-            found = clean(line.strip("*-_ "))
+        if any(_starts_like(line, p) for p in starts):
+            found = clean(_own_part(line, starts).strip("*-_ "))
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if not _LEVEL.search(typed) and _LEVEL.match(words(nxt)):
+                found = clean(f"{found} {nxt.strip('*-_ ')}")
     return found
+
+
+# How units' own lines start, whatever the spec lists: the Party, the State, the Front
+# and the mass organisations, at any level.
+UNIT_STARTS = (
+    "đảng ủy", "đảng bộ", "chi bộ", "huyện ủy", "tỉnh ủy", "thị ủy", "ban chấp hành",
+    "ban thường vụ", "ủy ban", "ubnd", "hđnd", "mặt trận", "ủy ban mặt trận", "mttq",
+    "hội", "chi hội", "liên đoàn lao động", "công đoàn", "đoàn thanh niên", "đoàn tncs",
+    "huyện đoàn", "chi đoàn", "công an", "ban chỉ huy", "văn phòng", "phòng", "trung tâm",
+    "trường", "hợp tác xã", "thôn", "tổ dân phố",
+)  # fmt: skip
+# Where the left side of a header block ends on the same line.
+_RIGHT_SIDE = re.compile(
+    r"\t|\s{3,}|\s\*(?:\s|$)|\b(?:cộng hòa|cộng hoà|đảng cộng sản|độc lập)\b|\bsố\s*:",
+    re.IGNORECASE,
+)
+_LEVEL = re.compile(r"\b(huyen|tinh|xa|thi tran|thi xa|phuong|thanh pho)\b")
+_FORM_NUMBER = re.compile(r"(mau|bieu|phu luc)( so)?( [a-z]{0,2} ?\d+[a-z]?| [a-z]\d*)$")
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _own_part(line: str, starts: Sequence[str]) -> str:
+    """The unit's part of a line that also names its superior, as a Word cell read as one
+    line does: "ĐẢNG BỘ HUYỆN PHONG THỔ ĐẢNG ỦY XÃ MƯỜNG SO" -> "ĐẢNG ỦY XÃ MƯỜNG SO". A
+    superior ends with a place after its level ("huyện Phong Thổ"), and the unit's name
+    begins right after it; "CHI BỘ VĂN PHÒNG HĐND - UBND HUYỆN" stays whole."""
+    spans = [m.start() for m in re.finditer(r"\w+", line)]
+    for k in range(1, len(spans)):
+        before, rest = line[: spans[k]], line[spans[k] :]
+        levels = list(_LEVEL.finditer(words(before)))
+        named = bool(levels) and words(before)[levels[-1].end() :].strip() != ""
+        if named and any(_starts_like(rest, p) for p in starts):
+            return rest
+    return line
+
+
+def _left_side(line: str) -> list[str]:
+    """The lines of a cell or paragraph, each cut where the right-hand column begins."""
+    out = []
+    for part in line.splitlines():
+        cut = _RIGHT_SIDE.search(part)
+        left = part[: cut.start()] if cut else part
+        if left.strip():
+            out.append(left)
+    return out
+
+
+def _starts_like(line: str, prefix: str) -> bool:
+    """Whether `line` starts with the words of `prefix`: folded, and with the same tones
+    when the line was typed with diacritics (placement aside: "ủy" is "uỷ")."""
+    if not f"{words(line)} ".startswith(f"{words(prefix)} "):
+        return False
+    if line.isascii():  # typed without diacritics: the folded words are all there is
+        return True
+    theirs = re.findall(r"\w+", line.lower())[: len(prefix.split())]
+    return all(_toned(a) == _toned(b) for a, b in zip(theirs, prefix.lower().split(), strict=False))
+
+
+def _toned(word: str) -> tuple[str, frozenset[str]]:
+    decomposed = unicodedata.normalize("NFD", word)
+    marks = frozenset(c for c in decomposed if c in _TONES)
+    return "".join(c for c in decomposed if c not in _TONES), marks
 
 
 def date_line(head: Sequence[str]) -> str:
