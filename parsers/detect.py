@@ -8,14 +8,16 @@ since one subject often covers two attachments ("Gửi mẫu 01 và mẫu 02").
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from parsers.labelled import evidence
 from parsers.office import Content, Grid
-from parsers.specs import FormSpec, Phrases
+from parsers.specs import FormSpec, Phrases, TableShape
 from parsers.tables import Header, find_header, has_sections
 from parsers.text import clean, has_all, words
 
@@ -27,6 +29,29 @@ TEXT_SAMPLE = 2000  # letters looked at by has_text
 TITLE_LINES = 3  # "BÁO CÁO" / "Kết quả thực hiện phong trào ..." / "năm 2024"
 TITLE_LINE_WORDS = 25  # a longer line is the body's first paragraph
 _DATE = re.compile(r"\bngay (\d{1,2}) thang (\d{1,2}) nam (\d{4})\b")
+# Where the title block ends and the body begins ("Kính gửi: ...", "Căn cứ ...").
+_BODY = re.compile(r"^(kinh gui|can cu|thuc hien|hom nay|vao hoi|thoi gian|dia diem)\b")
+# The kinds of administrative papers (Nghị định 30/2020/NĐ-CP, phụ lục III) and other
+# papers a unit attaches. A title that names one no spec's title uses is evidence that
+# the paper is something else: "BIÊN BẢN HỌP", "HÓA ĐƠN", "V/v ..." (a letter).
+DOCUMENT_KINDS = (
+    "nghị quyết", "quyết định", "chỉ thị", "quy chế", "quy định", "thông cáo", "thông báo",
+    "hướng dẫn", "chương trình", "kế hoạch", "phương án", "đề án", "dự án", "báo cáo",
+    "biên bản", "tờ trình", "hợp đồng", "công văn", "công điện", "bản ghi nhớ",
+    "bản thỏa thuận", "giấy ủy quyền", "giấy mời", "giấy giới thiệu", "giấy nghỉ phép",
+    "phiếu gửi", "phiếu chuyển", "phiếu báo", "thư công", "hóa đơn", "phiếu thu", "phiếu chi",
+    "sơ yếu lý lịch", "lý lịch", "đơn xin", "danh sách điểm danh", "danh sách đề nghị",
+    "danh sách trích ngang", "bảng chấm công", "bảng lương", "giấy chứng nhận", "v/v", "về việc",
+)  # fmt: skip
+# Headers any list of people, goods or collectives carries: they explain a table but say
+# nothing about which form it is ("STT, Họ và tên, Chức vụ, Đơn vị, Ghi chú").
+GENERIC_HEADERS = (
+    "STT", "TT", "Số TT", "Số thứ tự", "Họ và tên", "Họ tên", "Tên", "Ghi chú", "Đơn vị",
+    "Chức vụ", "Ký tên", "Ký nhận", "Ngày sinh", "Năm sinh", "Giới tính", "Dân tộc",
+    "Quê quán", "Địa chỉ", "Điện thoại", "Nội dung", "Thời gian", "Số lượng", "Đơn giá",
+    "Thành tiền", "Tên đơn vị", "Đơn vị công tác", "Nơi công tác", "Tập thể", "Cá nhân",
+    "Tên tập thể, cá nhân", "Kết quả", "Số", "Ngày", "Tháng", "Năm", "của", "và", "hoặc",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,42 +64,117 @@ class Recognised:
 def recognise(
     specs: Sequence[FormSpec], filename: str, hint: str, content: Content
 ) -> Recognised | None:
-    """The spec with the most evidence, if there is enough of it."""
-    best: tuple[tuple[int, bool, tuple[int, int], int, int], Recognised] | None = None
+    """The spec with the most evidence, if there is enough of it, and some of it distinctive.
+
+    Distinctive evidence is the form's number or title in the title block, its file name,
+    a labelled form's items, or a table with a column that only such a form has (not STT,
+    Họ và tên, Ghi chú). A title naming another kind of paper ("BIÊN BẢN", "HÓA ĐƠN", a
+    letter's "V/v") outweighs title phrases the body repeats.
+    """
+    best: tuple[tuple[int, bool, tuple[int, int], float, int], Recognised] | None = None
     readable: bool | None = None  # has_text, worked out only when needed
+    weights = _title_weights(tuple(specs))
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
         table = _find_table(spec, content)
         head = head_lines(content, table)
+        foreign = _foreign_kind(_title_lines(head), specs)
         # A labelled form's items (M1, M2) play the part of a table's header row.
         items = evidence(spec.labelled, content) if spec.labelled else None
-        title_text = "\n".join(_title_block(spec, head))
-        named = _any(spec.names, title_text)
+        block = "\n".join(_title_block(spec, head))
+        title_text = "" if foreign else block
+        named = _any(spec.names, block)
+        telling = table is not None and _telling_columns(spec, content, table) > 0
         score = (
             WEIGHTS["title"] * (_any(spec.titles, title_text) or named)
-            + WEIGHTS["header"] * (table is not None or items is not None)
+            + WEIGHTS["header"] * (telling or items is not None)
             + WEIGHTS["filename"] * _any(spec.filenames, filename)
             + WEIGHTS["hint"] * _any(spec.filenames, hint)
         )
         # Equal evidence (M3, M4 and mẫu 01 share titles and file names such as "DS đăng ký
         # DVK"; a yearly report's title also fits mẫu 02): the header that explains more
-        # columns, then the more specific title phrase, then the order of the specs; a
+        # columns, then the more distinctive title phrase, then the order of the specs; a
         # form's own number written in it ("Mẫu M3") comes before all of these.
-        title_words = _longest(spec.titles, title_text)
+        specific = _specificity(spec.titles, title_text, weights)
         # A labelled form none of whose items are there loses a tie on a file name alone
         # ("M02.docx" is mẫu 02 in Phong Thổ, M2 in Tân Yên).
         fit = (-1, 0) if spec.labelled and items is None else _table_fit(spec, content, table)
         fit = (items, 0) if items is not None else fit
-        rank = (score, named, fit, title_words, -order)
+        rank = (score, named, fit, specific, -order)
         # A name or a subject is a clue about a document, not a document: with no title,
         # header or items of the form, the file must at least hold text people wrote.
-        seen = score > WEIGHTS["filename"] + WEIGHTS["hint"] or table is not None or items
+        seen = score > WEIGHTS["filename"] + WEIGHTS["hint"] or telling or items
         if not seen and readable is None:
             readable = has_text(content)
         if score >= THRESHOLD and (seen or readable) and (best is None or rank > best[0]):
             best = (rank, Recognised(spec, head, table))
     return best[1] if best else None
+
+
+def _title_lines(head: Sequence[str]) -> Sequence[str]:
+    """The header block and title: the head down to the body's first paragraph (a long
+    line, or one that opens a letter or minutes), whose words may be any report's."""
+    for i, line in enumerate(head):
+        typed = words(line)
+        if len(typed.split()) > TITLE_LINE_WORDS or _BODY.match(typed):
+            return head[:i]
+    return head
+
+
+def _foreign_kind(titles: Sequence[str], specs: Sequence[FormSpec]) -> bool:
+    """Whether a title line opens with a kind of paper that no spec's title names."""
+    own = {words(p) for spec in specs for group in (*spec.titles, *spec.names) for p in group}
+    foreign = [k for k in DOCUMENT_KINDS if not any(f" {words(k)} " in f" {o} " for o in own)]
+    return any(f"{words(line)} ".startswith(f"{words(k)} ") for line in titles for k in foreign)
+
+
+@lru_cache(maxsize=64)
+def _title_weights(specs: tuple[FormSpec, ...]) -> Mapping[str, float]:
+    """How distinctive each word of the specs' titles is: the inverse of the number of
+    specs whose titles use it ("dân vận khéo" is in most; "kết quả" in one)."""
+    used = [{w for g in (*s.titles, *s.names) for p in g for w in words(p).split()} for s in specs]
+    count = {w: sum(w in u for u in used) for u in used for w in u}
+    return {w: math.log(1 + len(specs) / n) for w, n in count.items()}
+
+
+def _specificity(groups: Sequence[Phrases], text: str, weights: Mapping[str, float]) -> float:
+    """The most distinctive title phrase found: the sum of its words' weights (0: none)."""
+    found = [
+        sum(weights.get(w, 0.0) for w in set(words(" ".join(group)).split()))
+        for group in groups
+        if has_all(group, text)
+    ]
+    return max(found, default=0.0)
+
+
+@lru_cache(maxsize=1)
+def _generic_words() -> frozenset[str]:
+    return frozenset(w for h in GENERIC_HEADERS for w in words(h).split())
+
+
+def _telling_columns(spec: FormSpec, content: Content, table: tuple[int, Header]) -> int:
+    """The columns of the found header that tell this form from any list: a header with a
+    word no generic header has ("Lĩnh vực", "Mô hình"), or values of the spec's
+    vocabulary below it (a column of "Tập thể"/"Cá nhân" or of fields)."""
+    grid, header = content.blocks[table[0]], table[1]
+    assert isinstance(grid, Grid) and spec.table is not None
+    generic = _generic_words()
+    count = 0
+    for key, col, text in header.columns:
+        if set(words(text).split()) - generic or _valued(spec.table, key, grid, header, col):
+            count += 1
+    return count
+
+
+def _valued(shape: TableShape, key: str, grid: Grid, header: Header, col: int) -> bool:
+    """Whether most filled cells of a column with a vocabulary are values of it."""
+    column = next((c for c in shape.columns if c.key == key), None)
+    if column is None or not column.values:
+        return False
+    cells = [row[col] for row in grid.rows[header.row + 1 : header.row + 41] if col < len(row)]
+    filled = [c for c in cells if c.strip()]
+    return bool(filled) and 2 * sum(column.lookup(c) is not None for c in filled) > len(filled)
 
 
 def has_text(content: Content) -> bool:
@@ -128,17 +228,92 @@ def head_lines(content: Content, table: tuple[int, Header] | None) -> tuple[str,
 
 def unit_line(head: Sequence[str], prefixes: Sequence[str], title: Sequence[Phrases]) -> str:
     """The unit's own line ("ĐẢNG ỦY XÃ MƯỜNG SO"): the last one above the title that
-    starts like a unit's name, since the superior body ("ĐẢNG BỘ HUYỆN ...") comes first."""
+    starts like a unit's name, since the superior body ("ĐẢNG BỘ HUYỆN ...") comes first.
+
+    Lines are cut where the header block's right-hand side begins (a tab, "CỘNG HÒA ...",
+    "Số: ..."); a name broken over two lines ("ĐẢNG ỦY" / "XÃ MƯỜNG SO") is joined; a
+    line typed with diacritics must start with the prefix's own tones ("BẢN ĐĂNG KÝ" does
+    not start like "Ban ...").
+    """
+    starts = (*prefixes, *UNIT_STARTS)
+    lines = [part for line in head for part in _left_side(line)]
     found = ""
-    for line in head:
+    for i, line in enumerate(lines):
+        typed = words(line)
+        if _FORM_NUMBER.match(typed):  # "Mẫu số 01" above the block is no title
+            continue
         if _any(title, line):
             break
-        typed = words(line)
         if _DATE.search(typed):  # "Phong Thổ, ngày ..." starts like "Phòng ..."
             continue
-        if any(f"{typed} ".startswith(f"{words(p)} ") for p in prefixes):
-            found = clean(line.strip("*-_ "))
+        if any(_starts_like(line, p) for p in starts):
+            found = clean(_own_part(line, starts).strip("*-_ "))
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if not _LEVEL.search(typed) and _LEVEL.match(words(nxt)):
+                found = clean(f"{found} {nxt.strip('*-_ ')}")
     return found
+
+
+# How units' own lines start, whatever the spec lists: the Party, the State, the Front
+# and the mass organisations, at any level.
+UNIT_STARTS = (
+    "đảng ủy", "đảng bộ", "chi bộ", "huyện ủy", "tỉnh ủy", "thị ủy", "ban chấp hành",
+    "ban thường vụ", "ủy ban", "ubnd", "hđnd", "mặt trận", "ủy ban mặt trận", "mttq",
+    "hội", "chi hội", "liên đoàn lao động", "công đoàn", "đoàn thanh niên", "đoàn tncs",
+    "huyện đoàn", "chi đoàn", "công an", "ban chỉ huy", "văn phòng", "phòng", "trung tâm",
+    "trường", "hợp tác xã", "thôn", "tổ dân phố",
+)  # fmt: skip
+# Where the left side of a header block ends on the same line.
+_RIGHT_SIDE = re.compile(
+    r"\t|\s{3,}|\s\*(?:\s|$)|\b(?:cộng hòa|cộng hoà|đảng cộng sản|độc lập)\b|\bsố\s*:",
+    re.IGNORECASE,
+)
+_LEVEL = re.compile(r"\b(huyen|tinh|xa|thi tran|thi xa|phuong|thanh pho)\b")
+_FORM_NUMBER = re.compile(r"(mau|bieu|phu luc)( so)?( [a-z]{0,2} ?\d+[a-z]?| [a-z]\d*)$")
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _own_part(line: str, starts: Sequence[str]) -> str:
+    """The unit's part of a line that also names its superior, as a Word cell read as one
+    line does: "ĐẢNG BỘ HUYỆN PHONG THỔ ĐẢNG ỦY XÃ MƯỜNG SO" -> "ĐẢNG ỦY XÃ MƯỜNG SO". A
+    superior ends with a place after its level ("huyện Phong Thổ"), and the unit's name
+    begins right after it; "CHI BỘ VĂN PHÒNG HĐND - UBND HUYỆN" stays whole."""
+    spans = [m.start() for m in re.finditer(r"\w+", line)]
+    for k in range(1, len(spans)):
+        before, rest = line[: spans[k]], line[spans[k] :]
+        levels = list(_LEVEL.finditer(words(before)))
+        named = bool(levels) and words(before)[levels[-1].end() :].strip() != ""
+        if named and any(_starts_like(rest, p) for p in starts):
+            return rest
+    return line
+
+
+def _left_side(line: str) -> list[str]:
+    """The lines of a cell or paragraph, each cut where the right-hand column begins."""
+    out = []
+    for part in line.splitlines():
+        cut = _RIGHT_SIDE.search(part)
+        left = part[: cut.start()] if cut else part
+        if left.strip():
+            out.append(left)
+    return out
+
+
+def _starts_like(line: str, prefix: str) -> bool:
+    """Whether `line` starts with the words of `prefix`: folded, and with the same tones
+    when the line was typed with diacritics (placement aside: "ủy" is "uỷ")."""
+    if not f"{words(line)} ".startswith(f"{words(prefix)} "):
+        return False
+    if line.isascii():  # typed without diacritics: the folded words are all there is
+        return True
+    theirs = re.findall(r"\w+", line.lower())[: len(prefix.split())]
+    return all(_toned(a) == _toned(b) for a, b in zip(theirs, prefix.lower().split(), strict=False))
+
+
+def _toned(word: str) -> tuple[str, frozenset[str]]:
+    decomposed = unicodedata.normalize("NFD", word)
+    marks = frozenset(c for c in decomposed if c in _TONES)
+    return "".join(c for c in decomposed if c not in _TONES), marks
 
 
 def date_line(head: Sequence[str]) -> str:
@@ -194,12 +369,6 @@ def _title_block(spec: FormSpec, head: Sequence[str]) -> Sequence[str]:
 
 def _is_title_line(line: str) -> bool:
     return len(words(line).split()) <= TITLE_LINE_WORDS
-
-
-def _longest(groups: Sequence[Phrases], text: str) -> int:
-    """The number of words of the most specific title phrase found (0: none)."""
-    found = [len(words(" ".join(group)).split()) for group in groups if has_all(group, text)]
-    return max(found, default=0)
 
 
 def _any(groups: Sequence[Phrases], text: str) -> bool:

@@ -3,9 +3,13 @@
 Units often write from a personal Gmail account, and subjects lack diacritics ("bao
 cao dan van kheo - xa Dao San"). After the address, the unit's name and aliases are
 looked for in the subject, the unit line of the parsed forms and the body, compared
-without diacritics and tolerant of small typos. The match keeps the kind of unit
-("xã Dào San", not "Dào San") because the district's own name ("Phong Thổ") appears
-in almost every letter and must not be mistaken for the town of the same name.
+without diacritics. A name is accepted only when its distinctive words agree (the generic
+ones, "đảng ủy", "xã", "huyện", tell no unit from another): exactly, or with one slip that
+leaves a word nobody writes ("Muong Soo"). "Mường Mô" is not Mường So, however close the
+letters; a name outside the directory goes to review, never to the nearest unit. The
+match keeps the kind of unit ("xã Dào San", not "Dào San") because the district's own
+name ("Phong Thổ") appears in almost every letter and must not be mistaken for the town
+of the same name.
 
 Names are compared after confusable folding (NFKC, then letters of other scripts that
 look like Latin ones mapped to them, from Unicode's confusables via
@@ -20,10 +24,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from confusable_homoglyphs.categories import alias
 from confusable_homoglyphs.confusables import confusables_data
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from rules.units import Unit, UnitDirectory
 
@@ -35,6 +41,22 @@ GUESS_FLOOR = 70.0  # below this a unit is not worth showing as a guess
 SHORT_NAME, SHORT_NAME_FLOOR = 12, 80.0  # a short name ("xa dao san") needs a closer match
 THRESHOLD = 85.0  # a name match this good attributes the message without review
 MARGIN = 8.0  # ... provided the runner-up scores at least this much less
+# Words every unit's name shares (the organisation, the kind of place): they must be there,
+# but they tell no unit from another; only the other, distinctive words do, and those must
+# agree, modulo diacritics and one slip of the keyboard inside a long word.
+_GENERIC_WORDS = "dang uy bo chi xa thi tran phuong huyen tinh quan co hoi ban thuong vu chap"
+GENERIC = frozenset((*_GENERIC_WORDS.split(), "hanh", "nhan", "dan"))
+LONG_WORD = 5  # "Muong" misspelt is still Mường; "Mo" is not "So"
+# A Vietnamese syllable without its diacritics: a slip that spells another syllable
+# ("Thanh" -> "Thang", "So" -> "Mo") may be another place, so only a non-word is a typo.
+_SYLLABLE = re.compile(
+    r"(?:ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdghklmnprstvx])?"
+    r"(?:oo(?:ng|c)|(?:uye|uya|uyu|uay|uoi|uou|oai|oay|oeo|ieu|yeu|uai|"
+    r"ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|ua|ue|ui|uo|uu|uy|ya|ye|[aeiouy])"
+    r"(?:ch|ng|nh|[cmnpt])?)"
+)
+AGREEMENT: Mapping[str, float] = {"exact": 100.0, "typo": 95.0}
+DISAGREE = 0.75  # a name whose distinctive words differ is a reviewer's guess at most
 
 
 @dataclass(frozen=True)
@@ -138,6 +160,100 @@ def name_forms(unit: Unit, aliases: Iterable[str] = ()) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in forms if len(f) >= 4))
 
 
+Agreement = Literal["exact", "typo", "none"]
+Segment = tuple[str, ...]  # one generic word, or a run of distinctive words
+Shape = tuple[tuple[bool, Segment], ...]  # (distinctive?, segment), in order
+
+
+@dataclass(frozen=True)
+class _Scored:
+    guess: Guess
+    agreement: Agreement
+    raw: float  # the fuzzy score, weighted by source: how much the text resembles the name
+
+
+def _shape(name: str) -> Shape:
+    """A folded name cut into generic words and runs of distinctive ones."""
+    out: list[tuple[bool, Segment]] = []
+    tokens = name.split()
+    if all(t in GENERIC for t in tokens):  # "Hội ... huyện" with nothing else: all count
+        return ((True, tuple(tokens)),)
+    for token in tokens:
+        if token in GENERIC:
+            out.append((False, (token,)))
+        elif out and out[-1][0]:
+            out[-1] = (True, (*out[-1][1], token))
+        else:
+            out.append((True, (token,)))
+    return tuple(out)
+
+
+def _agreement(shape: Shape, tokens: Sequence[str]) -> Agreement:
+    """How well the text's words spell the name somewhere: generic words as they are,
+    distinctive runs whole ("Daosan" is "Dào San") or with one slip."""
+    found: Agreement = "none"
+    distinctive, first = shape[0]
+    for i, token in enumerate(tokens):
+        if (token[:1] != first[0][:1]) if distinctive else (token != first[0]):
+            continue
+        how = _align(shape, tokens, i, False)
+        if how == "exact":
+            return how
+        found = how if how != "none" else found
+    return found
+
+
+def _align(shape: Shape, tokens: Sequence[str], at: int, slipped: bool) -> Agreement:
+    if not shape:
+        return "typo" if slipped else "exact"
+    (distinctive, segment), rest = shape[0], shape[1:]
+    if not distinctive:
+        if at < len(tokens) and tokens[at] == segment[0]:
+            return _align(rest, tokens, at + 1, slipped)
+        return "none"
+    key, best = "".join(segment), "none"
+    for n in range(1, len(segment) + 2):
+        if at + n > len(tokens):
+            break
+        written = "".join(tokens[at : at + n])
+        if written == key:
+            how = _align(rest, tokens, at + n, slipped)
+        elif not slipped and _one_slip(written, segment):
+            how = _align(rest, tokens, at + n, True)
+        else:
+            continue
+        if how == "exact":
+            return how
+        best = how if how != "none" else best
+    return best  # type: ignore[return-value]
+
+
+def _one_slip(written: str, words: Segment) -> bool:
+    """Whether `written` is the distinctive words with one slip a clerk reads through: a
+    letter doubled, dropped, wrong or swapped, leaving a word no Vietnamese would write
+    ("Muong Soo", "Muonng So", "Moung So" are Mường So). A slip that spells another word
+    ("Muong Mo", "Thang Binh") may be another place; in a short word it always may."""
+    key = "".join(words)
+    if OSA.distance(written, key) != 1:
+        return False
+    p = next((i for i, (a, b) in enumerate(zip(written, key, strict=False)) if a != b), None)
+    p = min(len(written), len(key)) if p is None else p
+    grow = len(written) - len(key)
+    longer = written if grow > 0 else key if grow < 0 else ""
+    doubled = bool(longer) and any(
+        0 <= q < len(longer) and longer[q] == longer[p] for q in (p - 1, p + 1)
+    )
+    start = 0
+    for word in words:
+        end = start + len(word)
+        inside = (start < p < end) if grow > 0 else (start <= p < end)
+        if inside or (doubled and p == end):
+            slipped = written[start : end + grow]
+            return not _SYLLABLE.fullmatch(slipped) and (doubled or len(word) >= LONG_WORD)
+        start = end
+    return False
+
+
 class UnitMatcher:
     def __init__(
         self,
@@ -151,6 +267,7 @@ class UnitMatcher:
         self.margin = margin
         aliases = aliases or {}
         self._names = {u.id: name_forms(u, aliases.get(u.id, ())) for u in directory}
+        self._shapes = {uid: tuple(map(_shape, names)) for uid, names in self._names.items()}
 
     def identify(self, sender: str, texts: Mapping[str, str]) -> Identification:
         """`texts` maps keys of SOURCES to what the message says there."""
@@ -158,25 +275,29 @@ class UnitMatcher:
         if known is not None:
             unit, how = known
             return Identification(unit.id, 100.0, how, (Guess(unit.id, 100.0, how),))
-        guesses = sorted(self._guesses(texts), key=lambda g: -g.score)
-        if not guesses:
+        scored = sorted(self._scored(texts), key=lambda s: -s.guess.score)
+        if not scored:
             return Identification(None, 0.0, "", ())
-        best = guesses[0]  # one guess per unit, best first
-        runner_up = guesses[1].score if len(guesses) > 1 else 0.0
-        certain = best.score >= self.threshold and best.score - runner_up >= self.margin
-        reason = disguised(texts.values(), self._names[best.unit_id])
+        best = scored[0]  # one per unit, best first
+        certain = best.agreement != "none" and best.guess.score >= self.threshold
+        if certain and len(scored) > 1:
+            # Another name that resembles the text as much is a doubt even when it does not
+            # agree ("xa Hoang Than" in the subject, Dào San's forms attached).
+            certain = best.guess.score - max(s.raw for s in scored[1:]) >= self.margin
+        reason = disguised(texts.values(), self._names[best.guess.unit_id])
         return Identification(
-            best.unit_id if certain and reason is None else None,
-            best.score,
-            best.evidence,
-            tuple(guesses[:3]),
+            best.guess.unit_id if certain and reason is None else None,
+            best.guess.score,
+            best.guess.evidence,
+            tuple(s.guess for s in scored[:3]),
             reason,
         )
 
-    def _guesses(self, texts: Mapping[str, str]) -> Iterable[Guess]:
+    def _scored(self, texts: Mapping[str, str]) -> Iterable[_Scored]:
         folded = {source: fold(text) for source, text in texts.items() if text}
+        tokens = {source: text.split() for source, text in folded.items()}
         for unit_id, names in self._names.items():
-            scored = [
+            raw = [
                 (score, source)
                 for source, text in folded.items()
                 for name in names
@@ -184,9 +305,22 @@ class UnitMatcher:
                 and (score := fuzz.partial_ratio(name, text) * SOURCES.get(source, 0.8))
                 >= _floor(name)
             ]
-            if scored:
-                score, source = max(scored)
-                yield Guess(unit_id, round(score, 1), source)
+            if not raw:
+                continue
+            best_raw, raw_source = max(raw)
+            agreed = [
+                (SOURCES.get(source, 0.8) * AGREEMENT[how], how, source)
+                for source, words in tokens.items()
+                for shape in self._shapes[unit_id]
+                if (how := _agreement(shape, words)) != "none"
+            ]
+            if agreed:
+                score, how, source = max(agreed)
+                yield _Scored(Guess(unit_id, round(score, 1), source), how, best_raw)
+            else:  # a guess for the reviewer, never an attribution
+                yield _Scored(
+                    Guess(unit_id, round(best_raw * DISAGREE, 1), raw_source), "none", best_raw
+                )
 
 
 def _floor(name: str) -> float:
