@@ -12,12 +12,23 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from parsers.model import Entry, Problem
 from parsers.office import Grid
 from parsers.specs import Column, TableShape
 from parsers.text import clean, fold, words
+from parsers.vocabulary import (
+    ACCEPT,
+    COLUMN_WORDS,
+    NOTHING_TAUGHT,
+    Taught,
+    score,
+    taught_header,
+    tokens,
+    value_id,
+)
 
 HEADER_SEARCH_ROWS = 20
 ENTRY_KEYS = ("kind", "field", "level")
@@ -25,6 +36,29 @@ _TEMPLATE_CELL = re.compile(r"[\d\s.,:;()\[\]…*_/–—-]*")  # "1", "(2)", ".
 _NUMBER = re.compile(r"\d+[.)]?")
 _EXAMPLES = re.compile(r"\(.*$")
 _FILLER = re.compile(r"[\s.…_-]*")
+# A section heading's numbering, whatever the style: "I.", "A)", "1.", "2.1", "Phần I:", "Mục 2".
+_MARKER = re.compile(
+    r"^((?:phan|muc|nhom)\s+\S+?|[ivxl]+|[a-h]|\d{1,2}(?:\.\d{1,2})*)\s*[.)/:-]?\s+(?=\S)"
+)
+# Notes, legends and signatures under a table end it.
+_NOTES = re.compile(r"^(ghi chu|chu thich|chu y|luu y|ghi ro)\s*[:.-]|^\*\s*(ghi chu|chu thich)")
+FULL_WIDTH = 3  # one text repeated over this many cells: a merged row, never an entry
+INFERRED_VALUES = 0.8  # share of a column's values in one vocabulary to read it as that column
+
+
+@dataclass
+class Reading:
+    """What was inferred, doubted and taught while reading, for ParsedFile (board only)."""
+
+    taught: Taught = NOTHING_TAUGHT
+    inferred: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)  # ids of the lessons applied
+    doubtful: set[str] = field(default_factory=set)  # column keys read by guess
+    defaults: dict[str, str] = field(default_factory=dict)  # facts outside the table
+
+    def note(self, text: str) -> None:
+        if text not in self.inferred:
+            self.inferred.append(text)
 
 
 @dataclass(frozen=True)
@@ -34,6 +68,9 @@ class Header:
     top: int  # index of the (first) header row in the grid
     row: int  # index of the last header row: data starts below it
     columns: tuple[tuple[str, int, str], ...]  # (spec key, column index, header as written)
+    # Tick columns: sub-columns named by a vocabulary value ("Tập thể | Cá nhân"), a mark
+    # under one of them sets that key: (key, column index, value id).
+    ticks: tuple[tuple[str, int, str], ...] = ()
 
     def index(self, key: str) -> int | None:
         return next((i for k, i, _ in self.columns if k == key), None)
@@ -42,36 +79,47 @@ class Header:
         return next((t for k, _, t in self.columns if k == key), key)
 
 
-def find_header(grid: Grid, shape: TableShape) -> Header | None:
+def find_header(grid: Grid, shape: TableShape, reading: Reading | None = None) -> Header | None:
     """The best header row (or pair of rows, for a merged two-row header) near the top."""
     best: Header | None = None
+    taught = reading.taught if reading else NOTHING_TAUGHT
     for r in range(min(len(grid.rows), HEADER_SEARCH_ROWS)):
-        single = _match_columns(grid.rows[r], shape.columns)
+        single = _match_columns(grid.rows[r], shape, taught=taught)
         candidates = [(r, r, single)]
         if r + 1 < len(grid.rows) and not _is_data_like(grid.rows[r + 1]):
             lower = grid.rows[r + 1]
-            stacked = _match_columns(_stack(grid.rows[r], lower), shape.columns, lower)
-            alone = _match_columns(lower, shape.columns)
+            stacked = _match_columns(_stack(grid.rows[r], lower), shape, lower, taught)
+            alone = _match_columns(lower, shape, taught=taught)
             # A parent heading over sub-headings ("Thời gian" over "Bắt đầu", "Hoàn thành")
             # explains more columns than the lower row alone (merged cells repeated); a
             # title line does not, and stacking it would hide the title from recognition.
-            if len(stacked) > len(alone):
+            if _width(stacked) > _width(alone):
                 candidates.append((r, r + 1, stacked))
-            elif len(alone) >= len(single):
+            elif _width(alone) >= _width(single):
                 # Cells merged down over both rows repeat in the lower one: the header ends
                 # there, and its sub-headings must not be read as the first entry. It starts
                 # on the upper row only if that is a header too (not the title above it).
-                top = r if len(single) >= shape.min_columns else r + 1
+                top = r if _width(single) >= shape.min_columns else r + 1
                 candidates.insert(0, (top, r + 1, alone))
-        for top, last, columns in candidates:
+        for top, last, (columns, ticks) in candidates:
             keys = {k for k, _, _ in columns}
-            if len(columns) < shape.min_columns or not keys & set(shape.name_keys):
+            width = len(keys | {k for k, _, _ in ticks})
+            if width < shape.min_columns or not keys & set(shape.name_keys):
                 continue
-            if best is None or len(columns) > len(best.columns):
-                best = Header(top, last, columns)
+            if best is None or width > len(best.columns) + len({k for k, _, _ in best.ticks}):
+                best = Header(top, last, columns, ticks)
         if best is not None and best.row <= r:
+            if reading is not None:
+                _record_taught(grid, best, shape, reading)
             return best  # the first header found wins over later tables on the sheet
     return best
+
+
+def _record_taught(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> None:
+    for _, i, text in header.columns:
+        lesson = taught_header(reading.taught, text)
+        if lesson is not None:
+            reading.used.add(lesson.id)
 
 
 def read_rows(
@@ -273,28 +321,85 @@ def _value_words(column: Column) -> set[str]:
     return {words(s) for _, synonyms in column.values for s in synonyms}
 
 
+Matched = tuple[tuple[tuple[str, int, str], ...], tuple[tuple[str, int, str], ...]]
+
+
+def _width(matched: Matched) -> int:
+    columns, ticks = matched
+    return len({k for k, _, _ in columns} | {k for k, _, _ in ticks})
+
+
+@lru_cache(maxsize=64)
+def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """Each column's wordings as tokens: the spec's own and the shared vocabulary's."""
+    return tuple(
+        (
+            c.key,
+            tuple(
+                t
+                for t in dict.fromkeys(
+                    tokens(h) for h in (*c.headers, *COLUMN_WORDS.get(c.key, ()))
+                )
+                if t
+            ),
+        )
+        for c in shape.columns
+    )
+
+
+def _ticks(cells: Sequence[str], shape: TableShape) -> tuple[tuple[str, int, str], ...]:
+    """Adjacent sub-headings each naming a different value of one vocabulary."""
+    out: list[tuple[str, int, str]] = []
+    for column in shape.columns:
+        if column.key not in ENTRY_KEYS or not column.values:
+            continue
+        found = [
+            (column.key, i, vid)
+            for i, cell in enumerate(cells)
+            if cell and (vid := value_id(column.key, cell, column.values, strict=True))
+        ]
+        if len({vid for _, _, vid in found}) >= 2:
+            out += found
+    return tuple(out)
+
+
 def _match_columns(
-    cells: Sequence[str], columns: Sequence[Column], lower: Sequence[str] = ()
-) -> tuple[tuple[str, int, str], ...]:
-    """Assign header cells to columns: exact wording first, then the longest synonym inside.
+    cells: Sequence[str],
+    shape: TableShape,
+    lower: Sequence[str] = (),
+    taught: Taught = NOTHING_TAUGHT,
+) -> Matched:
+    """Assign header cells to columns by the best-scoring wording (tokens, typos forgiven).
 
     For a stacked header, `lower` holds the sub-headings: a wording found there beats one
     found only with the parent's words, so "Thời gian triển khai" over "Tiếp tục" is the
     "tiếp tục" column and not the one the parent heading alone would name.
     """
+    ticks = _ticks(lower or cells, shape)
+    ticked = {i for _, i, _ in ticks}
+    keys = {c.key for c in shape.columns}
     scored = []
     for i, cell in enumerate(cells):
         typed, sub = words(cell), words(_at(lower, i))
-        if not typed or len(typed) > (160 if lower else 80):  # 80 per row: not a paragraph
+        if not typed or i in ticked or len(typed) > (160 if lower else 80):  # not a paragraph
             continue
-        for column in columns:
-            for synonym in column.headers:
-                wanted = words(synonym)
-                if wanted == typed or f" {wanted} " in f" {typed} ":
-                    in_sub = bool(sub) and f" {wanted} " in f" {sub} "
-                    exact = wanted in (typed, sub)
-                    scored.append((exact, in_sub, len(wanted), -i, column.key, i, clean(cell)))
-    taken_keys: set[str] = set()
+        lesson = taught_header(taught, cell) or (taught_header(taught, sub) if sub else None)
+        if lesson is not None and lesson.meaning in keys:
+            scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
+            continue
+        heading, below = tokens(cell), tokens(_at(lower, i)) if sub else ()
+        for key, wordings in _wordings(shape):
+            # A spec's own wording, word for word, outranks any reading by tokens.
+            exact = any(words(h) in (typed, sub) for h in shape.column(key).headers)
+            for wanted in wordings:
+                full = score(heading, wanted)
+                in_sub = score(below, wanted) if below else 0.0
+                best = max(full, in_sub)
+                if best >= ACCEPT:
+                    scored.append(
+                        (exact, best, in_sub >= ACCEPT, len(wanted), -i, key, i, clean(cell))
+                    )
+    taken_keys: set[str] = {k for k, _, _ in ticks}
     taken_cells: set[int] = set()
     out = []
     for *_, key, i, text in sorted(scored, reverse=True):
@@ -302,7 +407,7 @@ def _match_columns(
             taken_keys.add(key)
             taken_cells.add(i)
             out.append((key, i, text))
-    return tuple(sorted(out, key=lambda c: c[1]))
+    return tuple(sorted(out, key=lambda c: c[1])), ticks
 
 
 def _stack(top: Sequence[str], bottom: Sequence[str]) -> tuple[str, ...]:

@@ -149,7 +149,9 @@ def write(form: Form) -> bytes:
             for start, end in _runs(row):
                 sheet.cell(r, start + 1, row[start] or None)
                 if end > start:
-                    sheet.merge_cells(start_row=r, start_column=start + 1, end_row=r, end_column=end + 1)
+                    sheet.merge_cells(
+                        start_row=r, start_column=start + 1, end_row=r, end_column=end + 1
+                    )
             r += 1
         r += 1
         for line in form.after:
@@ -223,9 +225,7 @@ def map_cells(form: Form, f: Callable[[str], str]) -> Form:
 
 def rename(wordings: dict[str, str]) -> Callable[[Form], Form]:
     def transform(form: Form) -> Form:
-        header = tuple(
-            tuple(wordings.get(meaning(c) or "", c) for c in row) for row in form.header
-        )
+        header = tuple(tuple(wordings.get(meaning(c) or "", c) for c in row) for row in form.header)
         return replace(form, header=header)
 
     return transform
@@ -248,7 +248,11 @@ def shuffle_and_add(form: Form) -> Form:
 
 
 def _is_section(form: Form, row: tuple[str, ...]) -> bool:
-    return not is_entry(form, row) and len({c for c in row[1:] if c}) == 1 and not row[0].startswith("(")
+    return (
+        not is_entry(form, row)
+        and len({c for c in row[1:] if c}) == 1
+        and not row[0].startswith("(")
+    )
 
 
 def _section_text(row: tuple[str, ...]) -> str:
@@ -287,10 +291,12 @@ def tick_kind(form: Form) -> Form:
     col = column_of(form, "kind")
     rows = [r for r in form.body if not (_is_section(form, r) and _kind_section(r))]
     keep = [r for r in rows]
+
     def widen(r: tuple[str, ...], a: str, b: str) -> tuple[str, ...]:
         if col is None:
             return (*r, a, b)
         return (*r[:col], a, b, *r[col + 1 :])
+
     top = widen(form.header[-1], "Phân loại", "Phân loại")
     if col is None:
         low = (*form.header[-1], "Tập thể", "Cá nhân")
@@ -300,7 +306,9 @@ def tick_kind(form: Form) -> Form:
     for r in keep:
         e = is_entry(form, r)
         if e:
-            body.append(widen(r, "x" if e.kind == "tap-the" else "", "x" if e.kind == "ca-nhan" else ""))
+            body.append(
+                widen(r, "x" if e.kind == "tap-the" else "", "x" if e.kind == "ca-nhan" else "")
+            )
         elif _is_section(form, r):
             body.append(widen(r, r[-1], r[-1]))
         else:
