@@ -22,10 +22,12 @@ from parsers.text import clean, fold, words
 from parsers.vocabulary import (
     ACCEPT,
     COLUMN_WORDS,
+    MARKS,
     NOTHING_TAUGHT,
     Taught,
     score,
     taught_header,
+    taught_value,
     tokens,
     value_id,
 )
@@ -123,13 +125,20 @@ def _record_taught(grid: Grid, header: Header, shape: TableShape, reading: Readi
 
 
 def read_rows(
-    grid: Grid, header: Header, shape: TableShape, where: Callable[[int], str]
+    grid: Grid,
+    header: Header,
+    shape: TableShape,
+    where: Callable[[int], str],
+    reading: Reading | None = None,
 ) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
     """Entries and per-row problems; `where(i)` names row i for a person ("Dòng 7")."""
+    reading = reading if reading is not None else Reading()
+    header = infer_columns(grid, header, shape, reading)
     entries: list[Entry] = []
     problems: list[Problem] = []
     unplaced: Counter[str] = Counter()  # rows without a value for a column the header lacks
     sections: dict[str, str] = {}
+    keys = _section_keys(shape)
     number_col = header.index("no")
     for i in range(header.row + 1, len(grid.rows)):
         cells = [clean(c) for c in grid.rows[i]]
@@ -138,25 +147,30 @@ def read_rows(
             continue
         numbered = number_col is not None and _NUMBER.fullmatch(_at(cells, number_col)) is not None
         folded = [fold(t) for t in texts]
-        if not numbered and shape.end and any(shape.end.search(f) for f in folded):
+        if not numbered and _ends(folded, shape):
             break
         if shape.skip and shape.skip.search(folded[0]):
             continue
-        if not numbered and len(texts) <= 2 and _section(" ".join(texts), shape, sections):
+        if _heading(cells, texts, numbered, shape, keys, sections):
             continue
         # "..." and "…" left from the template in a filled row mean nothing was written.
         values = {key: _filled(_at(cells, col)) for key, col, _ in header.columns}
         pending = {key for key, col, _ in header.columns if (i, col) in grid.uncalculated}
         row = _Row(where(i), numbered, frozenset(pending))
-        entry, row_problems = _row(values, header, shape, sections, row)
-        problems += row_problems
+        ticked, tick_problems = _ticked(cells, header, shape, row.where)
+        entry, row_problems = _row(values, header, shape, {**sections, **ticked}, row, reading)
+        problems += tick_problems + row_problems
         if entry is None:
             continue
         entries.append(entry)
         unplaced.update(
             c.key
             for c in shape.columns
-            if c.required and c.values and header.index(c.key) is None and not _id(entry, c.key)
+            if c.required
+            and c.values
+            and header.index(c.key) is None
+            and c.key not in {k for k, _, _ in header.ticks}
+            and not _id(entry, c.key)
         )
     for key, count in unplaced.items():  # one problem for the file, not one per row
         column = shape.column(key)
@@ -165,9 +179,112 @@ def read_rows(
                 "missing-column",
                 f"Biểu không có cột {column.label} và {count} dòng chưa xếp vào mục nào; "
                 f"đề nghị bổ sung cột “{column.headers[0]}”",
+                certain=False,  # the column may be there in words the parser does not know
             )
         )
     return tuple(entries), tuple(problems)
+
+
+def _ends(folded: Sequence[str], shape: TableShape) -> bool:
+    """Notes, legends and the signature block end the table."""
+    if shape.end and any(shape.end.search(f) for f in folded):
+        return True
+    return _NOTES.search(folded[0]) is not None
+
+
+def _heading(
+    cells: Sequence[str],
+    texts: Sequence[str],
+    numbered: bool,
+    shape: TableShape,
+    keys: tuple[str, ...],
+    sections: dict[str, str],
+) -> bool:
+    """A section row (by its shape, whatever its numbering) or a full-width merged row."""
+    text = " ".join(texts)
+    merged = len(texts) == 1 and sum(1 for c in cells if c == texts[0]) >= FULL_WIDTH
+    if merged:
+        _section(text, shape, sections, keys)
+        return True
+    if not numbered and len(texts) <= 2:
+        return _section(text, shape, sections, keys)
+    if numbered and len(texts) == 2:  # "1 | Lĩnh vực kinh tế": a numbered heading
+        probe: dict[str, str] = {}
+        if _section(text, shape, probe, keys, strict=True) and probe:
+            _section(text, shape, sections, keys)
+            return True
+    return False
+
+
+def _section_keys(shape: TableShape) -> tuple[str, ...]:
+    """What a section row may set: the spec's, and kind and field wherever the spec has them."""
+    extra = [
+        k
+        for k in ("kind", "field")
+        if k not in shape.section_keys and any(c.key == k and c.values for c in shape.columns)
+    ]
+    return tuple(k for k in ("kind", "field") if k in extra) + shape.section_keys
+
+
+def _ticked(
+    cells: Sequence[str], header: Header, shape: TableShape, where: str
+) -> tuple[dict[str, str], list[Problem]]:
+    """The values picked by a mark under tick columns; two picks of one key are a doubt."""
+    picked: dict[str, set[str]] = {}
+    for key, col, vid in header.ticks:
+        if _at(cells, col) in MARKS:
+            picked.setdefault(key, set()).add(vid)
+    out: dict[str, str] = {}
+    problems: list[Problem] = []
+    for key, vids in picked.items():
+        if len(vids) == 1:
+            out[key] = next(iter(vids))
+        else:
+            problems.append(
+                Problem(
+                    "conflicting-marks",
+                    f"{where}: đánh dấu nhiều ô ở mục {_column(shape, key).label}; "
+                    "đề nghị chỉ đánh dấu một ô",
+                )
+            )
+    return out, problems
+
+
+def infer_columns(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> Header:
+    """Columns the header did not explain, understood from their values when these clearly
+    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels)."""
+    known = {i for _, i, _ in header.columns} | {i for _, i, _ in header.ticks}
+    have = {k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks}
+    wanted = [c for c in shape.columns if c.key in ENTRY_KEYS and c.values and c.key not in have]
+    if not wanted:
+        return header
+    rows = [
+        [clean(c) for c in r]
+        for r in grid.rows[header.row + 1 : header.row + 1 + 300]
+        if len({clean(c) for c in r if clean(c)}) >= 2
+    ]
+    width = max((len(r) for r in rows), default=0)
+    added = list(header.columns)
+    for col in range(width):
+        if col in known:
+            continue
+        values = [
+            v for r in rows if (v := _filled(_at(r, col))) and not _TEMPLATE_CELL.fullmatch(v)
+        ]
+        if len(values) < 2:
+            continue
+        for column in wanted:
+            hits = [value_id(column.key, v, column.values, strict=True) for v in values]
+            share = sum(1 for h in hits if h) / len(values)
+            if share >= INFERRED_VALUES and column.key not in {k for k, _, _ in added}:
+                heading = clean(_at(grid.rows[header.row], col)) or f"cột {col + 1}"
+                added.append((column.key, col, heading))
+                reading.doubtful.add(column.key)
+                reading.note(f"cột “{heading}” được hiểu là {column.label} theo giá trị trong cột")
+                break
+    if len(added) == len(header.columns):
+        return header
+    return Header(header.top, header.row, tuple(sorted(added, key=lambda c: c[1])), header.ticks)
 
 
 @dataclass(frozen=True)
@@ -199,6 +316,7 @@ def _row(
     shape: TableShape,
     sections: Mapping[str, str],
     row: _Row,
+    reading: Reading,
 ) -> tuple[Entry | None, list[Problem]]:
     """One data row: its entry, if it names one, and what is wrong with it."""
     where = row.where
@@ -210,7 +328,9 @@ def _row(
             continue
         typed = values.get(column.key, "")
         found = marked.get(column.key) or sections.get(column.key)
-        ids[column.key] = column.lookup(typed) if typed else found
+        if found is None and not typed and column.key in reading.defaults:
+            found = reading.defaults[column.key]  # a fact stated outside the table
+        ids[column.key] = _lookup(column, typed, reading) if typed else found
         if typed and ids[column.key] is None:
             choices = ", ".join(synonyms[0] for _, synonyms in column.values)
             problems.append(
@@ -218,10 +338,14 @@ def _row(
                     "unknown-value",
                     f"{where}: cột “{header.text(column.key)}” ghi “{typed}”, không rõ là gì; "
                     f"đề nghị ghi một trong: {choices}",
+                    certain=False,  # a wording the parser does not know yet: the board's call
                 )
             )
         elif column.required and ids[column.key] is None and header.index(column.key) is not None:
-            problems.append(_missing(row, header, column, f"chưa ghi rõ {column.label}"))
+            missing = _missing(row, header, column, f"chưa ghi rõ {column.label}")
+            if column.key in reading.doubtful:
+                missing = Problem(missing.code, missing.message, certain=False)
+            problems.append(missing)
     if name_key is None:
         valued = any(values.get(c.key) for c in shape.columns if c.values or c.marks)
         if not valued and not row.numbered:
@@ -252,6 +376,18 @@ def _row(
         extra=extra,
     )
     return entry, problems
+
+
+def _lookup(column: Column, typed: str, reading: Reading) -> str | None:
+    """The id a typed value means: the board's lesson, the spec's values, the vocabulary."""
+    lesson = taught_value(reading.taught, column.key, typed)
+    if lesson is not None:
+        reading.used.add(lesson.id)
+        return lesson.meaning
+    found = column.lookup(typed)
+    if found is None and column.key in ENTRY_KEYS:
+        found = value_id(column.key, typed, column.values)
+    return found
 
 
 def _marks(
@@ -291,30 +427,50 @@ def _missing(row: _Row, header: Header, column: Column, says: str) -> Problem:
     return Problem("missing-value", f"{row.where}: {says}")
 
 
-def _section(text: str, shape: TableShape, sections: dict[str, str]) -> bool:
+def _section(
+    text: str,
+    shape: TableShape,
+    sections: dict[str, str],
+    keys: tuple[str, ...] | None = None,
+    *,
+    strict: bool = False,
+) -> bool:
     """If this row is a section heading, record what it sets and say so.
 
-    "I. Lĩnh vực kinh tế" (or "I" and "Lĩnh vực kinh tế" in two cells) sets the field;
-    a bare "Tập thể" counts only if it is exactly a known value. A marked heading that
-    names no known value ("II. Đăng ký mới") is still a heading, and sets nothing.
+    "I. Lĩnh vực kinh tế", "1. Tập thể", "Phần II: Cá nhân" (or the number and the text in
+    two cells) set the field or kind; a bare "Tập thể" counts only if it is exactly a known
+    value. A marked heading that names no known value ("II. Đăng ký mới") is still a
+    heading, and sets nothing.
     """
+    keys = shape.section_keys if keys is None else keys
     folded = fold(text)
-    marker = shape.section_marker.match(folded) if shape.section_marker else None
+    marker = (shape.section_marker.match(folded) if shape.section_marker else None) or (
+        _MARKER.match(folded)
+    )
     rest = folded[marker.end() :] if marker else folded
     # Tân Yên's "II- Lĩnh vực văn hóa – xã hội (Bảo vệ môi trường; ...)": the brackets list
     # examples, which may name another field's words; the heading before them decides.
     rest = _EXAMPLES.sub("", rest).strip() or rest
+    bare = re.sub(r"^(linh vuc|nhom)\s+", "", words(rest))
     found = False
-    for n, key in enumerate(shape.section_keys):
+    for n, key in enumerate(keys):
         column = shape.column(key)
-        value = column.lookup(rest)
-        if value is None or (not marker and words(rest) not in _value_words(column)):
+        exact = value_id(key, bare, column.values, strict=True)
+        value = exact or (None if strict else _lookup_plain(column, rest))
+        if value is None or (not marker and exact is None and bare == words(rest)):
             continue
         sections[key] = value
-        for inner in shape.section_keys[n + 1 :]:
+        for inner in keys[n + 1 :]:
             sections.pop(inner, None)
         found = True
-    return found or marker is not None
+    return found or (marker is not None and not strict)
+
+
+def _lookup_plain(column: Column, text: str) -> str | None:
+    found = column.lookup(text)
+    if found is None and column.key in ENTRY_KEYS:
+        found = value_id(column.key, text, column.values)
+    return found
 
 
 def _value_words(column: Column) -> set[str]:
