@@ -344,8 +344,23 @@ def _body(element: Any) -> Iterator[Block]:
                 yield text
         elif child.tag == W_TBL:
             yield Grid("", tuple(_rows(child)))
+            # A table inside a cell (a layout table holding the form) is a table of its own.
+            for tc in child.iter(W_TC):
+                for inner in _children(tc, W_TBL):
+                    yield from _body([inner])
         elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
             yield from _body(child)
+
+
+def _cell_paragraphs(element: Any) -> Iterator[Any]:
+    """A cell's own paragraphs, in order: not those of a table nested in it."""
+    for child in element:
+        if child.tag == W_P:
+            yield child
+        elif child.tag == W_TBL:
+            continue
+        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+            yield from _cell_paragraphs(child)
 
 
 def _paragraph(p: Any) -> str:
@@ -400,7 +415,7 @@ def _rows(table: Any) -> Iterator[tuple[str, ...]]:
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
-                text = _lines([p for p in (_paragraph(p) for p in tc.iter(W_P)) if p])
+                text = _lines([p for p in (_paragraph(p) for p in _cell_paragraphs(tc)) if p])
             row.extend([text] * max(1, _int(_prop(tc, W_TC_PR, W_GRID_SPAN), 1)))
         above = row
         yield tuple(row)

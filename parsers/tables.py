@@ -108,7 +108,9 @@ def find_header(grid: Grid, shape: TableShape, reading: Reading | None = None) -
             width = len(keys | {k for k, _, _ in ticks})
             if width < shape.min_columns or not keys & set(shape.name_keys):
                 continue
-            if best is None or width > len(best.columns) + len({k for k, _, _ in best.ticks}):
+            # At equal width, sub-headings naming values (tick columns) make the deeper header.
+            rank = (width, len(ticks))
+            if best is None or rank > (_header_width(best), len(best.ticks)):
                 best = Header(top, last, columns, ticks)
         if best is not None and best.row <= r:
             if reading is not None:
@@ -117,8 +119,12 @@ def find_header(grid: Grid, shape: TableShape, reading: Reading | None = None) -
     return best
 
 
+def _header_width(header: Header) -> int:
+    return len({k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks})
+
+
 def _record_taught(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> None:
-    for _, i, text in header.columns:
+    for _, _i, text in header.columns:
         lesson = taught_header(reading.taught, text)
         if lesson is not None:
             reading.used.add(lesson.id)
@@ -261,7 +267,7 @@ def infer_columns(grid: Grid, header: Header, shape: TableShape, reading: Readin
     rows = [
         [clean(c) for c in r]
         for r in grid.rows[header.row + 1 : header.row + 1 + 300]
-        if len({clean(c) for c in r if clean(c)}) >= 2
+        if len({clean(c) for c in r if clean(c)}) >= 3  # an entry, not a heading
     ]
     width = max((len(r) for r in rows), default=0)
     added = list(header.columns)
@@ -360,9 +366,9 @@ def _row(
         for key, value in values.items()
         if value and key != name_key and key not in ENTRY_KEYS and _column(shape, key).extra
     }
-    for key, value_id in marked.items():  # "x" under "Đăng ký mới" -> period = "moi"
-        if key not in ENTRY_KEYS and key not in extra and ids.get(key) == value_id:
-            extra[key] = value_id
+    for key, picked in marked.items():  # "x" under "Đăng ký mới" -> period = "moi"
+        if key not in ENTRY_KEYS and key not in extra and ids.get(key) == picked:
+            extra[key] = picked
     for column in shape.columns:  # required free-text columns, such as the name
         free_text = not column.values and column.key not in shape.name_keys
         present = header.index(column.key) is not None
@@ -514,8 +520,14 @@ def _ticks(cells: Sequence[str], shape: TableShape) -> tuple[tuple[str, int, str
             for i, cell in enumerate(cells)
             if cell and (vid := value_id(column.key, cell, column.values, strict=True))
         ]
-        if len({vid for _, _, vid in found}) >= 2:
-            out += found
+        # Side by side, each value once: "Tập thể | Cá nhân", not a lone "TT" (the number).
+        run: list[tuple[str, int, str]] = []
+        for tick in [*found, ("", -2, "")]:
+            if run and (tick[1] != run[-1][1] + 1 or tick[2] in {v for _, _, v in run}):
+                if len(run) >= 2:
+                    out += run
+                run = []
+            run.append(tick)
     return tuple(out)
 
 

@@ -241,9 +241,9 @@ def _values(
 def taught_value(taught: Taught, key: str, text: str) -> Lesson | None:
     """The board's lesson for this value of vocabulary `key`, matched folded."""
     typed = words(text)
-    return next((l for l in taught.values.get(key, ()) if words(l.text) == typed), None)
+    return next((x for x in taught.values.get(key, ()) if words(x.text) == typed), None)
 
 
 def taught_header(taught: Taught, text: str) -> Lesson | None:
     typed = words(text)
-    return next((l for l in taught.headers if typed and words(l.text) == typed), None)
+    return next((x for x in taught.headers if typed and words(x.text) == typed), None)
