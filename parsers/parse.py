@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
+from typing import Any
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
@@ -176,6 +177,17 @@ def _confidence(reading: Reading, problems: Sequence[Problem]) -> float:
     return round(max(0.2, value), 2)
 
 
+_TITLE_KIND = re.compile(r"\b(tap the|ca nhan)\b")
+
+
+def _kind_in(text: str, keys: dict[str, Any]) -> str | None:
+    """The one kind a title line names ("DANH SÁCH TẬP THỂ ĐĂNG KÝ"), if it names one."""
+    if "kind" not in keys:
+        return None
+    found = {m.group(1) for m in _TITLE_KIND.finditer(text)}
+    return value_id("kind", found.pop(), keys["kind"].values) if len(found) == 1 else None
+
+
 _TITLE_LEVEL = re.compile(r"\bcap (xa|huyen|tinh)\b")
 
 
@@ -190,6 +202,10 @@ def _defaults(grid: Grid, head: Sequence[str], shape: TableShape, reading: Readi
             reading.defaults["kind"] = kind
             reading.note(f"trang “{grid.name}”: các dòng chưa ghi loại được hiểu theo tên trang")
     for line in head:
+        kinds = {v for w in fold(line).split(",") if (v := _kind_in(w, keys))}
+        if line.isupper() and len(kinds) == 1 and "kind" not in reading.defaults:
+            reading.defaults["kind"] = kinds.pop()
+            reading.note(f"loại (tập thể/cá nhân) được hiểu theo tiêu đề “{line}”")
         level = _TITLE_LEVEL.search(fold(line))
         if level and "level" in keys and line.isupper():
             reading.defaults["level"] = {"xa": "xa", "huyen": "huyen", "tinh": "tinh"}[

@@ -174,12 +174,36 @@ def write(form: Form) -> bytes:
             cell = grid.cell(r, start)
             if end > start:
                 cell = cell.merge(grid.cell(r, end))
-            cell.text = row[start]
+            _cell_text(cell, row[start])
     for line in form.after:
         document.add_paragraph(line)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+
+
+def _cell_text(cell: object, text: str) -> None:
+    """Plain text, or a Wingdings tick (w:sym), or a check box content control (w14)."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    if text == SYMBOL:
+        run = cell.paragraphs[0].add_run()  # type: ignore[attr-defined]
+        run._r.append(parse_xml(f'<w:sym {nsdecls("w")} w:font="Wingdings" w:char="F0FE"/>'))
+    elif text in (CHECKBOX, EMPTY_BOX):
+        on = "1" if text == CHECKBOX else "0"
+        glyph = "☒" if on == "1" else "☐"
+        sdt = parse_xml(
+            f'<w:sdt {nsdecls("w")} xmlns:w14="{W14}"><w:sdtPr><w14:checkbox>'
+            f'<w14:checked w14:val="{on}"/></w14:checkbox></w:sdtPr>'
+            f"<w:sdtContent><w:r><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"
+        )
+        cell.paragraphs[0]._p.append(sdt)  # type: ignore[attr-defined]
+    else:
+        cell.text = text  # type: ignore[attr-defined]
 
 
 # --- transformations -----------------------------------------------------------------------
@@ -286,38 +310,121 @@ def number_sections(style: str) -> Callable[[Form], Form]:
     return transform
 
 
-def tick_kind(form: Form) -> Form:
-    """The kind as two tick columns under a merged "Phân loại" heading."""
-    col = column_of(form, "kind")
-    rows = [r for r in form.body if not (_is_section(form, r) and _kind_section(r))]
-    keep = [r for r in rows]
+TICKS = {
+    "kind": ("Phân loại", (("tap-the", "Tập thể"), ("ca-nhan", "Cá nhân"))),
+    "field": (
+        "Lĩnh vực",
+        (
+            ("xay-dung-dang", "Xây dựng Đảng"),
+            ("kinh-te", "Kinh tế"),
+            ("van-hoa-xa-hoi", "Văn hóa - Xã hội"),
+            ("quoc-phong-an-ninh", "Quốc phòng - An ninh"),
+        ),
+    ),
+    "level": ("Cấp công nhận", (("tinh", "Tỉnh"), ("huyen", "Huyện"), ("xa", "Xã"))),
+}
+SYMBOL, CHECKBOX, EMPTY_BOX = "<sym>", "<checked>", "<unchecked>"
 
-    def widen(r: tuple[str, ...], a: str, b: str) -> tuple[str, ...]:
-        if col is None:
-            return (*r, a, b)
-        return (*r[:col], a, b, *r[col + 1 :])
 
-    top = widen(form.header[-1], "Phân loại", "Phân loại")
-    if col is None:
-        low = (*form.header[-1], "Tập thể", "Cá nhân")
-    else:
-        low = widen(form.header[-1], "Tập thể", "Cá nhân")
+def ticks(key: str, mark: str = "x", blank: str = "") -> Callable[[Form], Form]:
+    """`key` as tick columns under a merged heading (its column or its sections replaced)."""
+
+    def transform(form: Form) -> Form:
+        heading, choices = TICKS[key]
+        col = column_of(form, key)
+        width = len(choices)
+
+        def widen(r: tuple[str, ...], cells: tuple[str, ...]) -> tuple[str, ...]:
+            return (*r, *cells) if col is None else (*r[:col], *cells, *r[col + 1 :])
+
+        body = []
+        for r in form.body:
+            e = is_entry(form, r)
+            if e:
+                picked = getattr(e, key)
+                body.append(widen(r, tuple(mark if v == picked else blank for v, _ in choices)))
+            elif _is_section(form, r):
+                if _section_sets(r) == key:
+                    continue  # the ticks say it now
+                body.append(widen(r, (r[-1],) * width))
+            else:
+                body.append(widen(r, ("",) * width))
+        top = widen(form.header[-1], (heading,) * width)
+        low = widen(form.header[-1], tuple(label for _, label in choices))
+        return replace(form, header=(top, low), body=tuple(body))
+
+    return transform
+
+
+def _section_sets(row: tuple[str, ...]) -> str:
+    return "kind" if fold(_section_text(row)) in ("tap the", "ca nhan") else "field"
+
+
+ABBREVIATIONS = {
+    "kind": {"tap-the": "TT", "ca-nhan": "CN"},
+    "field": {
+        "xay-dung-dang": "XDĐ",
+        "kinh-te": "KT",
+        "van-hoa-xa-hoi": "VH-XH",
+        "quoc-phong-an-ninh": "QP-AN",
+    },
+    "level": {"tinh": "Tỉnh", "huyen": "Huyện", "xa": "Xã"},
+}
+
+
+def abbreviated(form: Form) -> Form:
+    """Values written as units abbreviate them: TT/CN, KT, VH-XH, QP-AN, XDĐ."""
+    cols = {k: c for k in ABBREVIATIONS if (c := column_of(form, k)) is not None}
     body = []
-    for r in keep:
+    for r in form.body:
         e = is_entry(form, r)
-        if e:
-            body.append(
-                widen(r, "x" if e.kind == "tap-the" else "", "x" if e.kind == "ca-nhan" else "")
-            )
-        elif _is_section(form, r):
-            body.append(widen(r, r[-1], r[-1]))
-        else:
-            body.append(widen(r, "", ""))
-    return replace(form, header=(top, low), body=tuple(body))
+        cells = list(r)
+        for key, c in cols.items():
+            if e and getattr(e, key):
+                cells[c] = ABBREVIATIONS[key][getattr(e, key)]
+        body.append(tuple(cells))
+    return replace(form, body=tuple(body))
 
 
-def _kind_section(row: tuple[str, ...]) -> bool:
-    return fold(_section_text(row)) in ("tap the", "ca nhan")
+def two_row_header(form: Form) -> Form:
+    """A heading merged over the model and level columns, read with the row below."""
+    cols = [c for c in (column_of(form, "model"), column_of(form, "level")) if c is not None]
+    low = form.header[-1]
+    top = tuple("Thông tin đăng ký" if i in cols else c for i, c in enumerate(low))
+    return replace(form, header=(top, low))
+
+
+def kind_from_sheet(form: Form) -> Form:
+    """Only the collectives, on a sheet (or under a title) named "Tập thể", no kind column."""
+    col = column_of(form, "kind")
+    keep = tuple(e for e in form.entries if e.kind == "tap-the")
+    body = []
+    for r in form.body:
+        e = is_entry(form, r)
+        if (e and e.kind != "tap-the") or (_is_section(form, r) and _section_sets(r) == "kind"):
+            continue
+        body.append(r if col is None else (*r[:col], *r[col + 1 :]))
+    header = tuple(h if col is None else (*h[:col], *h[col + 1 :]) for h in form.header)
+    before = form.before if form.fmt == "xlsx" else (*form.before, "DANH SÁCH TẬP THỂ")
+    return replace(
+        form, header=header, body=tuple(body), entries=keep, sheet="Tập thể", before=before
+    )
+
+
+def level_from_title(form: Form) -> Form:
+    """No level column; the title says "... CẤP XÃ" and every entry is at commune level."""
+    col = column_of(form, "level")
+    assert col is not None
+    entries = tuple(replace(e, level="xa") for e in form.entries)
+    header = tuple((*h[:col], *h[col + 1 :]) for h in form.header)
+    body = tuple(
+        r
+        if _is_section(form, r) and len(set(r[1:])) == 1 and col >= len(r)
+        else (*r[:col], *r[col + 1 :])
+        for r in form.body
+    )
+    before = tuple(b + " CẤP XÃ" if b.startswith("BIỂU TỔNG HỢP") else b for b in form.before)
+    return replace(form, header=header, body=body, entries=entries, before=before)
 
 
 def blank_rows_and_notes(form: Form) -> Form:
@@ -392,13 +499,25 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "sections-letter": number_sections("letter"),
     "sections-phan": number_sections("phan"),
     "sections-bare": number_sections("bare"),
-    "tick-kind": tick_kind,
+    "tick-kind": ticks("kind"),
+    "tick-field": ticks("field"),
+    "tick-level": ticks("level", "✓"),
+    "tick-symbols": ticks("kind", SYMBOL),
+    "tick-checkboxes": ticks("kind", CHECKBOX, EMPTY_BOX),
+    "abbreviations": abbreviated,
+    "typos": rename(
+        {"name": "Tên tập thẻ, cá nhan", "field": "Lihn vực", "level": "Cấp cong nhạn"}
+    ),
+    "two-row-header": two_row_header,
+    "kind-from-sheet": kind_from_sheet,
+    "level-from-title": level_from_title,
     "blank-rows-notes": blank_rows_and_notes,
     "nested": nested,
     "nfd": nfd,
     "no-diacritics": no_diacritics,
     "tcvn3": tcvn3,
 }
+WORD_ONLY = {"nested", "tick-symbols", "tick-checkboxes"}
 SAMPLES = [(fmt, name) for fmt in ("xlsx", "docx") for name in SETS]
 
 
@@ -406,11 +525,11 @@ SAMPLES = [(fmt, name) for fmt in ("xlsx", "docx") for name in SETS]
 @pytest.mark.parametrize(("fmt", "entries"), SAMPLES)
 def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
     form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
-    if transform == "nested" and fmt != "docx":
-        pytest.skip("only Word nests tables")
+    if transform in WORD_ONLY and fmt != "docx":
+        pytest.skip("only Word has this")
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
     got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
-    want = [(fold(e.name), e.kind, e.field, e.level) for e in SETS[entries]]
+    want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
     assert got == want
     assert parsed.problems == ()
