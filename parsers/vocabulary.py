@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from parsers.text import words
 
@@ -170,7 +170,7 @@ MARKS: frozenset[str] = frozenset(
 
 # --- Matching by tokens ---------------------------------------------------------------------
 
-TYPO_RATIO = 80  # rapidfuzz ratio for one word of 4+ letters: "linh vuc" ~ "lihn vuc"
+TYPO_FROM = 4  # a word this long may carry one typo ("lihn" for "linh"), from 8 letters two
 ACCEPT = 0.5  # a heading whose score is below this is not understood
 
 
@@ -186,9 +186,13 @@ def tokens(text: str) -> tuple[str, ...]:
 def _has(word: str, heading: tuple[str, ...]) -> bool:
     if word in heading:
         return True
-    if len(word) < 4:
+    if len(word) < TYPO_FROM:
         return False
-    return any(len(h) >= 4 and fuzz.ratio(word, h) >= TYPO_RATIO for h in heading)
+    allowed = 1 if len(word) < 2 * TYPO_FROM else 2
+    return any(
+        len(h) >= TYPO_FROM and OSA.distance(word, h, score_cutoff=allowed) <= allowed
+        for h in heading
+    )
 
 
 @lru_cache(maxsize=1 << 16)
