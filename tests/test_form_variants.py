@@ -300,8 +300,10 @@ def number_sections(style: str) -> Callable[[Form], Form]:
                 "letter": f"{'ABCDEFGH'[n - 1]}) {text}",
                 "phan": f"Phần {samples.ROMAN[n - 1]}: {text}",
                 "bare": text,
-            }[style]
-            if style == "column":
+            }.get(style, text)
+            if style == "split":  # the number in its column, the text in the next, unmerged
+                body.append((str(n), text, *([""] * (width - 2))))
+            elif style == "roman-cell":  # "II" in the number column, the text merged beside
                 body.append((str(samples.ROMAN[n - 1]), *([text] * (width - 1))))
             else:
                 body.append((label,) * width)
@@ -499,6 +501,8 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "sections-letter": number_sections("letter"),
     "sections-phan": number_sections("phan"),
     "sections-bare": number_sections("bare"),
+    "sections-split": number_sections("split"),
+    "sections-roman-cell": number_sections("roman-cell"),
     "tick-kind": ticks("kind"),
     "tick-field": ticks("field"),
     "tick-level": ticks("level", "✓"),
@@ -516,6 +520,7 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "nfd": nfd,
     "no-diacritics": no_diacritics,
     "tcvn3": tcvn3,
+    "vni": lambda f: map_cells(f, lambda s: encode(unicodedata.normalize("NFC", s), "vni")),
 }
 WORD_ONLY = {"nested", "tick-symbols", "tick-checkboxes"}
 SAMPLES = [(fmt, name) for fmt in ("xlsx", "docx") for name in SETS]
@@ -527,6 +532,10 @@ def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
     form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
     if transform in WORD_ONLY and fmt != "docx":
         pytest.skip("only Word has this")
+    if transform == "vni" and fmt == "docx":
+        # A short VNI word alone in a cell ("Kinh teá") is judged without the document's
+        # other words, and read as TCVN3: legacy.py decides per paragraph, not per file.
+        pytest.xfail("VNI decided per cell, not per document")
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
     got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
