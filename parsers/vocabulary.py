@@ -174,7 +174,7 @@ TYPO_FROM = 4  # a word this long may carry one typo ("lihn" for "linh"), from 8
 ACCEPT = 0.5  # a heading whose score is below this is not understood
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=4096)  # bounded: headers are few, strangers' cells are many
 def tokens(text: str) -> tuple[str, ...]:
     """The meaningful folded words of a heading: no filler, in order, each once."""
     folded = f" {words(text)} "
@@ -195,7 +195,7 @@ def _has(word: str, heading: tuple[str, ...]) -> bool:
     )
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def score(heading: tuple[str, ...], wanted: tuple[str, ...]) -> float:
     """How well `wanted` (a vocabulary wording) explains `heading`, word order free, 0..1.
 
