@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import docx
@@ -21,10 +21,20 @@ import pytest
 
 from mail_ingest import samples
 from mail_ingest.samples import SampleEntry
-from parsers import parse_file
+from parsers import parse_file, text, vocabulary
 from parsers.legacy import encode
 from parsers.text import fold
 from tests.office_fixtures import ENTRIES, UNIT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _leave_the_caches_as_found() -> Iterator[None]:
+    """Thousands of variant cells fill the process-wide folding caches; empty them after,
+    so that tests measuring memory later in the same process start from the usual state."""
+    yield
+    for cached in (text.fold, text.words, vocabulary.tokens, vocabulary.score):
+        cached.cache_clear()
+
 
 MORE = [
     SampleEntry("Đoàn Thanh niên xã Bản Lang", "tap-the", "xay-dung-dang", "huyen", "Thắp sáng"),
