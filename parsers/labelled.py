@@ -92,12 +92,19 @@ def evidence(shape: LabelledShape, content: Content) -> int | None:
     return 2 * len(found) - len(shape.items)
 
 
+_FORM_NUMBER = re.compile(r"\s*\b(m[ẫa]u|bi[ểe]u)\s+(s[ốo]\s+)?[a-z]{0,2}\s*\d{1,2}\b\s*", re.I)
+
+
 def before_items(lines: Sequence[str], shape: LabelledShape) -> tuple[str, ...]:
-    """The header lines above the first item (where the unit's name stands)."""
+    """The header lines above the first item (where the unit's name stands), without the
+    form's number ("Mẫu M1"), which units type beside or above their name."""
+    head = list(lines)
     for i, line in enumerate(lines):
         if _label(_Line(line), shape.items):
-            return tuple(lines[:i])
-    return tuple(lines)
+            head = list(lines[:i])
+            break
+    kept = (_FORM_NUMBER.sub(" ", line).strip() for line in head)
+    return tuple(line for line in kept if line)
 
 
 # --- lines and items --------------------------------------------------------------------
@@ -165,13 +172,17 @@ def _items(lines: Iterable[_Line], shape: LabelledShape) -> dict[str, _Found]:
         if not line.glued:
             if found and shape.end and shape.end.search(fold(line.text)):
                 break
-            hit = _label(line, shape.items)
+            hit = _label(line, shape.items) or _by_number(line, current, found, shape.items)
             if hit:
                 item, rest = hit
                 current = found.setdefault(item.key, _Found(item, []))
                 current.parts.append(rest)
                 continue
-            if current is None or current.item.number is None or _next_number(line, current):
+            # An unnumbered label with nothing after it ("Chức vụ:") takes the next line.
+            waiting = current is not None and not any(p.strip(" .…_:") for p in current.parts)
+            if current is None or (
+                (current.item.number is None and not waiting) or _next_number(line, current)
+            ):
                 current = None
                 continue
         if current is not None:
@@ -206,6 +217,24 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
             if best is None or rank > best[0]:
                 best = (rank, item, rest)
     return (best[1], best[2]) if best else None
+
+
+def _by_number(
+    line: _Line, current: _Found | None, found: Mapping[str, _Found], items: Sequence[Item]
+) -> tuple[Item, str] | None:
+    """ "6. Nơi làm mô hình: ..." right after item 5, in the template's place 6: the number
+    is the evidence, whatever the wording (item 6 not yet found, a short label, a colon)."""
+    m = _NUMBERED.match(line.text)
+    if m is None or current is None or current.item.number is None:
+        return None
+    number = int(m.group(1))
+    item = next((i for i in items if i.number == number), None)
+    head, colon, rest = line.text[m.end() :].partition(":")
+    if item is None or item.key in found or number != current.item.number + 1:
+        return None
+    if not colon or len(head.split()) > 10:
+        return None
+    return item, rest.strip()
 
 
 @lru_cache(maxsize=4096)

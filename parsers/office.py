@@ -344,8 +344,23 @@ def _body(element: Any) -> Iterator[Block]:
                 yield text
         elif child.tag == W_TBL:
             yield Grid("", tuple(_rows(child)))
+            # A table inside a cell (a layout table holding the form) is a table of its own.
+            for tc in child.iter(W_TC):
+                for inner in _children(tc, W_TBL):
+                    yield from _body([inner])
         elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
             yield from _body(child)
+
+
+def _cell_paragraphs(element: Any) -> Iterator[Any]:
+    """A cell's own paragraphs, in order: not those of a table nested in it."""
+    for child in element:
+        if child.tag == W_P:
+            yield child
+        elif child.tag == W_TBL:
+            continue
+        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+            yield from _cell_paragraphs(child)
 
 
 def _paragraph(p: Any) -> str:
@@ -364,6 +379,8 @@ def _runs(element: Any) -> Iterator[str]:
             continue
         if child.tag == W_T:
             yield convert_run(child.text or "", _run_font(child))
+        elif child.tag == W_SYM:
+            yield _symbol(child)
         elif child.tag == W_TAB:
             yield " "
         elif child.tag in (W_BR, W_CR):
@@ -377,6 +394,47 @@ def _runs(element: Any) -> Iterator[str]:
 
 
 W_RFONTS, W_HANSI, W_ASCII = qn("w:rFonts"), qn("w:hAnsi"), qn("w:ascii")
+W_SYM, W_FONT, W_CHAR = qn("w:sym"), qn("w:font"), qn("w:char")
+# Symbol-font characters units insert as ticks and boxes (Insert > Symbol), by font and code
+# (Word writes them as F0xx, the private-use copy of the 8-bit code).
+SYMBOLS = {
+    "wingdings": {
+        0xFE: "☒",
+        0xFD: "☒",
+        0xFC: "✓",
+        0xFB: "✗",
+        0xA8: "☐",
+        0x6F: "☐",
+        0x71: "☐",
+        0x78: "☒",
+        0x6E: "■",
+        0x6C: "●",
+        0x9F: "•",
+        0xA1: "○",
+    },
+    "wingdings 2": {
+        0x52: "☒",
+        0x54: "☒",
+        0x51: "☒",
+        0x50: "✓",
+        0x4F: "✗",
+        0xA3: "☐",
+        0x2A: "☐",
+    },
+    "symbol": {0xD6: "✓", 0xB7: "•", 0xC4: "☒"},
+}
+
+
+def _symbol(sym: Any) -> str:
+    """A w:sym as the character it shows: a tick or a box, else nothing."""
+    font = (sym.get(W_FONT) or "").strip().lower()
+    try:
+        code = int(sym.get(W_CHAR) or "", 16)
+    except ValueError:
+        return ""
+    if code >= 0xF000:
+        code -= 0xF000
+    return SYMBOLS.get(font, {}).get(code, "")
 
 
 def _run_font(text: Any) -> str | None:
@@ -400,7 +458,7 @@ def _rows(table: Any) -> Iterator[tuple[str, ...]]:
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
-                text = _lines([p for p in (_paragraph(p) for p in tc.iter(W_P)) if p])
+                text = _lines([p for p in (_paragraph(p) for p in _cell_paragraphs(tc)) if p])
             row.extend([text] * max(1, _int(_prop(tc, W_TC_PR, W_GRID_SPAN), 1)))
         above = row
         yield tuple(row)

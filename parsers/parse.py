@@ -7,8 +7,10 @@ what to do), never an exception: one bad attachment must not stop a mailbox poll
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
+from typing import Any
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
@@ -17,7 +19,9 @@ from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
 from parsers.specs import FormSpec, TableShape, builtin_specs
-from parsers.tables import Header, find_header, read_rows
+from parsers.tables import Header, Reading, find_header, read_rows
+from parsers.text import fold
+from parsers.vocabulary import NOTHING_TAUGHT, Lesson, Taught, value_id
 from parsers.xls import read_xls
 
 log = logging.getLogger(__name__)
@@ -31,11 +35,17 @@ ARCHIVES = {".rar": "RAR", ".7z": "7-Zip", ".tar": "tar", ".gz": "gzip"}  # not 
 
 
 def parse_file(
-    filename: str, data: bytes, specs: Sequence[FormSpec] | None = None, hint: str = ""
+    filename: str,
+    data: bytes,
+    specs: Sequence[FormSpec] | None = None,
+    hint: str = "",
+    taught: Taught | None = None,
 ) -> ParsedFile:
-    """Read one attached file. `hint` is the email subject, a weak clue to the form."""
+    """Read one attached file. `hint` is the email subject, a weak clue to the form;
+    `taught` what the board has taught about headers and values (applied, and named in
+    ParsedFile.taught when used)."""
     try:
-        return _parse(filename, data, builtin_specs() if specs is None else specs, hint)
+        return _parse(filename, data, builtin_specs() if specs is None else specs, hint, taught)
     except MemoryError:  # the sandbox's limit: mail_ingest.sandbox reports it
         raise
     except Exception:  # a bug of ours; the unit's message still lands, marked for review
@@ -48,7 +58,13 @@ def parse_file(
         )
 
 
-def _parse(filename: str, data: bytes, specs: Sequence[FormSpec], hint: str) -> ParsedFile:
+def _parse(
+    filename: str,
+    data: bytes,
+    specs: Sequence[FormSpec],
+    hint: str,
+    taught: Taught | None = None,
+) -> ParsedFile:
     ext = PurePath(filename).suffix.lower()
     if not data:
         return _fail(
@@ -86,7 +102,16 @@ def _parse(filename: str, data: bytes, specs: Sequence[FormSpec], hint: str) -> 
         return ParsedFile(filename, found.spec.id, fields, (), problems)
     if found.spec.labelled is not None:
         return _labelled(filename, content, found)
-    return _table(filename, content, found)
+    return _table(filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id))
+
+
+def _for_form(taught: Taught, form: str) -> Taught:
+    """The lessons that apply to this form: its own and those for every form."""
+
+    def keep(lessons: Sequence[Lesson]) -> tuple[Lesson, ...]:
+        return tuple(lesson for lesson in lessons if lesson.form in (None, form))
+
+    return Taught(keep(taught.headers), {k: keep(v) for k, v in taught.values.items()})
 
 
 def _labelled(filename: str, content: Content, found: Recognised) -> ParsedFile:
@@ -100,9 +125,10 @@ def _labelled(filename: str, content: Content, found: Recognised) -> ParsedFile:
     return ParsedFile(filename, spec.id, fields | more, entries, problems)
 
 
-def _table(filename: str, content: Content, found: Recognised) -> ParsedFile:
+def _table(filename: str, content: Content, found: Recognised, taught: Taught) -> ParsedFile:
     spec, shape = found.spec, found.spec.table
     assert shape is not None
+    reading = Reading(taught)
     fields = {"don_vi": unit_line(found.head, spec.unit_prefixes, spec.titles)}
     fields["ngay"] = date_line(found.head)
     fields = {k: v for k, v in fields.items() if v}
@@ -120,22 +146,90 @@ def _table(filename: str, content: Content, found: Recognised) -> ParsedFile:
                 ),
             ),
         )
-    entries, problems = _read_tables(content, found.table, shape)
+    first = found.table
+    if taught.headers:  # the board's header lessons may explain more of the same table
+        block = content.blocks[first[0]]
+        assert isinstance(block, Grid)
+        again = find_header(block, shape, reading)
+        first = (first[0], again) if again is not None else first
+    entries, problems = _read_tables(content, first, shape, reading, found.head)
     if not entries:
         problems += (
             Problem("no-entries", f"Biểu trong tệp '{filename}' chưa có dòng đăng ký nào"),
         )
-    return ParsedFile(filename, spec.id, fields, entries, problems)
+    return ParsedFile(
+        filename,
+        spec.id,
+        fields,
+        entries,
+        problems,
+        confidence=_confidence(reading, problems),
+        inferred=tuple(reading.inferred),
+        taught=tuple(sorted(reading.used)),
+    )
+
+
+def _confidence(reading: Reading, problems: Sequence[Problem]) -> float:
+    """1.0 for a reading with nothing guessed; each inference and each doubt lowers it."""
+    value = 1.0 - 0.15 * len(reading.inferred)
+    if any(not p.certain for p in problems):
+        value = min(value, 0.6)
+    return round(max(0.2, value), 2)
+
+
+_TITLE_KIND = re.compile(r"\b(tap the|ca nhan)\b")
+
+
+def _kind_in(text: str, keys: dict[str, Any]) -> str | None:
+    """The one kind a title line names ("DANH SÁCH TẬP THỂ ĐĂNG KÝ"), if it names one."""
+    if "kind" not in keys:
+        return None
+    found = {m.group(1) for m in _TITLE_KIND.finditer(text)}
+    return value_id("kind", found.pop(), keys["kind"].values) if len(found) == 1 else None
+
+
+_TITLE_LEVEL = re.compile(r"\bcap (xa|huyen|tinh)\b")
+
+
+def _defaults(grid: Grid, head: Sequence[str], shape: TableShape, reading: Reading) -> None:
+    """Facts stated outside the table (a sheet named "Tập thể", a title "... CẤP XÃ"):
+    defaults for rows that say nothing else, marked as inferred."""
+    reading.defaults = {}
+    keys = {c.key: c for c in shape.columns if c.values}
+    if grid.name and "kind" in keys:
+        kind = value_id("kind", grid.name, keys["kind"].values, strict=True)
+        if kind:
+            reading.defaults["kind"] = kind
+            reading.note(f"trang “{grid.name}”: các dòng chưa ghi loại được hiểu theo tên trang")
+    for line in head:
+        kinds = {v for w in fold(line).split(",") if (v := _kind_in(w, keys))}
+        if line.isupper() and len(kinds) == 1 and "kind" not in reading.defaults:
+            reading.defaults["kind"] = kinds.pop()
+            reading.note(f"loại (tập thể/cá nhân) được hiểu theo tiêu đề “{line}”")
+        level = _TITLE_LEVEL.search(fold(line))
+        if level and "level" in keys and line.isupper():
+            reading.defaults["level"] = {"xa": "xa", "huyen": "huyen", "tinh": "tinh"}[
+                level.group(1)
+            ]
+            reading.note(f"cấp được hiểu theo tiêu đề “{line}”")
+            break
+    reading.doubtful.update(reading.defaults)
 
 
 def _read_tables(
-    content: Content, first: tuple[int, Header], shape: TableShape
+    content: Content,
+    first: tuple[int, Header],
+    shape: TableShape,
+    reading: Reading,
+    head: Sequence[str] = (),
 ) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
     """Rows of every grid whose header fits the form, from the first one found on: a long
     list may be split over several sheets, or over several tables in a Word file."""
     grids = [(b, block) for b, block in enumerate(content.blocks) if isinstance(block, Grid)]
     tables = [(first[1], grid) for b, grid in grids if b == first[0]]
-    tables += [(h, grid) for b, grid in grids if b > first[0] if (h := find_header(grid, shape))]
+    tables += [
+        (h, grid) for b, grid in grids if b > first[0] if (h := find_header(grid, shape, reading))
+    ]
     entries: tuple[Entry, ...] = ()
     problems: tuple[Problem, ...] = ()
     for n, (header, grid) in enumerate(tables, 1):
@@ -144,7 +238,8 @@ def _read_tables(
         else:
             prefix = f"Bảng {n}, dòng" if len(tables) > 1 else "Dòng"
         suffix = " của bảng" if content.format != "xlsx" and len(tables) == 1 else ""
-        more, found = read_rows(grid, header, shape, _where(prefix, suffix))
+        _defaults(grid, head, shape, reading)
+        more, found = read_rows(grid, header, shape, _where(prefix, suffix), reading)
         entries, problems = entries + more, problems + found
     return entries, problems
 

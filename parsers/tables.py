@@ -12,12 +12,25 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from parsers.model import Entry, Problem
 from parsers.office import Grid
 from parsers.specs import Column, TableShape
 from parsers.text import clean, fold, words
+from parsers.vocabulary import (
+    ACCEPT,
+    COLUMN_WORDS,
+    MARKS,
+    NOTHING_TAUGHT,
+    Taught,
+    score,
+    taught_header,
+    taught_value,
+    tokens,
+    value_id,
+)
 
 HEADER_SEARCH_ROWS = 20
 ENTRY_KEYS = ("kind", "field", "level")
@@ -25,6 +38,29 @@ _TEMPLATE_CELL = re.compile(r"[\d\s.,:;()\[\]…*_/–—-]*")  # "1", "(2)", ".
 _NUMBER = re.compile(r"\d+[.)]?")
 _EXAMPLES = re.compile(r"\(.*$")
 _FILLER = re.compile(r"[\s.…_-]*")
+# A section heading's numbering, whatever the style: "I.", "A)", "1.", "2.1", "Phần I:", "Mục 2".
+_MARKER = re.compile(
+    r"^((?:phan|muc|nhom)\s+\S+?|[ivxl]+|[a-h]|\d{1,2}(?:\.\d{1,2})*)\s*[.)/:-]?\s+(?=\S)"
+)
+# Notes, legends and signatures under a table end it.
+_NOTES = re.compile(r"^(ghi chu|chu thich|chu y|luu y|ghi ro)\s*[:.-]|^\*\s*(ghi chu|chu thich)")
+FULL_WIDTH = 3  # one text repeated over this many cells: a merged row, never an entry
+INFERRED_VALUES = 0.8  # share of a column's values in one vocabulary to read it as that column
+
+
+@dataclass
+class Reading:
+    """What was inferred, doubted and taught while reading, for ParsedFile (board only)."""
+
+    taught: Taught = NOTHING_TAUGHT
+    inferred: list[str] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)  # ids of the lessons applied
+    doubtful: set[str] = field(default_factory=set)  # column keys read by guess
+    defaults: dict[str, str] = field(default_factory=dict)  # facts outside the table
+
+    def note(self, text: str) -> None:
+        if text not in self.inferred:
+            self.inferred.append(text)
 
 
 @dataclass(frozen=True)
@@ -34,6 +70,9 @@ class Header:
     top: int  # index of the (first) header row in the grid
     row: int  # index of the last header row: data starts below it
     columns: tuple[tuple[str, int, str], ...]  # (spec key, column index, header as written)
+    # Tick columns: sub-columns named by a vocabulary value ("Tập thể | Cá nhân"), a mark
+    # under one of them sets that key: (key, column index, value id).
+    ticks: tuple[tuple[str, int, str], ...] = ()
 
     def index(self, key: str) -> int | None:
         return next((i for k, i, _ in self.columns if k == key), None)
@@ -42,46 +81,70 @@ class Header:
         return next((t for k, _, t in self.columns if k == key), key)
 
 
-def find_header(grid: Grid, shape: TableShape) -> Header | None:
+def find_header(grid: Grid, shape: TableShape, reading: Reading | None = None) -> Header | None:
     """The best header row (or pair of rows, for a merged two-row header) near the top."""
     best: Header | None = None
+    taught = reading.taught if reading else NOTHING_TAUGHT
     for r in range(min(len(grid.rows), HEADER_SEARCH_ROWS)):
-        single = _match_columns(grid.rows[r], shape.columns)
+        single = _match_columns(grid.rows[r], shape, taught=taught)
         candidates = [(r, r, single)]
         if r + 1 < len(grid.rows) and not _is_data_like(grid.rows[r + 1]):
             lower = grid.rows[r + 1]
-            stacked = _match_columns(_stack(grid.rows[r], lower), shape.columns, lower)
-            alone = _match_columns(lower, shape.columns)
+            stacked = _match_columns(_stack(grid.rows[r], lower), shape, lower, taught)
+            alone = _match_columns(lower, shape, taught=taught)
             # A parent heading over sub-headings ("Thời gian" over "Bắt đầu", "Hoàn thành")
             # explains more columns than the lower row alone (merged cells repeated); a
             # title line does not, and stacking it would hide the title from recognition.
-            if len(stacked) > len(alone):
+            if _width(stacked) > _width(alone):
                 candidates.append((r, r + 1, stacked))
-            elif len(alone) >= len(single):
+            elif _width(alone) >= _width(single):
                 # Cells merged down over both rows repeat in the lower one: the header ends
                 # there, and its sub-headings must not be read as the first entry. It starts
                 # on the upper row only if that is a header too (not the title above it).
-                top = r if len(single) >= shape.min_columns else r + 1
+                top = r if _width(single) >= shape.min_columns else r + 1
                 candidates.insert(0, (top, r + 1, alone))
-        for top, last, columns in candidates:
+        for top, last, (columns, ticks) in candidates:
             keys = {k for k, _, _ in columns}
-            if len(columns) < shape.min_columns or not keys & set(shape.name_keys):
+            width = len(keys | {k for k, _, _ in ticks})
+            if width < shape.min_columns or not keys & set(shape.name_keys):
                 continue
-            if best is None or len(columns) > len(best.columns):
-                best = Header(top, last, columns)
+            # At equal width, sub-headings naming values (tick columns) make the deeper header.
+            rank = (width, len(ticks))
+            if best is None or rank > (_header_width(best), len(best.ticks)):
+                best = Header(top, last, columns, ticks)
         if best is not None and best.row <= r:
+            if reading is not None:
+                _record_taught(grid, best, shape, reading)
             return best  # the first header found wins over later tables on the sheet
     return best
 
 
+def _header_width(header: Header) -> int:
+    return len({k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks})
+
+
+def _record_taught(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> None:
+    for _, _i, text in header.columns:
+        lesson = taught_header(reading.taught, text)
+        if lesson is not None:
+            reading.used.add(lesson.id)
+
+
 def read_rows(
-    grid: Grid, header: Header, shape: TableShape, where: Callable[[int], str]
+    grid: Grid,
+    header: Header,
+    shape: TableShape,
+    where: Callable[[int], str],
+    reading: Reading | None = None,
 ) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
     """Entries and per-row problems; `where(i)` names row i for a person ("Dòng 7")."""
+    reading = reading if reading is not None else Reading()
+    header = infer_columns(grid, header, shape, reading)
     entries: list[Entry] = []
     problems: list[Problem] = []
     unplaced: Counter[str] = Counter()  # rows without a value for a column the header lacks
     sections: dict[str, str] = {}
+    keys = _section_keys(shape)
     number_col = header.index("no")
     for i in range(header.row + 1, len(grid.rows)):
         cells = [clean(c) for c in grid.rows[i]]
@@ -90,25 +153,30 @@ def read_rows(
             continue
         numbered = number_col is not None and _NUMBER.fullmatch(_at(cells, number_col)) is not None
         folded = [fold(t) for t in texts]
-        if not numbered and shape.end and any(shape.end.search(f) for f in folded):
+        if not numbered and _ends(folded, shape):
             break
         if shape.skip and shape.skip.search(folded[0]):
             continue
-        if not numbered and len(texts) <= 2 and _section(" ".join(texts), shape, sections):
+        if _heading(cells, texts, numbered, shape, keys, sections):
             continue
         # "..." and "…" left from the template in a filled row mean nothing was written.
         values = {key: _filled(_at(cells, col)) for key, col, _ in header.columns}
         pending = {key for key, col, _ in header.columns if (i, col) in grid.uncalculated}
         row = _Row(where(i), numbered, frozenset(pending))
-        entry, row_problems = _row(values, header, shape, sections, row)
-        problems += row_problems
+        ticked, tick_problems = _ticked(cells, header, shape, row.where)
+        entry, row_problems = _row(values, header, shape, {**sections, **ticked}, row, reading)
+        problems += tick_problems + row_problems
         if entry is None:
             continue
         entries.append(entry)
         unplaced.update(
             c.key
             for c in shape.columns
-            if c.required and c.values and header.index(c.key) is None and not _id(entry, c.key)
+            if c.required
+            and c.values
+            and header.index(c.key) is None
+            and c.key not in {k for k, _, _ in header.ticks}
+            and not _id(entry, c.key)
         )
     for key, count in unplaced.items():  # one problem for the file, not one per row
         column = shape.column(key)
@@ -117,9 +185,112 @@ def read_rows(
                 "missing-column",
                 f"Biểu không có cột {column.label} và {count} dòng chưa xếp vào mục nào; "
                 f"đề nghị bổ sung cột “{column.headers[0]}”",
+                certain=False,  # the column may be there in words the parser does not know
             )
         )
     return tuple(entries), tuple(problems)
+
+
+def _ends(folded: Sequence[str], shape: TableShape) -> bool:
+    """Notes, legends and the signature block end the table."""
+    if shape.end and any(shape.end.search(f) for f in folded):
+        return True
+    return _NOTES.search(folded[0]) is not None
+
+
+def _heading(
+    cells: Sequence[str],
+    texts: Sequence[str],
+    numbered: bool,
+    shape: TableShape,
+    keys: tuple[str, ...],
+    sections: dict[str, str],
+) -> bool:
+    """A section row (by its shape, whatever its numbering) or a full-width merged row."""
+    text = " ".join(texts)
+    merged = len(texts) == 1 and sum(1 for c in cells if c == texts[0]) >= FULL_WIDTH
+    if merged:
+        _section(text, shape, sections, keys)
+        return True
+    if not numbered and len(texts) <= 2:
+        return _section(text, shape, sections, keys)
+    if numbered and len(texts) == 2:  # "1 | Lĩnh vực kinh tế": a numbered heading
+        probe: dict[str, str] = {}
+        if _section(text, shape, probe, keys, strict=True) and probe:
+            _section(text, shape, sections, keys)
+            return True
+    return False
+
+
+def _section_keys(shape: TableShape) -> tuple[str, ...]:
+    """What a section row may set: the spec's, and kind and field wherever the spec has them."""
+    extra = [
+        k
+        for k in ("kind", "field")
+        if k not in shape.section_keys and any(c.key == k and c.values for c in shape.columns)
+    ]
+    return tuple(k for k in ("kind", "field") if k in extra) + shape.section_keys
+
+
+def _ticked(
+    cells: Sequence[str], header: Header, shape: TableShape, where: str
+) -> tuple[dict[str, str], list[Problem]]:
+    """The values picked by a mark under tick columns; two picks of one key are a doubt."""
+    picked: dict[str, set[str]] = {}
+    for key, col, vid in header.ticks:
+        if _at(cells, col) in MARKS:
+            picked.setdefault(key, set()).add(vid)
+    out: dict[str, str] = {}
+    problems: list[Problem] = []
+    for key, vids in picked.items():
+        if len(vids) == 1:
+            out[key] = next(iter(vids))
+        else:
+            problems.append(
+                Problem(
+                    "conflicting-marks",
+                    f"{where}: đánh dấu nhiều ô ở mục {_column(shape, key).label}; "
+                    "đề nghị chỉ đánh dấu một ô",
+                )
+            )
+    return out, problems
+
+
+def infer_columns(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> Header:
+    """Columns the header did not explain, understood from their values when these clearly
+    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels)."""
+    known = {i for _, i, _ in header.columns} | {i for _, i, _ in header.ticks}
+    have = {k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks}
+    wanted = [c for c in shape.columns if c.key in ENTRY_KEYS and c.values and c.key not in have]
+    if not wanted:
+        return header
+    rows = [
+        [clean(c) for c in r]
+        for r in grid.rows[header.row + 1 : header.row + 1 + 300]
+        if len({clean(c) for c in r if clean(c)}) >= 3  # an entry, not a heading
+    ]
+    width = max((len(r) for r in rows), default=0)
+    added = list(header.columns)
+    for col in range(width):
+        if col in known:
+            continue
+        values = [
+            v for r in rows if (v := _filled(_at(r, col))) and not _TEMPLATE_CELL.fullmatch(v)
+        ]
+        if len(values) < 2:
+            continue
+        for column in wanted:
+            hits = [value_id(column.key, v, column.values, strict=True) for v in values]
+            share = sum(1 for h in hits if h) / len(values)
+            if share >= INFERRED_VALUES and column.key not in {k for k, _, _ in added}:
+                heading = clean(_at(grid.rows[header.row], col)) or f"cột {col + 1}"
+                added.append((column.key, col, heading))
+                reading.doubtful.add(column.key)
+                reading.note(f"cột “{heading}” được hiểu là {column.label} theo giá trị trong cột")
+                break
+    if len(added) == len(header.columns):
+        return header
+    return Header(header.top, header.row, tuple(sorted(added, key=lambda c: c[1])), header.ticks)
 
 
 @dataclass(frozen=True)
@@ -151,6 +322,7 @@ def _row(
     shape: TableShape,
     sections: Mapping[str, str],
     row: _Row,
+    reading: Reading,
 ) -> tuple[Entry | None, list[Problem]]:
     """One data row: its entry, if it names one, and what is wrong with it."""
     where = row.where
@@ -162,7 +334,9 @@ def _row(
             continue
         typed = values.get(column.key, "")
         found = marked.get(column.key) or sections.get(column.key)
-        ids[column.key] = column.lookup(typed) if typed else found
+        if found is None and not typed and column.key in reading.defaults:
+            found = reading.defaults[column.key]  # a fact stated outside the table
+        ids[column.key] = _lookup(column, typed, reading) if typed else found
         if typed and ids[column.key] is None:
             choices = ", ".join(synonyms[0] for _, synonyms in column.values)
             problems.append(
@@ -170,10 +344,14 @@ def _row(
                     "unknown-value",
                     f"{where}: cột “{header.text(column.key)}” ghi “{typed}”, không rõ là gì; "
                     f"đề nghị ghi một trong: {choices}",
+                    certain=False,  # a wording the parser does not know yet: the board's call
                 )
             )
         elif column.required and ids[column.key] is None and header.index(column.key) is not None:
-            problems.append(_missing(row, header, column, f"chưa ghi rõ {column.label}"))
+            missing = _missing(row, header, column, f"chưa ghi rõ {column.label}")
+            if column.key in reading.doubtful:
+                missing = Problem(missing.code, missing.message, certain=False)
+            problems.append(missing)
     if name_key is None:
         valued = any(values.get(c.key) for c in shape.columns if c.values or c.marks)
         if not valued and not row.numbered:
@@ -188,9 +366,9 @@ def _row(
         for key, value in values.items()
         if value and key != name_key and key not in ENTRY_KEYS and _column(shape, key).extra
     }
-    for key, value_id in marked.items():  # "x" under "Đăng ký mới" -> period = "moi"
-        if key not in ENTRY_KEYS and key not in extra and ids.get(key) == value_id:
-            extra[key] = value_id
+    for key, picked in marked.items():  # "x" under "Đăng ký mới" -> period = "moi"
+        if key not in ENTRY_KEYS and key not in extra and ids.get(key) == picked:
+            extra[key] = picked
     for column in shape.columns:  # required free-text columns, such as the name
         free_text = not column.values and column.key not in shape.name_keys
         present = header.index(column.key) is not None
@@ -204,6 +382,18 @@ def _row(
         extra=extra,
     )
     return entry, problems
+
+
+def _lookup(column: Column, typed: str, reading: Reading) -> str | None:
+    """The id a typed value means: the board's lesson, the spec's values, the vocabulary."""
+    lesson = taught_value(reading.taught, column.key, typed)
+    if lesson is not None:
+        reading.used.add(lesson.id)
+        return lesson.meaning
+    found = column.lookup(typed)
+    if found is None and column.key in ENTRY_KEYS:
+        found = value_id(column.key, typed, column.values)
+    return found
 
 
 def _marks(
@@ -243,58 +433,141 @@ def _missing(row: _Row, header: Header, column: Column, says: str) -> Problem:
     return Problem("missing-value", f"{row.where}: {says}")
 
 
-def _section(text: str, shape: TableShape, sections: dict[str, str]) -> bool:
+def _section(
+    text: str,
+    shape: TableShape,
+    sections: dict[str, str],
+    keys: tuple[str, ...] | None = None,
+    *,
+    strict: bool = False,
+) -> bool:
     """If this row is a section heading, record what it sets and say so.
 
-    "I. Lĩnh vực kinh tế" (or "I" and "Lĩnh vực kinh tế" in two cells) sets the field;
-    a bare "Tập thể" counts only if it is exactly a known value. A marked heading that
-    names no known value ("II. Đăng ký mới") is still a heading, and sets nothing.
+    "I. Lĩnh vực kinh tế", "1. Tập thể", "Phần II: Cá nhân" (or the number and the text in
+    two cells) set the field or kind; a bare "Tập thể" counts only if it is exactly a known
+    value. A marked heading that names no known value ("II. Đăng ký mới") is still a
+    heading, and sets nothing.
     """
+    keys = shape.section_keys if keys is None else keys
     folded = fold(text)
-    marker = shape.section_marker.match(folded) if shape.section_marker else None
+    marker = (shape.section_marker.match(folded) if shape.section_marker else None) or (
+        _MARKER.match(folded)
+    )
     rest = folded[marker.end() :] if marker else folded
     # Tân Yên's "II- Lĩnh vực văn hóa – xã hội (Bảo vệ môi trường; ...)": the brackets list
     # examples, which may name another field's words; the heading before them decides.
     rest = _EXAMPLES.sub("", rest).strip() or rest
+    bare = re.sub(r"^(linh vuc|nhom)\s+", "", words(rest))
     found = False
-    for n, key in enumerate(shape.section_keys):
+    for n, key in enumerate(keys):
         column = shape.column(key)
-        value = column.lookup(rest)
-        if value is None or (not marker and words(rest) not in _value_words(column)):
+        exact = value_id(key, bare, column.values, strict=True)
+        value = exact or (None if strict else _lookup_plain(column, rest))
+        if value is None or (not marker and exact is None and bare == words(rest)):
             continue
         sections[key] = value
-        for inner in shape.section_keys[n + 1 :]:
+        for inner in keys[n + 1 :]:
             sections.pop(inner, None)
         found = True
-    return found or marker is not None
+    return found or (marker is not None and not strict)
+
+
+def _lookup_plain(column: Column, text: str) -> str | None:
+    found = column.lookup(text)
+    if found is None and column.key in ENTRY_KEYS:
+        found = value_id(column.key, text, column.values)
+    return found
 
 
 def _value_words(column: Column) -> set[str]:
     return {words(s) for _, synonyms in column.values for s in synonyms}
 
 
+Matched = tuple[tuple[tuple[str, int, str], ...], tuple[tuple[str, int, str], ...]]
+
+
+def _width(matched: Matched) -> int:
+    columns, ticks = matched
+    return len({k for k, _, _ in columns} | {k for k, _, _ in ticks})
+
+
+@lru_cache(maxsize=64)
+def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """Each column's wordings as tokens: the spec's own and the shared vocabulary's."""
+    return tuple(
+        (
+            c.key,
+            tuple(
+                t
+                for t in dict.fromkeys(
+                    tokens(h) for h in (*c.headers, *COLUMN_WORDS.get(c.key, ()))
+                )
+                if t
+            ),
+        )
+        for c in shape.columns
+    )
+
+
+def _ticks(cells: Sequence[str], shape: TableShape) -> tuple[tuple[str, int, str], ...]:
+    """Adjacent sub-headings each naming a different value of one vocabulary."""
+    out: list[tuple[str, int, str]] = []
+    for column in shape.columns:
+        if column.key not in ENTRY_KEYS or not column.values:
+            continue
+        found = [
+            (column.key, i, vid)
+            for i, cell in enumerate(cells)
+            if cell and (vid := value_id(column.key, cell, column.values, strict=True))
+        ]
+        # Side by side, each value once: "Tập thể | Cá nhân", not a lone "TT" (the number).
+        run: list[tuple[str, int, str]] = []
+        for tick in [*found, ("", -2, "")]:
+            if run and (tick[1] != run[-1][1] + 1 or tick[2] in {v for _, _, v in run}):
+                if len(run) >= 2:
+                    out += run
+                run = []
+            run.append(tick)
+    return tuple(out)
+
+
 def _match_columns(
-    cells: Sequence[str], columns: Sequence[Column], lower: Sequence[str] = ()
-) -> tuple[tuple[str, int, str], ...]:
-    """Assign header cells to columns: exact wording first, then the longest synonym inside.
+    cells: Sequence[str],
+    shape: TableShape,
+    lower: Sequence[str] = (),
+    taught: Taught = NOTHING_TAUGHT,
+) -> Matched:
+    """Assign header cells to columns by the best-scoring wording (tokens, typos forgiven).
 
     For a stacked header, `lower` holds the sub-headings: a wording found there beats one
     found only with the parent's words, so "Thời gian triển khai" over "Tiếp tục" is the
     "tiếp tục" column and not the one the parent heading alone would name.
     """
+    ticks = _ticks(lower or cells, shape)
+    ticked = {i for _, i, _ in ticks}
+    keys = {c.key for c in shape.columns}
     scored = []
     for i, cell in enumerate(cells):
         typed, sub = words(cell), words(_at(lower, i))
-        if not typed or len(typed) > (160 if lower else 80):  # 80 per row: not a paragraph
+        if not typed or i in ticked or len(typed) > (160 if lower else 80):  # not a paragraph
             continue
-        for column in columns:
-            for synonym in column.headers:
-                wanted = words(synonym)
-                if wanted == typed or f" {wanted} " in f" {typed} ":
-                    in_sub = bool(sub) and f" {wanted} " in f" {sub} "
-                    exact = wanted in (typed, sub)
-                    scored.append((exact, in_sub, len(wanted), -i, column.key, i, clean(cell)))
-    taken_keys: set[str] = set()
+        lesson = taught_header(taught, cell) or (taught_header(taught, sub) if sub else None)
+        if lesson is not None and lesson.meaning in keys:
+            scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
+            continue
+        heading, below = tokens(cell), tokens(_at(lower, i)) if sub else ()
+        for key, wordings in _wordings(shape):
+            # A spec's own wording, word for word, outranks any reading by tokens.
+            exact = any(words(h) in (typed, sub) for h in shape.column(key).headers)
+            for wanted in wordings:
+                full = score(heading, wanted)
+                in_sub = score(below, wanted) if below else 0.0
+                best = max(full, in_sub)
+                if best >= ACCEPT:
+                    scored.append(
+                        (exact, best, in_sub >= ACCEPT, len(wanted), -i, key, i, clean(cell))
+                    )
+    taken_keys: set[str] = {k for k, _, _ in ticks}
     taken_cells: set[int] = set()
     out = []
     for *_, key, i, text in sorted(scored, reverse=True):
@@ -302,7 +575,7 @@ def _match_columns(
             taken_keys.add(key)
             taken_cells.add(i)
             out.append((key, i, text))
-    return tuple(sorted(out, key=lambda c: c[1]))
+    return tuple(sorted(out, key=lambda c: c[1])), ticks
 
 
 def _stack(top: Sequence[str], bottom: Sequence[str]) -> tuple[str, ...]:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+from parsers.text import words
 
 
 @dataclass(frozen=True)
@@ -27,3 +32,222 @@ class Taught:
 
 
 NOTHING_TAUGHT = Taught()
+
+
+# --- The shared vocabulary: what columns mean and what their values are ----------------------
+#
+# Every table spec names its columns by these keys; the words below are how units head such a
+# column, whatever the form. A spec's own `headers` add to them (they stay data), so a new
+# district's wording is understood by its words, not by being listed as a phrase.
+
+COLUMN_WORDS: Mapping[str, tuple[str, ...]] = {
+    "no": ("stt", "tt", "số tt", "số thứ tự", "thứ tự"),
+    "name": (
+        "tên tập thể cá nhân",
+        "tên đơn vị cá nhân",
+        "họ tên",
+        "họ và tên",
+        "tên đơn vị",
+        "đơn vị cá nhân",
+        "tên tập thể",
+        "tên cá nhân",
+        "người đăng ký",
+        "tên tổ chức",
+    ),
+    "kind": (
+        "tập thể cá nhân",
+        "loại",
+        "loại hình",
+        "phân loại",
+        "đối tượng",
+        "tt cn",
+        "tập thể",
+        "cá nhân",
+        "hình thức",
+    ),
+    "model": (
+        "tên mô hình",
+        "mô hình",
+        "mô hình điển hình",
+        "nội dung",
+        "tên điển hình",
+        "tên mô hình điển hình",
+    ),
+    "field": ("lĩnh vực", "thuộc lĩnh vực", "lĩnh vực hoạt động", "nhóm lĩnh vực", "ngành"),
+    "level": ("cấp", "cấp công nhận", "cấp độ", "cấp đánh giá", "cấp xây dựng", "phạm vi cấp"),
+    "period": ("tiếp tục mới", "cũ mới"),
+    "place": ("địa chỉ", "địa điểm", "địa bàn", "thôn", "tổ dân phố", "nơi thực hiện"),
+    "note": ("ghi chú", "chú thích", "lưu ý"),
+}
+
+# Words that carry no meaning in a heading: "Tên của tập thể hoặc cá nhân đăng ký".
+FILLER_WORDS: frozenset[str] = frozenset(
+    {
+        "cua",
+        "hoac",
+        "hay",
+        "va",
+        "cac",
+        "nhung",
+        "nao",
+        "goi",
+        "o",
+        "theo",
+        "duoc",
+        "la",
+        "cho",
+        "neu",
+        "so",
+    }
+)
+FILLER_PHRASES: tuple[str, ...] = ("dang ky",)
+
+# The value vocabularies, shared by every spec (a spec's own values add to them).
+VALUE_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "kind": {
+        "tap-the": ("tập thể", "TT", "T.thể", "tập thể đăng ký", "đơn vị", "tổ chức"),
+        "ca-nhan": ("cá nhân", "CN", "C.nhân", "cá nhân đăng ký"),
+    },
+    "field": {
+        "xay-dung-dang": (
+            "xây dựng Đảng",
+            "xây dựng Đảng và hệ thống chính trị",
+            "hệ thống chính trị",
+            "xây dựng hệ thống chính trị",
+            "chính trị",
+            "XDĐ",
+            "XD Đảng",
+            "XDHTCT",
+            "XD HTCT",
+        ),
+        "kinh-te": (
+            "kinh tế",
+            "phát triển kinh tế",
+            "kinh tế, môi trường",
+            "bảo vệ môi trường",
+            "môi trường",
+            "sản xuất",
+            "KT",
+            "phát triển kinh tế bảo vệ môi trường",
+            "KT-MT",
+        ),
+        "van-hoa-xa-hoi": (
+            "văn hóa - xã hội",
+            "văn hóa xã hội",
+            "văn hóa",
+            "xã hội",
+            "giáo dục",
+            "y tế",
+            "VHXH",
+            "VH-XH",
+            "VH - XH",
+        ),
+        "quoc-phong-an-ninh": (
+            "quốc phòng - an ninh",
+            "quốc phòng an ninh",
+            "QP-AN",
+            "QPAN",
+            "QP - AN",
+            "quốc phòng",
+            "an ninh",
+            "an ninh trật tự",
+            "ANTT",
+            "bảo vệ biên giới",
+        ),
+    },
+    "level": {
+        "tinh": ("tỉnh", "cấp tỉnh"),
+        "huyen": ("huyện", "cấp huyện"),
+        "xa": ("xã", "cấp xã", "cơ sở", "cấp cơ sở", "thị trấn", "xã, thị trấn"),
+    },
+}
+
+# What a unit puts in a tick column to pick it.
+MARKS: frozenset[str] = frozenset(
+    {"x", "X", "✓", "✔", "☒", "☑", "•", "●", "v", "V", "1", "+", "■", "√", "*", "xx"}
+)
+
+
+# --- Matching by tokens ---------------------------------------------------------------------
+
+TYPO_FROM = 4  # a word this long may carry one typo ("lihn" for "linh"), from 8 letters two
+ACCEPT = 0.5  # a heading whose score is below this is not understood
+
+
+@lru_cache(maxsize=4096)  # bounded: headers are few, strangers' cells are many
+def tokens(text: str) -> tuple[str, ...]:
+    """The meaningful folded words of a heading: no filler, in order, each once."""
+    folded = f" {words(text)} "
+    for phrase in FILLER_PHRASES:
+        folded = folded.replace(f" {phrase} ", " ")
+    return tuple(dict.fromkeys(w for w in folded.split() if w not in FILLER_WORDS))
+
+
+def _has(word: str, heading: tuple[str, ...]) -> bool:
+    if word in heading:
+        return True
+    if len(word) < TYPO_FROM:
+        return False
+    allowed = 1 if len(word) < 2 * TYPO_FROM else 2
+    return any(
+        len(h) >= TYPO_FROM and OSA.distance(word, h, score_cutoff=allowed) <= allowed
+        for h in heading
+    )
+
+
+@lru_cache(maxsize=4096)
+def score(heading: tuple[str, ...], wanted: tuple[str, ...]) -> float:
+    """How well `wanted` (a vocabulary wording) explains `heading`, word order free, 0..1.
+
+    All of its words present: 0.5 plus half the share of the heading they cover; some
+    missing: a small score, never accepted on its own.
+    """
+    if not heading or not wanted:
+        return 0.0
+    found = sum(1 for w in wanted if _has(w, heading))
+    if found == len(wanted):
+        return 0.5 + 0.5 * min(1.0, len(wanted) / len(heading))
+    return 0.4 * (found / len(wanted)) * (found / len(heading))
+
+
+def value_id(
+    key: str, text: str, own: tuple[tuple[str, tuple[str, ...]], ...] = (), *, strict: bool = False
+) -> str | None:
+    """The vocabulary id a typed value means: exact wording first, else the longest wording
+    inside it (unless `strict`). `own` are a spec's values, tried with the shared ones."""
+    typed = words(text)
+    if not typed:
+        return None
+    best: tuple[int, str] | None = None
+    for vid, synonyms in _values(key, own):
+        for synonym in synonyms:
+            if synonym == typed:
+                return vid
+            if (
+                not strict
+                and f" {synonym} " in f" {typed} "
+                and (best is None or len(synonym) > best[0])
+            ):
+                best = (len(synonym), vid)
+    return best[1] if best else None
+
+
+@lru_cache(maxsize=256)
+def _values(
+    key: str, own: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    merged: dict[str, list[str]] = {}
+    for vid, synonyms in (*own, *VALUE_WORDS.get(key, {}).items()):
+        merged.setdefault(vid, []).extend(w for w in (words(s) for s in synonyms) if w)
+    return tuple((vid, tuple(dict.fromkeys(ws))) for vid, ws in merged.items())
+
+
+def taught_value(taught: Taught, key: str, text: str) -> Lesson | None:
+    """The board's lesson for this value of vocabulary `key`, matched folded."""
+    typed = words(text)
+    return next((x for x in taught.values.get(key, ()) if words(x.text) == typed), None)
+
+
+def taught_header(taught: Taught, text: str) -> Lesson | None:
+    typed = words(text)
+    return next((x for x in taught.headers if typed and words(x.text) == typed), None)
