@@ -162,7 +162,10 @@ def _telling_columns(spec: FormSpec, content: Content, table: tuple[int, Header]
     generic = _generic_words()
     count = 0
     for key, col, text in header.columns:
-        if set(words(text).split()) - generic or _valued(spec.table, key, grid, header, col):
+        column = next((c for c in spec.table.columns if c.key == key), None)
+        if column is not None and column.values:  # its cells say it, not its heading:
+            count += _valued(spec.table, key, grid, header, col)  # "Hình thức khen thưởng"
+        elif set(words(text).split()) - generic:  # over "Giấy khen" is no kind column
             count += 1
     return count
 
