@@ -179,6 +179,8 @@ def test_a_strangers_submission_counts_provisionally_and_the_unit_is_told(
     assert f"gửi thay cho đơn vị từ địa chỉ {STRANGER} lúc 09:00 ngày 25/01/2024" in ack.text
     assert "Nếu đơn vị không gửi thư này, đề nghị phản hồi để Ban kiểm tra." in ack.text
     assert STRANGER not in ack.subject and "Muong So" not in ack.subject  # not his subject
+    # nor anywhere in the board's mail: his words would speak with the board's address
+    assert "Bao cao dan van kheo" not in ack.text and "Bao cao dan van kheo" not in ack.html
     notices.send_due(config, at(25, hour=10), ("ack",))
     [sent] = sent_files(config)
     assert sent["To"] == UNIT_KEY
