@@ -193,15 +193,22 @@ def _size(n: int) -> str:
 
 
 @cli.command()
+@click.option(
+    "--once", is_flag=True, help="Poll, send what is due, and exit (for cron or a timer)."
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, once: bool) -> None:
     """Run the service in the foreground (poll every [schedule].poll_minutes)."""
-    from mail_ingest.scheduler import run as run_scheduler
+    from mail_ingest import scheduler
 
     config = _config(ctx)
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger().setLevel(logging.INFO)
-    run_scheduler(config)
+    if once:
+        if not scheduler.once(config):
+            raise MailIngestError("the poll or the sending failed; see the log above")
+        return
+    scheduler.run(config)
 
 
 @cli.command()

@@ -109,12 +109,20 @@ def _idle_watcher(config: Config, on_change: Callable[[], None]) -> IdleWatcher 
     return IdleWatcher(source.connect, folder, on_change, check_interval=5.0)
 
 
-def poll_job(config: Config) -> None:
+def once(config: Config) -> bool:
+    """`run --once`, for boards that schedule with cron or a systemd timer: one poll and
+    what it calls for, under the service's claim; False if either part failed."""
+    with claim(config):
+        return poll_job(config)
+
+
+def poll_job(config: Config) -> bool:
     """One poll, then what it calls for (acknowledgements, a due reminder or report).
 
     Failures are logged and the next run tries again; sending goes on even when the
-    mailbox is unreachable, so a reminder never waits for IMAP.
+    mailbox is unreachable, so a reminder never waits for IMAP. True if both went well.
     """
+    polled = False
     try:
         result = poll_config(config)
     except (TransientError, LockedError) as exc:
@@ -124,16 +132,17 @@ def poll_job(config: Config) -> None:
     except Exception:
         log.exception("poll failed unexpectedly")
     else:
+        polled = True
         log.info(
             "poll done: %d fetched, %d new, %d errors, %d bytes downloaded",
             result.fetched, result.new, result.errors, result.downloaded,
         )  # fmt: skip
-    notify_job(config)
+    return notify_job(config) and polled
 
 
-def notify_job(config: Config) -> None:
+def notify_job(config: Config) -> bool:
     if config.smtp is None:
-        return
+        return True
     try:
         report = send_due(config, datetime.now(config.timezone))
     except LockedError as exc:
@@ -148,3 +157,5 @@ def notify_job(config: Config) -> None:
                 "mail sent: %d, to retry: %d, failed: %d",
                 report.sent, report.retrying, report.failed,
             )  # fmt: skip
+        return True
+    return False

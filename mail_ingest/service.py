@@ -15,14 +15,14 @@ from contextlib import contextmanager
 
 from mail_ingest.config import Config
 from mail_ingest.errors import LockedError
+from mail_ingest.files import private_dir, private_file
 
 
 @contextmanager
 def claim(config: Config) -> Iterator[None]:
     """Held while the service runs; LockedError if it already runs on this store."""
-    path = config.storage / "mail-ingest.service.lock"
-    config.storage.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="ascii") as handle:
+    path = private_dir(config.storage) / "mail-ingest.service.lock"
+    with open(private_file(path), "a+", encoding="ascii") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from mail_ingest.cli import cli
 
-from conftest import CONFIG, Deployment
+from conftest import CONFIG, Deployment, make_message
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 SMTP = '[smtp]\nkind = "file"\npath = "outbox"\nsender = "Ban Dân vận <bdv@example.vn>"\n'
@@ -131,3 +132,18 @@ def test_check_config_warns_about_a_missing_smtp_password(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "warning: smtp.password_env: environment variable I13_SMTP_PASSWORD" in result.output
     assert "(needed to send mail)" in result.output
+
+
+def test_run_once_polls_sends_and_exits_for_cron(sending: Deployment) -> None:
+    readme_says("`mail-ingest run --once` polls, sends what is due, and exits")
+    sent_at = datetime.now(UTC) - timedelta(hours=1)  # an acknowledgement is due for it
+    sending.deliver(make_message("DangUy.MuongSo@example.vn"), sent_at)
+    first = invoke(sending, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert [p.name for p in (sending.root / "outbox").glob("*.eml")]  # the receipt
+    again = invoke(sending, "run", "--once")
+    assert again.exit_code == 0 and len(list((sending.root / "outbox").glob("*.eml"))) == 1
+    # A mailbox it cannot read is a failure cron reports, not a silent exit 0.
+    shutil.rmtree(sending.root / "mail")
+    broken = invoke(sending, "run", "--once")
+    assert broken.exit_code == 1 and "failed" in broken.output
