@@ -14,8 +14,8 @@ import click
 
 from mail_ingest import cli_doubt, corrections
 from mail_ingest import config as config_module
+from mail_ingest.app import open_store
 from mail_ingest.config import Config
-from mail_ingest.pipeline import open_store
 from mail_ingest.store import Attribution, LearnedAddress
 from parsers.text import printable
 
@@ -69,7 +69,7 @@ def review(ctx: click.Context) -> None:
         if not m.guesses:
             click.echo("    guess: none (no unit's name found)")
     cli_doubt.echo_checks(checks, config)  # files the parsers doubt: the board checks them
-    _echo_learned(learned)
+    echo_learned(learned)
 
 
 def _held_line(m: Attribution, tz: ZoneInfo) -> str:
@@ -80,7 +80,7 @@ def _held_line(m: Attribution, tz: ZoneInfo) -> str:
     )
 
 
-def _echo_learned(learned: list[LearnedAddress]) -> None:
+def echo_learned(learned: list[LearnedAddress]) -> None:
     if learned:
         click.echo("Learned addresses (copy them into the unit's `emails` in the config):")
     for a in learned:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import click
 
 from mail_ingest import config as config_module
-from mail_ingest import corrections, report
+from mail_ingest import corrections, standing
+from mail_ingest.app import open_store
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError
-from mail_ingest.pipeline import open_store
 from mail_ingest.store import FileCheck, StoredLesson
 from parsers.model import FIELDS, KINDS, LEVELS
 from parsers.text import printable
@@ -48,7 +48,7 @@ def echo_checks(checks: Sequence[FileCheck], config: Config) -> None:
                 f"confidence {c.parsed.confidence:.0%}"
             )
         )
-        for line in report.doubtful(c.parsed):
+        for line in standing.doubtful(c.parsed):
             click.echo(printable(f"    doubt: {line}"))
         for text in c.parsed.unknown:
             click.echo(printable(f"    unknown: {text}"))

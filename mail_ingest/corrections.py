@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from mail_ingest.config import Config
 from mail_ingest.errors import CorrectionError
-from mail_ingest.pipeline import HELD
+from mail_ingest.outcomes import ASSIGNABLE
 from mail_ingest.store import Attribution, Store
 from rules.requirements import Requirement
 from rules.units import UnitDirectory, address_key
@@ -55,7 +55,7 @@ def assign(
         ids = ", ".join(str(m.id) for m in found)
         raise CorrectionError(f"{ref!r} names several messages ({ids}); give the number")
     message = found[0]
-    if message.outcome not in (*HELD, "submission"):
+    if message.outcome not in ASSIGNABLE:
         raise CorrectionError(
             f"message {message.id} is {message.outcome}: it has no forms to count "
             "(record what the unit sent with `mail-ingest mark` instead)"

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import report
-from mail_ingest.pipeline import PollResult, open_store, poll_config
+from mail_ingest import standing
+from mail_ingest.app import open_store, poll_config
+from mail_ingest.pipeline import PollResult
 from mail_ingest.samples import SampleEntry, mau01_docx, mau01_xlsx, mau02_docx
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -145,8 +146,8 @@ def run(workspace: Path | None, console: Console | None = None) -> Outcome:
     config = config_module.load(config_path)
     result = poll_config(config)
     with open_store(config) as store:
-        statuses = report.compute(config, store, NOW)
-    console.print(report.as_table(statuses, config.timezone, NOW))
+        statuses = standing.compute(config, store, NOW)
+    console.print(standing.as_table(statuses, config.timezone, NOW))
     console.print(
         f"\nIngested {result.new} messages ({', '.join(f'{k} {v}' for k, v in sorted(result.outcomes.items()))}).\n"
         f"Workspace: {root}\n"

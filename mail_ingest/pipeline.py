@@ -23,6 +23,7 @@ from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError, MessageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
+from mail_ingest.outcomes import Outcome
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.vocabulary import NOTHING_TAUGHT, Taught
 from rules import authres
@@ -34,21 +35,6 @@ log = logging.getLogger(__name__)
 # Called after each message with (messages done, messages planned if known).
 Progress = Callable[[int, int | None], None]
 
-# submission: from a unit (its address, or its name with enough confidence: provisional,
-# the unit is told, notices.acknowledgements), counts;
-# needs-review: a unit's name is there but not certainly (weak or two close units), or
-# spelt with look-alike letters, or the board's server says the From may be forged
-# (review_reason says which): held for `mail-ingest review`; unknown-sender: no unit
-# guessed at all, held;
-# auto-reply, bounce, mailing-list: never count;
-# ignored: not from a unit, no attachment, no unit named in the subject (header only);
-# too-large: over mailbox.max_message_bytes, not downloaded (header only);
-# error: could not be read at all (the error column says why).
-OUTCOMES = (
-    "submission", "needs-review", "unknown-sender", "auto-reply", "bounce", "mailing-list",
-    "ignored", "too-large", "error",
-)  # fmt: skip
-HELD = ("needs-review", "unknown-sender")  # what `mail-ingest review` lists
 _BODY_HEAD, _BODY_TAIL = 3000, 1500  # the greeting and the signature; not every quoted reply
 # A poll stops taking new messages after this long, so the store lock is released (the
 # scheduler, `assign`, `mark` wait for it); what is left is read by the next poll.
@@ -73,7 +59,7 @@ class PollResult:
 
     @property
     def errors(self) -> int:
-        return self.outcomes["error"]
+        return self.outcomes[Outcome.ERROR]
 
 
 def poll(
@@ -103,7 +89,7 @@ def poll(
         for fetched in source.fetch_new(store):
             result.fetched += 1
             record = _process_once(fetched, store, archive, matcher, specs, authserv_id, taught)
-            pending = source.acts and record.outcome == "submission"
+            pending = source.acts and record.outcome == Outcome.SUBMISSION
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
             if store.record(record, *position, action_pending=pending):
                 result.new += 1
@@ -161,7 +147,7 @@ def _unread(fetched: FetchedMessage, digest: str) -> MessageRecord:
         subject=None,
         received_at=fetched.received_at,
         unit_id=None,
-        outcome="error",
+        outcome=Outcome.ERROR,
         headers_only=fetched.partial is not None,
         gm_msgid=fetched.gm_msgid,
         header_sha256=mime.header_digest(fetched.raw),
@@ -210,14 +196,14 @@ def process(
     if mail.structure_error is not None:
         return replace(base, error=mail.structure_error)
     if fetched.partial == "ours":  # our own report or receipt, back in All Mail
-        return replace(base, outcome="ignored")
+        return replace(base, outcome=Outcome.IGNORED)
     robot = classify(mail.headers)
     if robot is not None:
-        return replace(base, outcome=robot, failed_recipients=mail.failed_recipients)
+        return replace(base, outcome=Outcome(robot), failed_recipients=mail.failed_recipients)
     if fetched.partial == "too-large":
-        return replace(base, outcome="too-large", error=_too_large(fetched.size))
+        return replace(base, outcome=Outcome.TOO_LARGE, error=_too_large(fetched.size))
     if fetched.partial is not None:  # a copy is recorded as the message it copies
-        return replace(base, outcome="ignored")
+        return replace(base, outcome=Outcome.IGNORED)
     subject = mail.subject or ""
     # One budget for the message's files; an archive adds a row per file inside it.
     attachments = read_attachments(mail.attachments, subject, specs, taught)
@@ -225,7 +211,7 @@ def process(
     # The board's server says the From may be forged: held, even from a unit's address.
     forged = authres.review_reason(authres.header_fields(fetched.raw), authserv_id)
     if forged:
-        outcome = "needs-review" if record.outcome == "submission" else record.outcome
+        outcome = Outcome.NEEDS_REVIEW if record.outcome == Outcome.SUBMISSION else record.outcome
         reason = "; ".join(r for r in (record.review_reason, forged) if r)
         record = replace(record, outcome=outcome, review_reason=reason)
     return replace(record, attachments=attachments)
@@ -242,10 +228,10 @@ def _attribute(
     if found.unit_id is not None:
         by_name = found.evidence not in ("address", "learned-address")
         return replace(
-            base, outcome="submission", unit_id=found.unit_id, evidence=found.evidence,
+            base, outcome=Outcome.SUBMISSION, unit_id=found.unit_id, evidence=found.evidence,
             confidence=found.confidence, guesses=found.guesses if by_name else (),
         )  # fmt: skip
-    outcome = "needs-review" if found.guesses else "unknown-sender"
+    outcome = Outcome.NEEDS_REVIEW if found.guesses else Outcome.UNKNOWN_SENDER
     return replace(base, outcome=outcome, guesses=found.guesses, review_reason=found.review_reason)
 
 
@@ -281,7 +267,7 @@ def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview
             return "ours"
         if preview.has_attachment or units.by_sender(mail.sender_address or "") is not None:
             return True
-        if classify(mail.headers) == "bounce":
+        if classify(mail.headers) == Outcome.BOUNCE:
             return True  # delivery reports about our own mail are read in full
         return bool(mail.subject and matcher.identify("", {"subject": mail.subject}).guesses)
 
@@ -300,23 +286,3 @@ def open_source(
 
     units = UnitDirectory(config.units, learned)  # a learned address's "đã gửi" is read too
     return ImapSource(box, wanted=wanted(units, own), timezone=config.timezone)
-
-
-def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
-    """One cycle for a deployment: its store, its archive, its mailbox, under the store lock."""
-    with open_store(config) as store, store.lock():
-        learned = {a.address: a.unit_id for a in store.learned_addresses()}
-        return poll(
-            open_source(config, learned, store.own_message_ids()),
-            store,
-            Archive(config.storage / "archive"),
-            UnitDirectory(config.units),
-            config.forms,
-            progress,
-            config.matching,
-            config.mailbox.authserv_id,
-        )
-
-
-def open_store(config: Config) -> Store:
-    return Store(config.storage / "mail-ingest.sqlite3")

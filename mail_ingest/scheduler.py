@@ -18,16 +18,16 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from mail_ingest.app import App
 from mail_ingest.config import Config
 from mail_ingest.errors import LockedError, MailIngestError, TransientError
 from mail_ingest.idle import IdleWatcher
 from mail_ingest.imap import ImapSource
-from mail_ingest.notices import send_due
-from mail_ingest.pipeline import poll_config
 from mail_ingest.service import claim
 
 log = logging.getLogger(__name__)
@@ -39,20 +39,25 @@ def run(config: Config) -> None:
         _run(config)
 
 
-def _run(config: Config) -> None:
-    scheduler = BlockingScheduler(timezone=config.timezone)
-    wake = threading.Event()  # mail arrived: poll now, or again right after the running poll
+def build_scheduler(
+    config: Config,
+    scheduler: BaseScheduler | None = None,
+    wake: threading.Event | None = None,
+) -> BaseScheduler:
+    """The service's jobs on `scheduler` (a BlockingScheduler by default), not started and
+    without signal handlers, so their triggers and misfire settings can be looked at.
 
-    def poll_now() -> None:
-        wake.set()
-        with suppress(JobLookupError):
-            scheduler.modify_job("poll", next_run_time=datetime.now(config.timezone))
+    `wake` is set when mail arrived (poll_now): the poll runs now, or again right after
+    the running one.
+    """
+    scheduler = scheduler if scheduler is not None else BlockingScheduler(timezone=config.timezone)
+    wake = wake if wake is not None else threading.Event()
 
     def poll() -> None:
         wake.clear()
         poll_job(config)
         if wake.is_set():
-            poll_now()
+            poll_now(scheduler, config, wake)
 
     scheduler.add_job(
         poll,
@@ -72,7 +77,20 @@ def _run(config: Config) -> None:
             args=[config], id=job, name=f"send the {job}", max_instances=1, coalesce=True,
             misfire_grace_time=None,
         )  # fmt: skip
-    watcher = _idle_watcher(config, poll_now)
+    return scheduler
+
+
+def poll_now(scheduler: BaseScheduler, config: Config, wake: threading.Event) -> None:
+    """Mail arrived: run the poll job now (or right after the running one)."""
+    wake.set()
+    with suppress(JobLookupError):
+        scheduler.modify_job("poll", next_run_time=datetime.now(config.timezone))
+
+
+def _run(config: Config) -> None:
+    wake = threading.Event()
+    scheduler = build_scheduler(config, wake=wake)
+    watcher = _idle_watcher(config, lambda: poll_now(scheduler, config, wake))
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: finishing the current job, then stopping", signal.strsignal(signum))
@@ -124,7 +142,7 @@ def poll_job(config: Config) -> bool:
     """
     polled = False
     try:
-        result = poll_config(config)
+        result = App(config).poll()
     except (TransientError, LockedError) as exc:
         log.warning("poll skipped: %s", exc)
     except MailIngestError as exc:
@@ -144,7 +162,7 @@ def notify_job(config: Config) -> bool:
     if config.smtp is None:
         return True
     try:
-        report = send_due(config, datetime.now(config.timezone))
+        report = App(config).send_due(datetime.now(config.timezone))
     except LockedError as exc:
         log.info("sending postponed: %s", exc)
     except MailIngestError as exc:

@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mail_ingest.report import LABELS, Notes, doubts, notes_of
+from mail_ingest.standing import LABELS, Notes, doubts, notes_of
 from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
 from parsers.text import printable
 from rules.status import UnitStatus
@@ -52,8 +52,8 @@ def build(
     unknown: Sequence[tuple[str, int]] = (),
 ) -> bytes:
     """The workbook's bytes; `held` are messages awaiting review (received, sender, subject);
-    `notes` (report.notes) are shown beside the statuses they concern; `checks`
-    (report.check_rows) the files waiting for the board's check; `unknown` what the parsers
+    `notes` (standing.notes) are shown beside the statuses they concern; `checks`
+    (standing.check_rows) the files waiting for the board's check; `unknown` what the parsers
     met and did not know, with how often."""
     book = Workbook()
     status_sheet = book.active
@@ -84,7 +84,7 @@ def _status(
                ("Biểu mẫu đã nhận", 16), ("Số nội dung", 9),
                ("Vấn đề cần khắc phục", 70)]  # fmt: skip
     noted = [notes_of(s, notes) for s in statuses]
-    if any(noted):  # a person decided, or mail counts only provisionally (report.notes)
+    if any(noted):  # a person decided, or mail counts only provisionally (standing.notes)
         columns.append(("Ghi chú", 50))
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     _header(sheet, columns, row=3)

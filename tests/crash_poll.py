@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mail_ingest import config, pipeline  # noqa: E402
+from mail_ingest import app, config, pipeline  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
         return process(fetched, digest, units, specs, **options)
 
     pipeline.process = dying  # type: ignore[assignment]
-    result = pipeline.poll_config(config.load(Path(sys.argv[1])))
+    result = app.poll_config(config.load(Path(sys.argv[1])))
     print(result.fetched, result.new)
 
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from mail_ingest import config as config_module
-from mail_ingest import notices
-from mail_ingest.pipeline import open_store, poll_config
+from mail_ingest import decisions
+from mail_ingest.app import open_store, poll_config
 from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 
 from conftest import CONFIG, Deployment, make_message
@@ -46,7 +46,7 @@ def test_a_read_zip_and_a_scan_are_worded_as_what_happened(tmp_path: Path) -> No
     config = config_module.load(deployment.config)
     poll_config(config)
     with open_store(config) as store:
-        [ack] = notices.due(config, store, received + timedelta(minutes=5), ("ack",))
+        [ack] = decisions.due(config, store, received + timedelta(minutes=5), ("ack",))
     assert "xem đề nghị bên dưới" not in ack.text
     assert "- Tệp “hồ sơ.zip”: tệp nén, đã mở và đọc 2 tệp bên trong" in ack.text
     assert "- Tệp “hồ sơ.zip/Mẫu 01.xlsx”: " in ack.text

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import demo, notices, report
-from mail_ingest.pipeline import open_store
+from mail_ingest import decisions, demo, standing
+from mail_ingest.app import open_store
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST, LAST = date(2024, 1, 20), date(2024, 2, 16)
@@ -34,10 +34,10 @@ def test_four_weeks_of_notices(tmp_path: Path) -> None:
         while day <= LAST:
             for hour in (8, 17):
                 now = datetime(day.year, day.month, day.day, hour, 30, tzinfo=TZ)
-                mails = notices.due(config, store, now)
-                notices.send(config, store, now, mails)
+                mails = decisions.due(config, store, now)
+                decisions.send(config, store, now, mails)
                 if hour == 8:
-                    statuses = {s.unit.id: s.status for s in report.compute(config, store, now)}
+                    statuses = {s.unit.id: s.status for s in standing.compute(config, store, now)}
                     for m in mails:
                         if m.key.startswith("remind:"):
                             unit = m.key.split(":")[1]

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mail_ingest import config as config_module
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
-from mail_ingest.pipeline import open_store
 from mail_ingest.store import Store
 
 from conftest import CONFIG, Deployment

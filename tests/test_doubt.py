@@ -20,9 +20,9 @@ from click.testing import CliRunner, Result
 
 import parsers
 from mail_ingest import config as config_module
-from mail_ingest import notices, workbook
+from mail_ingest import decisions, workbook
+from mail_ingest.app import open_store, poll_config
 from mail_ingest.cli import cli
-from mail_ingest.pipeline import open_store, poll_config
 from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 from mail_ingest.store import MessageRecord, StoredAttachment
 from parsers.model import ParsedFile, Problem
@@ -110,10 +110,10 @@ def test_a_doubtful_reading_waits_for_the_board_and_no_unit_hears_of_it(tmp_path
 
     config = config_module.load(deployment.config)
     with open_store(config) as store:
-        [ack] = notices.due(config, store, RECEIVED + timedelta(minutes=5), ("ack",))
+        [ack] = decisions.due(config, store, RECEIVED + timedelta(minutes=5), ("ack",))
         # Reminders are due on 26/01 (-3 from the 31st falls on a Sunday) and after.
-        later = notices.due(config, store, datetime.fromisoformat("2024-01-26T09:00+07:00"))
-        report_day = notices.due(config, store, datetime.fromisoformat("2024-01-29T18:00+07:00"))
+        later = decisions.due(config, store, datetime.fromisoformat("2024-01-26T09:00+07:00"))
+        report_day = decisions.due(config, store, datetime.fromisoformat("2024-01-29T18:00+07:00"))
     for text in (ack.text, ack.html or ""):
         assert "Đề nghị đơn vị kiểm tra, bổ sung" not in text
         assert DOUBT not in text and "Mới đăng ký" not in text and INFERRED not in text
@@ -227,8 +227,8 @@ def test_a_reworded_kind_heading_never_makes_a_complete_unit_incomplete(tmp_path
     poll_config(config)
     assert status_row(deployment)["status"] in ("on_time", "checking")
     with open_store(config) as store:
-        [ack] = notices.due(config, store, RECEIVED + timedelta(minutes=5), ("ack",))
-        reminders = notices.due(config, store, datetime.fromisoformat("2024-01-26T09:00+07:00"))
+        [ack] = decisions.due(config, store, RECEIVED + timedelta(minutes=5), ("ack",))
+        reminders = decisions.due(config, store, datetime.fromisoformat("2024-01-26T09:00+07:00"))
     assert "Đề nghị đơn vị kiểm tra, bổ sung" not in ack.text
     assert not [m for m in reminders if m.key.startswith("remind:xa-muong-so")]
 

@@ -25,8 +25,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mail_ingest import config as config_module
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
-from mail_ingest.pipeline import open_store
 from mail_ingest.samples import SampleEntry, mau01_docx, mau01_xlsx, mau02_docx
 
 from conftest import CONFIG, TZ, Deployment

@@ -27,12 +27,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from click.testing import CliRunner
 
-from mail_ingest import config, notices
+from mail_ingest import config, decisions
+from mail_ingest.app import open_store
 from mail_ingest.archive import Archive
 from mail_ingest.cli import cli
+from mail_ingest.delivery import FileTransport
 from mail_ingest.errors import ConfigError
-from mail_ingest.notify import FileTransport
-from mail_ingest.pipeline import open_store
 from mail_ingest.store import Store
 from rules.calendar import reminder_days
 
@@ -264,7 +264,7 @@ def assert_scheduler_computes(c: config.Config) -> None:
     with open_store(c) as store:
         for moment in moments:
             assert moment - c.notify.ack_max_age < moment
-            notices.due(c, store, moment, force=True)
+            decisions.due(c, store, moment, force=True)
             for r in c.requirements:
                 for unit in c.units:
                     for period in r.schedule.periods(unit.id, tz, moment):
@@ -441,7 +441,7 @@ def test_everything_the_service_writes_is_private_whatever_the_umask(tmp_path: P
         with open_store(c) as store, store.lock():
             digest = Archive(storage / "archive").put(b"Subject: hi\r\n\r\nbody\r\n")
             now = datetime(2024, 1, 31, 18, tzinfo=c.timezone)
-            notices.send(c, store, now, notices.due(c, store, now, force=True))  # keeps reports
+            decisions.send(c, store, now, decisions.due(c, store, now, force=True))  # keeps reports
             open_modes = {path.name: mode(path) for path in database}  # -wal, -shm: while open
             lock_mode = mode(storage / "mail-ingest.lock")
         outbox = FileTransport(tmp_path / "outbox" / "sub")

@@ -31,9 +31,9 @@ import pytest
 from click.testing import CliRunner
 
 from mail_ingest import config as config_module
-from mail_ingest import notices
+from mail_ingest import decisions
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
-from mail_ingest.pipeline import open_store
 from mail_ingest.store import OutboxItem
 from parsers.text import printable
 
@@ -112,7 +112,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
     config = config_module.load(config_path)
     with open_store(config) as store:
-        notices.send(config, store, NOW, notices.due(config, store, NOW))
+        decisions.send(config, store, NOW, decisions.due(config, store, NOW))
         outbox = store.outbox()
         failing = set(store.failing_addresses())
         db = store._db

@@ -20,11 +20,12 @@ from imapclient import IMAPClient
 
 from mail_ingest import config as config_module
 from mail_ingest import corrections, mime
+from mail_ingest.app import open_store
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Preview
-from mail_ingest.pipeline import CRASHED, open_store, poll, process, wanted
+from mail_ingest.pipeline import CRASHED, poll, process, wanted
 from mail_ingest.store import MessageRecord, Store
 from rules.units import Unit, UnitDirectory
 

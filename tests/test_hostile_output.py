@@ -25,14 +25,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
-from test_notify import SENDER, Inbox, smtp  # noqa: F401  (smtp: the aiosmtpd fixture)
+from test_delivery import SENDER, Inbox, smtp  # noqa: F401  (smtp: the aiosmtpd fixture)
 
 from mail_ingest import config as config_module
-from mail_ingest import demo, notices, notify, report
+from mail_ingest import decisions, delivery, demo, standing
+from mail_ingest.app import open_store, poll_config
 from mail_ingest.cli import cli
 from mail_ingest.config import Config, SmtpConfig
-from mail_ingest.notify import MAX_ATTEMPTS, FileTransport, Outgoing, SmtpTransport
-from mail_ingest.pipeline import open_store, poll_config
+from mail_ingest.delivery import MAX_ATTEMPTS, FileTransport, Outgoing, SmtpTransport
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.text import printable
@@ -110,7 +110,7 @@ def submission(
 
 
 def report_workbook(config: Config, store: Store) -> bytes:
-    [mail] = notices.due(config, store, NOW, ("report",), force=True)
+    [mail] = decisions.due(config, store, NOW, ("report",), force=True)
     return mail.attachments[0].data
 
 
@@ -166,7 +166,7 @@ def test_a_bel_in_a_held_subject_does_not_stop_any_mail(campaign: Config) -> Non
         now = datetime(2024, 1, 26, 17, 30, tzinfo=campaign.timezone)
         bel = "Gửi\x07 biểu\x1b[0m"
         held(store, 0, bel, "\x07 <x@stranger.example>", received=now - timedelta(hours=8))
-        sent = notices.send(campaign, store, now, notices.due(campaign, store, now))
+        sent = decisions.send(campaign, store, now, decisions.due(campaign, store, now))
         keys = {i.key.split(":")[0] for i in store.outbox() if i.status == "sent"}
     assert sent.failed == 0 and {"ack", "remind", "report"} <= keys
 
@@ -201,7 +201,7 @@ def test_an_uncomposable_mail_is_recorded_failed_and_the_others_go(
                     text="Kính gửi", auto="auto-replied")  # fmt: skip
     bad = replace(good, key="ack:<bad@example.vn>", to=(to,))
     with open_store(campaign) as store:
-        sent = notices.send(campaign, store, NOW, [bad, good])
+        sent = decisions.send(campaign, store, NOW, [bad, good])
         items = {i.key: i for i in store.outbox()}
     assert items["ack:<good@example.vn>"].status == "sent" and sent.failed == 0
     bad_item = items["ack:<bad@example.vn>"]
@@ -218,9 +218,10 @@ def test_headers_carry_no_strangers_line_breaks_or_controls() -> None:
         name = f"Đơn vị {dirt} x"
         out = Outgoing(
             key="k", to=(f'"{name}" <muongso@example.vn>',), subject=f"Về: {dirt} thư",
-            text=f"Tiêu đề: {dirt}", attachments=(notify.Attachment(f"a{dirt}.xlsx", "a/b", b""),),
+            text=f"Tiêu đề: {dirt}",
+            attachments=(delivery.Attachment(f"a{dirt}.xlsx", "a/b", b""),),
         )  # fmt: skip
-        raw = bytes(notify.compose(out, SENDER, NOW))
+        raw = bytes(delivery.compose(out, SENDER, NOW))
         parsed = email.message_from_bytes(raw, policy=policy.default)
         assert parsed["Bcc"] is None
         assert [a.addr_spec for a in parsed["To"].addresses] == ["muongso@example.vn"]
@@ -235,11 +236,11 @@ def test_headers_carry_no_strangers_line_breaks_or_controls() -> None:
 def test_an_item_at_max_attempts_is_failed_not_pending(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as store:
         out = Outgoing(key="ack:<m@example.vn>", to=("a@example.vn",), subject="s", text="t")
-        notify.enqueue(store, out, SENDER, NOW)
+        delivery.enqueue(store, out, SENDER, NOW)
         [item] = store.outbox()
         for _ in range(MAX_ATTEMPTS):  # left so by an older version, retrying forever
             store.outbox_mark(item.id, "pending", attempt=True)
-        report = notify.deliver(store, FileTransport(tmp_path / "out"), SENDER, NOW)
+        report = delivery.deliver(store, FileTransport(tmp_path / "out"), SENDER, NOW)
         assert (report.sent, report.failed, store.outbox()[0].status) == (0, 1, "failed")
 
 
@@ -248,8 +249,8 @@ def test_a_100_kb_message_id_is_sent_once_with_bounded_names(campaign: Config) -
     mail = Outgoing(key=f"ack:{huge}", to=("muongso@example.vn",), subject="Đã nhận",
                     text="Kính gửi", auto="auto-replied", in_reply_to=huge)  # fmt: skip
     with open_store(campaign) as store:
-        assert notices.send(campaign, store, NOW, [mail]).sent == 1
-        assert notices.send(campaign, store, NOW, [mail]).sent == 0  # its key is still its key
+        assert decisions.send(campaign, store, NOW, [mail]).sent == 1
+        assert decisions.send(campaign, store, NOW, [mail]).sent == 0  # its key is still its key
         assert store.outbox_has(mail.key)
         [item] = [i for i in store.outbox() if i.key.startswith("ack:<aaa")]
     assert len(item.key) <= 200
@@ -268,7 +269,7 @@ def test_the_daily_cap_lets_exactly_cap_mails_through(campaign: Config) -> None:
         for i in range(4)
     ]  # fmt: skip
     with open_store(capped) as store:
-        assert notices.send(capped, store, NOW, mails).sent == 3
+        assert decisions.send(capped, store, NOW, mails).sent == 3
         assert not store.outbox_has("ack:<m3@example.vn>")
 
 
@@ -342,8 +343,8 @@ def sent_ack(
     with open_store(config) as store:
         out = Outgoing(key="ack:<m1@example.vn>", to=("Mường So <muongso@example.vn>",),
                        subject="Đã nhận", text="Kính gửi", auto="auto-replied")  # fmt: skip
-        notify.enqueue(store, out, SENDER, NOW)
-        assert notify.deliver(store, SmtpTransport(smtp_config), SENDER, NOW).sent == 1
+        delivery.enqueue(store, out, SENDER, NOW)
+        assert delivery.deliver(store, SmtpTransport(smtp_config), SENDER, NOW).sent == 1
     [message] = inbox.messages()
     return deployment, config, str(message["Message-ID"])
 
@@ -402,7 +403,7 @@ def test_cli_prints_strangers_text_inert(campaign: Config, tmp_path: Path) -> No
              guesses=(Guess("xa-muong-so", 50, "subject"),))  # fmt: skip
         submission(store, 0, [f"Mô hình {dirty}"], f"=HYPERLINK(1) {dirty}", unit="cq-ttyt")
         out = Outgoing(key=f"ack:<{dirty}@x>", to=("a@example.vn",), subject="s", text="t")
-        notify.enqueue(store, out, SENDER, NOW)
+        delivery.enqueue(store, out, SENDER, NOW)
         store.learn_address("learned@example.vn", "xa-muong-so", f"by {dirty}", None)
     runner = CliRunner()
     config = str(campaign.path)
@@ -424,8 +425,8 @@ def test_cli_prints_strangers_text_inert(campaign: Config, tmp_path: Path) -> No
 
 def test_status_csv_cells_never_start_a_formula(campaign: Config) -> None:
     with open_store(campaign) as store:
-        statuses = report.compute(campaign, store, NOW)
+        statuses = standing.compute(campaign, store, NOW)
     starts = [replace(s, problems=(text,)) for s, text in zip(statuses, itertools.cycle(hostile()))]
-    cells = [c for row in csv.reader(io.StringIO(report.as_csv(starts))) for c in row]
+    cells = [c for row in csv.reader(io.StringIO(standing.as_csv(starts))) for c in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert "'=cmd|' /C calc'!A0" in cells or "'=1+1" in cells

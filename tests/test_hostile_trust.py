@@ -26,10 +26,10 @@ from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
 from mail_ingest import config as config_module
-from mail_ingest import notices
+from mail_ingest import decisions
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
 from mail_ingest.config import Config
-from mail_ingest.pipeline import open_store
 from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 from rules import authres
 from rules.matching import UnitMatcher
@@ -92,9 +92,9 @@ def load(board: Deployment) -> Config:
     return config_module.load(board.config)
 
 
-def acks(config: Config, now: datetime) -> list[notices.Outgoing]:
+def acks(config: Config, now: datetime) -> list[decisions.Outgoing]:
     with open_store(config) as store:
-        return [m for m in notices.due(config, store, now, ("ack",))]
+        return [m for m in decisions.due(config, store, now, ("ack",))]
 
 
 def packed_from(address: str) -> str:
@@ -130,7 +130,7 @@ def test_an_ack_goes_only_to_the_single_parsed_address(tmp_path: Path, at: At) -
     config = load(board)
     [ack] = acks(config, at(25, hour=10))
     assert ack.to == (UNIT,)  # as parsed from the From header
-    notices.send_due(config, at(25, hour=10), ("ack",))
+    decisions.send_due(config, at(25, hour=10), ("ack",))
     [sent] = sent_files(config)
     assert sent["To"] == UNIT and sent["Bcc"] is None and sent["Cc"] is None
     raw = sent.as_string()
@@ -181,7 +181,7 @@ def test_a_strangers_submission_counts_provisionally_and_the_unit_is_told(
     assert STRANGER not in ack.subject and "Muong So" not in ack.subject  # not his subject
     # nor anywhere in the board's mail: his words would speak with the board's address
     assert "Bao cao dan van kheo" not in ack.text and "Bao cao dan van kheo" not in ack.html
-    notices.send_due(config, at(25, hour=10), ("ack",))
+    decisions.send_due(config, at(25, hour=10), ("ack",))
     [sent] = sent_files(config)
     assert sent["To"] == UNIT_KEY
 
@@ -197,7 +197,7 @@ def test_a_strangers_submission_counts_provisionally_and_the_unit_is_told(
 
     # The daily report and its workbook say it too.
     with open_store(config) as store:
-        report = next(m for m in notices.due(config, store, at(10, 2, 18), ("report",)))
+        report = next(m for m in decisions.due(config, store, at(10, 2, 18), ("report",)))
     assert f"- Đảng ủy xã Mường So: {note}" in report.text
     book = load_workbook(io.BytesIO(report.attachments[0].data))
     sheet = book["Tình trạng"]
@@ -242,7 +242,7 @@ def test_a_flood_in_a_units_name_leaves_the_units_own_mail_answered(tmp_path: Pa
     board.deliver(make_message(UNIT, files=forms("Đảng ủy xã Mường So")), at(25, minute=30))
     invoke(board, "poll")
     config = load(board)
-    notices.send_due(config, at(25, hour=10), ("ack",))
+    decisions.send_due(config, at(25, hour=10), ("ack",))
     with open_store(config) as store:
         keys = sorted(i.key.partition(":")[0] for i in store.outbox())
     cap = config.notify.daily_cap
@@ -282,7 +282,7 @@ def test_over_smtp_the_envelope_holds_only_the_units_addresses(
     board.deliver(mail, at(25))
     board.deliver(message(packed_from(UNIT), files=forms("y")), at(25, minute=5))
     invoke(board, "poll")
-    report = notices.send_due(load(board), at(25, hour=10), ("ack",))
+    report = decisions.send_due(load(board), at(25, hour=10), ("ack",))
     assert report.sent == 2
     assert sorted(tuple(e.rcpt_tos) for e in inbox.received) == [(UNIT,), (UNIT_KEY,)]
     for envelope in inbox.received:

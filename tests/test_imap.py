@@ -23,11 +23,11 @@ from imapclient import IMAPClient
 
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
+from mail_ingest.delivery import Outgoing, enqueue
 from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
 from mail_ingest.mime import Attachment
-from mail_ingest.notify import Outgoing, enqueue
 from mail_ingest.pipeline import PollResult, poll, process, wanted
 from mail_ingest.samples import SampleEntry, mau01_xlsx
 from mail_ingest.store import Store

@@ -18,10 +18,10 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import demo, notices
+from mail_ingest import decisions, demo
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
 from mail_ingest.config import Config
-from mail_ingest.pipeline import open_store
 from rules.deadlines import Deadline
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -33,7 +33,7 @@ def deployment(tmp_path: Path) -> tuple[Config, Path]:
     return config_module.load(outcome.config), outcome.config
 
 
-def reports(mails: list[notices.Outgoing]) -> list[str]:
+def reports(mails: list[decisions.Outgoing]) -> list[str]:
     return [m.key for m in mails if m.key.startswith("report:")]
 
 
@@ -42,13 +42,13 @@ def test_a_new_deployment_sends_no_report_for_yesterday(deployment: tuple[Config
     with open_store(config) as store:
         first = store.first_poll()  # the demo has just polled: this deployment's start
         assert first is not None
-        assert reports(notices.due(config, store, first + timedelta(minutes=1))) == []
+        assert reports(decisions.due(config, store, first + timedelta(minutes=1))) == []
         local = first.astimezone(TZ)
         at = datetime.combine(local.date(), config.notify.report_at, tzinfo=TZ)
         if at < first:
             at += timedelta(days=1)  # started after today's report time: tomorrow's
         later = at + timedelta(minutes=1)
-        assert reports(notices.due(config, store, later)) == [f"report:{at.date()}"]
+        assert reports(decisions.due(config, store, later)) == [f"report:{at.date()}"]
 
 
 def test_the_reminder_moved_onto_the_due_day_is_not_overdue(
@@ -61,14 +61,14 @@ def test_the_reminder_moved_onto_the_due_day_is_not_overdue(
     ]
     config = replace(config, requirements=tuple(friday_due))
     with open_store(config) as store:
-        mails = notices.due(config, store, datetime(2024, 2, 2, 8, 30, tzinfo=TZ), ("remind",))
+        mails = decisions.due(config, store, datetime(2024, 2, 2, 8, 30, tzinfo=TZ), ("remind",))
     moved = [m for m in mails if m.key.endswith(":1")]
     assert moved
     for mail in moved:
         assert "Thời hạn đã qua" not in mail.text
         assert "Đề nghị đơn vị hoàn thiện và gửi về đúng thời hạn." in mail.text
     with open_store(config) as store:
-        late = notices.due(config, store, datetime(2024, 2, 5, 8, 30, tzinfo=TZ), ("remind",))
+        late = decisions.due(config, store, datetime(2024, 2, 5, 8, 30, tzinfo=TZ), ("remind",))
     assert all("Thời hạn đã qua" in m.text for m in late)  # after the cutoff, it has passed
 
 
@@ -77,7 +77,7 @@ def test_reports_folder_keeps_exactly_what_was_sent(deployment: tuple[Config, Pa
     folder = config.storage / "reports"
     now = datetime(2024, 2, 5, 17, 30, tzinfo=TZ)
     with open_store(config) as store:
-        mails = notices.due(config, store, now)
+        mails = decisions.due(config, store, now)
         assert reports(mails) == ["report:2024-02-05"]
         assert not folder.exists() or not list(folder.iterdir())  # a decision writes nothing
     dry = CliRunner().invoke(
@@ -86,8 +86,8 @@ def test_reports_folder_keeps_exactly_what_was_sent(deployment: tuple[Config, Pa
     assert dry.exit_code == 0, dry.output
     assert not folder.exists() or not list(folder.iterdir())  # nor does a dry run
     with open_store(config) as store:
-        notices.send(config, store, now, mails)
-        notices.send(config, store, now, notices.due(config, store, now))  # again: nothing new
+        decisions.send(config, store, now, mails)
+        decisions.send(config, store, now, decisions.due(config, store, now))  # again: nothing new
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["bao-cao-tinh-hinh-2024-02-05.html", "bao-cao-tinh-hinh-2024-02-05.xlsx"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from mail_ingest import config as config_module
-from mail_ingest import notices
+from mail_ingest import decisions
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
-from mail_ingest.notify import Outgoing
-from mail_ingest.pipeline import open_store
+from mail_ingest.delivery import Outgoing
 
 from conftest import CONFIG, Deployment
 
@@ -31,7 +31,7 @@ def test_an_unsendable_mail_fails_alone_and_health_says_so(tmp_path: Path) -> No
     bad = Outgoing("ack:<bad@example.vn>", ("Đảng ủy <đảnguỷ@example.vn>",), "Đã nhận", "x")
     good = Outgoing("ack:<good@example.vn>", ("vanphong@example.vn",), "Đã nhận", "y")
     with open_store(config) as store:
-        result = notices.send(config, store, now, [bad, good])
+        result = decisions.send(config, store, now, [bad, good])
         states = {i.key: i.status for i in store.outbox()}
     assert result.sent == 1
     assert states == {"ack:<bad@example.vn>": "failed", "ack:<good@example.vn>": "sent"}
@@ -57,7 +57,7 @@ def test_mail_waiting_for_hours_makes_health_fail(tmp_path: Path) -> None:
     config = config_module.load(deployment.config)
     then = datetime.now(UTC) - timedelta(hours=7)
     with open_store(config) as store:
-        notices.send(config, store, then, [])  # nothing: just the outbox exists
+        decisions.send(config, store, then, [])  # nothing: just the outbox exists
         store.outbox_add("remind:x", ["vanphong@example.vn"], "Nhắc", b"raw", then)
     with sqlite3.connect(tmp_path / "data" / "mail-ingest.sqlite3") as db:
         db.execute(

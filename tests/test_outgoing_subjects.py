@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mail_ingest.notify import MAX_SUBJECT, Outgoing, compose
+from mail_ingest.delivery import MAX_SUBJECT, Outgoing, compose
 
 NOW = datetime(2024, 1, 25, 9, 0, tzinfo=UTC)
 SENDER = "Ban Dân vận Huyện ủy Phong Thổ <bandanvan@phongtho.example.vn>"

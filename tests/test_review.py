@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mail_ingest import config as config_module
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
 from mail_ingest.errors import ConfigError
-from mail_ingest.pipeline import open_store
 from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
 
 from conftest import CONFIG, Deployment, make_message

@@ -9,15 +9,15 @@ import openpyxl
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import demo, report, workbook
-from mail_ingest.pipeline import open_store
+from mail_ingest import demo, standing, workbook
+from mail_ingest.app import open_store
 
 
 def test_status_consolidated_and_held_sheets(tmp_path: Path) -> None:
     outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
     config = config_module.load(outcome.config)
     with open_store(config) as store:
-        statuses = report.compute(config, store, demo.NOW)
+        statuses = standing.compute(config, store, demo.NOW)
     held = [{"received": "08:00 03/02/2024", "sender": "lo.pao@gmail.com",
              "subject": "bao cao DVK", "guesses": "Đảng ủy xã Dào San (82%)"}]  # fmt: skip
     data = workbook.build(statuses, demo.NOW, config.timezone, held)

@@ -17,11 +17,11 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import demo, notices
+from mail_ingest import decisions, demo
+from mail_ingest.app import open_store
 from mail_ingest.cli import cli
 from mail_ingest.config import Config
 from mail_ingest.errors import ConfigError
-from mail_ingest.pipeline import open_store
 from mail_ingest.render import Templates
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -37,9 +37,9 @@ def at(day: int, month: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2024, month, day, hour, minute, tzinfo=TZ)
 
 
-def due(config: Config, now: datetime) -> list[notices.Outgoing]:
+def due(config: Config, now: datetime) -> list[decisions.Outgoing]:
     with open_store(config) as store:
-        return notices.due(config, store, now)
+        return decisions.due(config, store, now)
 
 
 def test_acknowledges_recent_submissions_only(campaign: Config) -> None:
@@ -93,8 +93,8 @@ def test_daily_report_once_with_its_workbook(campaign: Config) -> None:
     assert attachment.filename == "bao-cao-tinh-hinh-2024-02-05.xlsx"
 
     with open_store(campaign) as store:
-        first = notices.send(campaign, store, now, notices.due(campaign, store, now))
-        again = notices.send(campaign, store, now, notices.due(campaign, store, now))
+        first = decisions.send(campaign, store, now, decisions.due(campaign, store, now))
+        again = decisions.send(campaign, store, now, decisions.due(campaign, store, now))
     assert (first.sent, again.sent) == (1, 0)
     assert (campaign.storage / "reports" / "bao-cao-tinh-hinh-2024-02-05.xlsx").exists()
     outbox = campaign.smtp.path if campaign.smtp else None
@@ -137,9 +137,11 @@ def test_after_downtime_one_report_not_one_per_missed_day(tmp_path: Path) -> Non
     outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
     config = config_module.load(outcome.config)
     with open_store(config) as store:
-        notices.send(config, store, at(1, 2, 17, 30), notices.due(config, store, at(1, 2, 17, 30)))
+        decisions.send(
+            config, store, at(1, 2, 17, 30), decisions.due(config, store, at(1, 2, 17, 30))
+        )
         back = at(5, 2, 9, 0)  # the machine was off from 01/02 evening until 05/02 morning
-        sent = notices.send(config, store, back, notices.due(config, store, back))
+        sent = decisions.send(config, store, back, decisions.due(config, store, back))
         reports = [i.key for i in store.outbox() if i.key.startswith("report:")]
     assert reports == ["report:2024-02-04", "report:2024-02-01"]  # the missed one, once
     assert sent.sent == 1
@@ -151,10 +153,10 @@ def test_daily_cap_per_recipient(tmp_path: Path) -> None:
     capped = replace(config, notify=replace(config.notify, daily_cap=1))
     now = at(26, 1, 15)
     with open_store(capped) as store:
-        mails = notices.due(capped, store, now)
+        mails = decisions.due(capped, store, now)
         [ack] = [m for m in mails if m.key.startswith("ack:") and "Dào San" in m.subject]
         twice = [ack, replace(ack, key="ack:<another@example.vn>")]
-        assert notices.send(capped, store, now, twice).sent == 1
+        assert decisions.send(capped, store, now, twice).sent == 1
         assert not store.outbox_has("ack:<another@example.vn>")
 
 
@@ -190,7 +192,7 @@ def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> No
     config = config_module.load(outcome.config)
     with open_store(config) as store:  # the reminder the report bounces
         friday = [m for m in due(config, at(26, 1, 8, 30)) if m.key.startswith("remind:xa-kh")]
-        assert notices.send(config, store, at(26, 1, 8, 30), friday).sent == 1
+        assert decisions.send(config, store, at(26, 1, 8, 30), friday).sent == 1
         [sent] = [i for i in store.outbox() if i.key == friday[0].key]
     message_id = email.message_from_bytes(sent.raw, policy=policy.default)["Message-ID"]
     box = mailbox.Maildir(outcome.workspace / "mail")
@@ -201,11 +203,13 @@ def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> No
     assert "bounce 1" in runner.invoke(cli, ["--config", str(outcome.config), "poll"]).output
     with open_store(config) as store:
         assert list(store.failing_addresses()) == ["danguykhonglao@gmail.com"]
-        reminders = notices.due(config, store, at(1, 2, 9))
+        reminders = decisions.due(config, store, at(1, 2, 9))
         khong_lao = [m for m in reminders if m.key.startswith("remind:xa-khong-lao")]
-        assert khong_lao and notices.send(config, store, at(1, 2, 9), khong_lao).sent == 0
+        assert khong_lao and decisions.send(config, store, at(1, 2, 9), khong_lao).sent == 0
         assert not store.outbox_has(khong_lao[0].key)
-        [report] = [m for m in notices.due(config, store, at(1, 2, 18)) if m.key.startswith("rep")]
+        [report] = [
+            m for m in decisions.due(config, store, at(1, 2, 18)) if m.key.startswith("rep")
+        ]
     assert "Đảng ủy xã Khổng Lào: danguykhonglao@gmail.com (thư báo lỗi từ 26/01/2024)" in (
         report.text
     )
@@ -215,7 +219,7 @@ def test_a_bounced_address_gets_no_more_mail_until_cleared(tmp_path: Path) -> No
     )
     assert cleared.exit_code == 0, cleared.output
     with open_store(config) as store:
-        assert notices.send(config, store, at(1, 2, 9), khong_lao).sent == 1
+        assert decisions.send(config, store, at(1, 2, 9), khong_lao).sent == 1
 
 
 def test_reminders_copy_the_units_leader(campaign: Config) -> None:

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from mail_ingest import corrections
 from mail_ingest.config import Config
+from mail_ingest.outcomes import Outcome
 from mail_ingest.store import Store
 from parsers.model import ParsedFile
 from parsers.text import printable
@@ -63,12 +64,12 @@ def provisional(config: Config, store: Store) -> dict[str, str]:
     """Mail that counts for a unit by its name only, from an address the unit never used.
 
     It counts, and the board reads so beside the status (the unit was told by
-    notices.acknowledgements, if it has an address).
+    decisions.acknowledgements, if it has an address).
     """
     emails = {u.id: u.emails for u in config.units}
     result = {}
     for m in store.messages():
-        if m.outcome != "submission" or m.evidence not in NAMED_IN or m.unit_id is None:
+        if m.outcome != Outcome.SUBMISSION or m.evidence not in NAMED_IN or m.unit_id is None:
             continue
         told = "đã báo đơn vị để xác nhận" if emails.get(m.unit_id) else (
             "đơn vị chưa có địa chỉ thư để báo, đề nghị Ban liên hệ xác nhận")  # fmt: skip

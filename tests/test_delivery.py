@@ -17,9 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
 from mail_ingest.config import SmtpConfig
-from mail_ingest.errors import AuthError, TrustError
-from mail_ingest.mime import Attachment
-from mail_ingest.notify import (
+from mail_ingest.delivery import (
     FileTransport,
     Outgoing,
     SmtpTransport,
@@ -27,6 +25,8 @@ from mail_ingest.notify import (
     deliver,
     enqueue,
 )
+from mail_ingest.errors import AuthError, TrustError
+from mail_ingest.mime import Attachment
 from mail_ingest.store import Store
 
 from dovecot_server import free_port

@@ -1,8 +1,11 @@
 """What the service tells people: acknowledgements, reminders and the daily report.
 
-Each function decides from the store and the statuses as of `now` (so `--now` replays
-any day) and returns Outgoing mails with idempotency keys; `notify.enqueue` then sends
-each key at most once. Nothing here sends anything.
+Deciding is pure: `decide` reads the store and the statuses as of `now` (so `--now`
+replays any day) and returns Decisions, each with its idempotency key, its recipients
+and what its mail will be built from. Acting is `send`: a decision whose key is already
+in the outbox is skipped before anything is rendered (no template, no workbook); the
+others are rendered, recorded under their key and delivered (`delivery.enqueue` sends
+each key at most once), and a sent report is kept under <storage>/reports/.
 
 - Acknowledgements answer a unit's mail that reached the store as a submission, within
   `ack_max_age` of its arrival: a first poll over a year-old mailbox answers nobody, and
@@ -17,17 +20,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
-from typing import Literal
+from typing import Any, Literal
 
-from mail_ingest import report, workbook
+from mail_ingest import standing, workbook
 from mail_ingest.config import Config
+from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.files import private_dir, write_private
 from mail_ingest.mime import Attachment
-from mail_ingest.notify import DeliveryReport, Outgoing, deliver, enqueue, transport_for
-from mail_ingest.pipeline import HELD, open_store
+from mail_ingest.outcomes import HELD
 from mail_ingest.render import Templates
 from mail_ingest.store import MessageRow, Store, outbox_key
 from parsers.model import ParsedFile
@@ -66,9 +69,43 @@ class FileSummary:
     summary: str
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """What the report's workbook is built from (built only when the report is rendered)."""
+
+    statuses: tuple[UnitStatus, ...]
+    now: datetime
+    held: tuple[Mapping[str, str], ...]
+    notes: standing.Notes | None
+    checks: tuple[Mapping[str, str], ...]
+    unknown: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One mail that is due: who gets it, why, and what it will be built from.
+
+    `context` is the template's context as it is (render.Templates); nothing is rendered
+    until `render`, so a decision whose key was sent costs no template and no workbook.
+    """
+
+    kind: str  # ack | ack-provisional | remind | report
+    key: str  # the outbox's idempotency key
+    to: tuple[str, ...]
+    template: str  # ack | ack-provisional | reminder | report
+    context: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    cc: tuple[str, ...] = ()
+    unit: str | None = None  # the unit's id, for an acknowledgement or a reminder
+    requirement: str | None = None  # the requirement's id, for a reminder
+    auto: Literal["auto-replied", "auto-generated"] = "auto-generated"
+    in_reply_to: str | None = None
+    sheet: Sheet | None = field(default=None, repr=False)  # the report's workbook
+    sheet_name: str | None = None
+
+
 def acknowledgements(
     config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime
-) -> list[Outgoing]:
+) -> list[Decision]:
     """One receipt per recent submission, saying what was read and what is missing.
 
     Only to the From's single addr-spec parsed at arrival (MessageRow.sender_address),
@@ -78,7 +115,6 @@ def acknowledgements(
     """
     if not config.notify.acknowledge or config.smtp is None:
         return []
-    templates = Templates(config.timezone, config.notify.templates)
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
     directory = UnitDirectory(config.units, learned)
     rows = {str(m.id): m for m in store.messages()}
@@ -112,18 +148,13 @@ def acknowledgements(
                 to = tuple(e for e in unit.emails if address_key(e) != own)
             if not to:
                 continue
-            text = templates.render(kind, **context)
             out.append(
-                Outgoing(
-                    key=f"{kind}:{row.message_id or f'message-{row.id}'}",
-                    to=to,
-                    subject=text.subject,
-                    text=text.text,
-                    html=text.html,
-                    auto="auto-replied",
+                Decision(
+                    kind=kind, key=f"{kind}:{row.message_id or f'message-{row.id}'}", to=to,
+                    template=kind, context=context, unit=unit.id, auto="auto-replied",
                     in_reply_to=row.message_id,
                 )
-            )
+            )  # fmt: skip
     return out
 
 
@@ -137,12 +168,11 @@ def _speaks_for(directory: UnitDirectory, row: MessageRow, unit_id: str) -> bool
 
 def reminders(
     config: Config, statuses: Sequence[UnitStatus], now: datetime, *, force: bool = False
-) -> list[Outgoing]:
+) -> list[Decision]:
     """Reminders due today (in the district's zone) once `reminders_at` has passed."""
     local = now.astimezone(config.timezone)
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
-    templates = Templates(config.timezone, config.notify.templates)
     closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
     out = []
     for s in statuses:
@@ -161,21 +191,18 @@ def reminders(
             if r.day == local.date()
         ]
         for r in today:
-            text = templates.render(
-                "reminder", unit=s.unit, board=_board(config), title=s.requirement.title,
+            context = dict(
+                unit=s.unit, board=_board(config), title=s.requirement.title,
                 deadline=s.deadline_phrase, status=s.status,
                 problems=s.problems, now=now, overdue=now >= s.due,
             )  # fmt: skip
             out.append(
-                Outgoing(
-                    key=f"remind:{s.unit.id}:{s.requirement.id}:{period}:{r.offset}",
-                    to=s.unit.emails,
-                    cc=s.unit.leaders,
-                    subject=text.subject,
-                    text=text.text,
-                    html=text.html,
+                Decision(
+                    kind="remind", key=f"remind:{s.unit.id}:{s.requirement.id}:{period}:{r.offset}",
+                    to=s.unit.emails, cc=s.unit.leaders, template="reminder", context=context,
+                    unit=s.unit.id, requirement=s.requirement.id,
                 )
-            )
+            )  # fmt: skip
     return out
 
 
@@ -188,36 +215,35 @@ def daily_report(
     failing: Sequence[str] = (),
     force: bool = False,
     guesses: Mapping[int, Sequence[Guess]] | None = None,
-    notes: report.Notes | None = None,
+    notes: standing.Notes | None = None,
     checks: Sequence[Mapping[str, str]] = (),
     unknown: Sequence[tuple[str, int]] = (),
-) -> tuple[Outgoing, bytes]:
-    """The report for the latest `report_at` that has passed, as of `now`, with its workbook.
+) -> Decision:
+    """The report for the latest `report_at` that has passed, as of `now`; its workbook is
+    built when it is rendered.
 
     Keyed by that day: after days of downtime the board gets one report, not one per
     missed day; `force` (the command line) reports on `now`'s own day.
     """
     day = report_day(config, now, force=force)
     rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
-    data = workbook.build(statuses, now, config.timezone, rows, notes, checks, unknown)
+    sheet = Sheet(tuple(statuses), now, tuple(rows), notes, tuple(checks), tuple(unknown))
     counts = Counter(s.status for s in statuses)
-    text = Templates(config.timezone, config.notify.templates).render(
-        "report", board=_board(config), now=now, total=len(statuses),
+    context = dict(
+        board=_board(config), now=now, total=len(statuses),
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "checking", "missing")},
         checks=checks, unknown=unknown[:UNKNOWN_SHOWN],
         groups=_groups(statuses), sections=_sections(statuses), held=held, failing=failing,
-        notes=[f"{s.unit.name}: {n}" for s in statuses for n in report.notes_of(s, notes)],
+        notes=[f"{s.unit.name}: {n}" for s in statuses for n in standing.notes_of(s, notes)],
         requirements=list(dict.fromkeys(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
     )  # fmt: skip
-    name = f"bao-cao-tinh-hinh-{day:%Y-%m-%d}.xlsx"
-    mail = Outgoing(
-        key=f"report:{day.isoformat()}",
-        to=config.report_recipients, subject=text.subject, text=text.text, html=text.html,
-        attachments=(Attachment(name, XLSX, data),),
+    return Decision(
+        kind="report", key=f"report:{day.isoformat()}", to=config.report_recipients,
+        template="report", context=context, sheet=sheet,
+        sheet_name=f"bao-cao-tinh-hinh-{day:%Y-%m-%d}.xlsx",
     )  # fmt: skip
-    return mail, data
 
 
 def report_day(config: Config, now: datetime, *, force: bool = False) -> date:
@@ -243,20 +269,21 @@ def report_is_due(config: Config, store: Store, now: datetime) -> bool:
     return datetime.combine(day, config.notify.report_at, tzinfo=config.timezone) >= first
 
 
-def due(
+def decide(
     config: Config,
     store: Store,
     now: datetime,
     kinds: Collection[Kind] = KINDS,
     *,
     force: bool = False,
-) -> list[Outgoing]:
-    """Every mail that should have gone out by `now` (sent ones are skipped by their keys).
+) -> list[Decision]:
+    """Every mail that should have gone out by `now`, sent or not (`send` skips those whose
+    key is in the outbox). Reads the store, writes nothing, renders nothing.
 
     `force` ignores the times of day ([schedule]), for a person asking from the command line.
     """
-    statuses = report.compute(config, store, now)
-    out: list[Outgoing] = []
+    statuses = standing.compute(config, store, now)
+    out: list[Decision] = []
     if "ack" in kinds:
         out += acknowledgements(config, store, statuses, now)
     if "remind" in kinds:
@@ -269,32 +296,76 @@ def due(
         held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
         failing = _failing(config, store.failing_addresses())
         guesses = {a.id: a.guesses for a in store.attributions()}
-        notes = report.notes(config, store)
-        mail, _ = daily_report(
+        notes = standing.notes(config, store)
+        out.append(daily_report(
             config, statuses, held, now, failing=failing, force=force, guesses=guesses,
-            notes=notes, checks=report.check_rows(config, store, now),
-            unknown=report.unknown(store, now),
-        )  # fmt: skip
-        out.append(mail)
+            notes=notes, checks=standing.check_rows(config, store, now),
+            unknown=standing.unknown(store, now),
+        ))  # fmt: skip
     return out
+
+
+def due(
+    config: Config,
+    store: Store,
+    now: datetime,
+    kinds: Collection[Kind] = KINDS,
+    *,
+    force: bool = False,
+) -> list[Outgoing]:
+    """The decisions of `decide`, rendered: what each mail would say (tests, previews)."""
+    return [render(config, d) for d in decide(config, store, now, kinds, force=force)]
+
+
+def is_sent(store: Store, decision: Decision | Outgoing) -> bool:
+    """Whether the decision's key is already in the outbox (sent, waiting or failed)."""
+    return store.outbox_has(outbox_key(decision.key))
+
+
+def render(config: Config, decision: Decision) -> Outgoing:
+    """The mail a decision calls for: its template rendered, a report's workbook built."""
+    text = Templates(config.timezone, config.notify.templates).render(
+        decision.template, **decision.context
+    )
+    attachments: tuple[Attachment, ...] = ()
+    if decision.sheet is not None:
+        sheet = decision.sheet
+        data = workbook.build(
+            sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
+            sheet.unknown,
+        )  # fmt: skip
+        attachments = (Attachment(decision.sheet_name or "bao-cao.xlsx", XLSX, data),)
+    return Outgoing(
+        key=decision.key, to=decision.to, cc=decision.cc, subject=text.subject, text=text.text,
+        html=text.html, attachments=attachments, auto=decision.auto,
+        in_reply_to=decision.in_reply_to,
+    )  # fmt: skip
 
 
 def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> DeliveryReport:
     """One notification cycle for a deployment, under the store lock the poller takes too."""
-    with open_store(config) as store, store.lock():
-        return send(config, store, now, due(config, store, now, kinds))
+    with Store(config.storage / "mail-ingest.sqlite3") as store, store.lock():
+        return send(config, store, now, decide(config, store, now, kinds))
 
 
-def send(config: Config, store: Store, now: datetime, mails: Iterable[Outgoing]) -> DeliveryReport:
+def send(
+    config: Config, store: Store, now: datetime, items: Iterable[Decision | Outgoing]
+) -> DeliveryReport:
     """Record each mail under its key (once, within the daily cap), then deliver the outbox.
 
-    One mail that cannot be composed (a header `email` refuses, a bug) is recorded as
+    A decision whose key is in the outbox is skipped before it is rendered. One mail that
+    cannot be rendered or composed (a header `email` refuses, a bug) is recorded as
     failed with its reason; it never stops the others.
     """
     assert config.smtp is not None
-    for mail in mails:
+    for item in items:
+        if is_sent(store, item):
+            continue
+        mail = item if isinstance(item, Outgoing) else _unrendered(item)
         mail = replace(mail, key=outbox_key(mail.key))  # bounded and printable, for logs too
         try:
+            if isinstance(item, Decision):
+                mail = replace(render(config, item), key=mail.key)
             _record(config, store, mail, now)
         except Exception as exc:
             log.exception("outbox %s: cannot compose this mail", mail.key)
@@ -338,6 +409,12 @@ def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None
             _keep(config, mail)
         except OSError:  # the mail still goes; only the copy on disk is missing
             log.exception("%s: cannot keep its files under %s", mail.key, config.storage)
+
+
+def _unrendered(decision: Decision) -> Outgoing:
+    """A decision's mail before rendering: enough to record its failure if rendering fails."""
+    subject = f"({decision.kind}: {decision.unit or decision.key})"
+    return Outgoing(key=decision.key, to=decision.to, cc=decision.cc, subject=subject, text="")
 
 
 def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) -> None:
@@ -482,7 +559,7 @@ def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
                 s.unit.name,
                 s.requirement.title,
                 s.deadline_phrase,
-                (*s.problems, *report.doubts(s)),
+                (*s.problems, *standing.doubts(s)),
             )
             for s in statuses
             if s.status == status

@@ -1,0 +1,164 @@
+"""The application layer: decide, then act; dry runs that write nothing; the service's
+jobs built apart from `run`; commands that start without the parsers."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from click.testing import CliRunner
+from rich.console import Console
+
+from mail_ingest import config as config_module
+from mail_ingest import decisions, demo, scheduler, workbook
+from mail_ingest.app import App, open_store
+from mail_ingest.cli import cli
+from mail_ingest.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("openpyxl", "docx", "jinja2", "parsers.parse", "parsers.office", "parsers.detect")
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> tuple[Config, Path]:
+    outcome = demo.run(tmp_path / "demo", Console(file=io.StringIO()))
+    return config_module.load(outcome.config), outcome.config
+
+
+def _files(root: Path) -> dict[str, str]:
+    """Every file but the database's own (opening SQLite may touch its -wal and -shm)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".sqlite3" not in p.name
+    }
+
+
+def _rows(config: Config) -> list[str]:
+    with sqlite3.connect(config.storage / "mail-ingest.sqlite3") as db:
+        return list(db.iterdump())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", "--dry-run"),
+        ("report", "--now", "2024-02-05T18:00", "--dry-run"),
+        ("remind", "--now", "2024-01-26T09:00", "--dry-run"),
+        ("run", "--dry-run"),
+    ],
+)
+def test_a_dry_run_writes_nothing(deployment: tuple[Config, Path], args: tuple[str, ...]) -> None:
+    config, path = deployment
+    root = path.parent
+    files, rows = _files(root), _rows(config)
+    result = CliRunner().invoke(cli, ["--config", str(path), *args])
+    assert result.exit_code == 0, result.output
+    assert "would be sent" in result.output
+    assert _files(root) == files  # no report kept, no .eml, no archive change
+    assert _rows(config) == rows  # no outbox row, no poll, nothing recorded
+    assert not (config.storage / "reports").exists()
+
+
+def test_a_decision_already_sent_costs_no_rendering(
+    deployment: tuple[Config, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _ = deployment
+    now = datetime.fromisoformat("2024-02-05T18:00+07:00")
+    app = App(config)
+    first = app.send_due(now, ("report",), force=True)
+    assert first.sent == 1
+    [pending] = app.decide(now, ("report",), force=True)
+    assert pending.sent and pending.decision.kind == "report"
+    built: list[object] = []
+    real_build = workbook.build
+
+    def counting(*args: object, **kwargs: object) -> bytes:
+        built.append(args)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workbook, "build", counting)
+    again = app.send_due(now, ("report",), force=True)
+    assert again.sent == 0 and built == []  # the key was checked before the workbook
+    with open_store(config) as store:
+        [decision] = decisions.decide(config, store, now, ("report",), force=True)
+    assert decisions.render(config, decision).attachments and len(built) == 1
+
+
+def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) -> None:
+    config, _ = deployment
+    pending = App(config).decide(datetime.fromisoformat("2024-01-26T09:00+07:00"), ("remind",))
+    reminders = [p.decision for p in pending]
+    assert reminders and all(d.kind == "remind" and d.template == "reminder" for d in reminders)
+    khong_lao = [d for d in reminders if d.unit == "xa-khong-lao"]
+    assert khong_lao and khong_lao[0].requirement == "dvk-2024-dang-ky"
+    assert khong_lao[0].to == ("danguykhonglao@gmail.com",)
+    assert khong_lao[0].key.startswith("remind:xa-khong-lao:dvk-2024-dang-ky:")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("health",), ("status",)])
+def test_commands_that_parse_nothing_import_no_parser(
+    deployment: tuple[Config, Path], args: tuple[str, ...]
+) -> None:
+    """Whole process, as a shell runs it: the modules loaded after the command."""
+    _, path = deployment
+    argv = ["mail-ingest", "--config", str(path), *args]
+    code = (
+        "import json, sys\n"
+        "from mail_ingest.cli import main\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_services_jobs_are_built_apart_from_run(deployment: tuple[Config, Path]) -> None:
+    config, _ = deployment
+    built = scheduler.build_scheduler(config, BackgroundScheduler(timezone=config.timezone))
+    jobs = {job.id: job for job in built.get_jobs()}
+    assert set(jobs) == {"poll", "reminders", "report"}
+    poll = jobs["poll"]
+    assert isinstance(poll.trigger, IntervalTrigger)
+    assert poll.trigger.interval.total_seconds() == config.poll_minutes * 60
+    assert (poll.max_instances, poll.coalesce) == (1, True)
+    assert poll.misfire_grace_time == config.poll_minutes * 60
+    for job, at in (("reminders", config.notify.reminders_at), ("report", config.notify.report_at)):
+        trigger = jobs[job].trigger
+        assert isinstance(trigger, CronTrigger)
+        fields = {f.name: str(f) for f in trigger.fields}
+        assert (fields["hour"], fields["minute"]) == (str(at.hour), str(at.minute))
+        assert jobs[job].coalesce and jobs[job].misfire_grace_time is None
+
+
+def test_the_built_scheduler_polls_a_real_maildir(deployment: tuple[Config, Path]) -> None:
+    config, _ = deployment
+    with open_store(config) as store:
+        before = store.last_poll()
+    built = scheduler.build_scheduler(config, BackgroundScheduler(timezone=config.timezone))
+    built.start()
+    try:
+        for _ in range(600):  # a bound, not a measure: the first poll runs at once
+            with open_store(config) as store:
+                if store.last_poll() != before and store.last_poll()[1] is not None:  # type: ignore[index]
+                    break
+            time.sleep(0.1)
+    finally:
+        built.shutdown(wait=True)
+    with open_store(config) as store:
+        last = store.last_poll()
+    assert last is not None and last != before and last[2] is None  # finished, no error
