@@ -9,7 +9,9 @@ marked as processed, so the next cycle picks the same messages up again.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -21,7 +23,7 @@ from mail_ingest.archive import Archive
 from mail_ingest.attachments import read_attachments
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
-from mail_ingest.errors import MailIngestError, MessageError
+from mail_ingest.errors import LockedError, MailIngestError, MessageError, StorageError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.vocabulary import NOTHING_TAUGHT, Taught
@@ -303,19 +305,38 @@ def open_source(
 
 
 def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
-    """One cycle for a deployment: its store, its archive, its mailbox, under the store lock."""
-    with open_store(config) as store, store.lock():
-        learned = {a.address: a.unit_id for a in store.learned_addresses()}
-        return poll(
-            open_source(config, learned, store.own_message_ids()),
-            store,
-            Archive(config.storage / "archive"),
-            UnitDirectory(config.units),
-            config.forms,
-            progress,
-            config.matching,
-            config.mailbox.authserv_id,
-        )
+    """One cycle for a deployment: its store, its archive, its mailbox, under the store lock.
+
+    A full disk or a store locked too long is one clear error line, not a traceback.
+    """
+    try:
+        with open_store(config) as store, store.lock():
+            learned = {a.address: a.unit_id for a in store.learned_addresses()}
+            return poll(
+                open_source(config, learned, store.own_message_ids()),
+                store,
+                Archive(config.storage / "archive"),
+                UnitDirectory(config.units),
+                config.forms,
+                progress,
+                config.matching,
+                config.mailbox.authserv_id,
+            )
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise LockedError(
+                f"another process held the store's write lock too long ({exc}); "
+                "nothing was recorded, the next poll carries on"
+            ) from exc
+        raise StorageError(f"cannot write the store under {config.storage}: {exc}") from exc
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        raise StorageError(f"cannot write under {config.storage}: {exc}") from exc
+
+
+# What a full, read-only or failing disk raises (EFBIG: over RLIMIT_FSIZE or the file system's).
+_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
 def open_store(config: Config) -> Store:
