@@ -25,6 +25,11 @@ class MessageError(MailIngestError):
     """One message or file is bad: record the error against it and go on with the others."""
 
 
+class StorageError(MailIngestError):
+    """The store or the archive cannot be written (disk full, read-only): nothing was half
+    recorded; the next cycle with room carries on."""
+
+
 class LockedError(MailIngestError):
     """Another mail-ingest process holds the store: wait for it or try again later."""
 

@@ -233,7 +233,12 @@ class Store:
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
+        # Read first: a store that is up to date needs no write lock, so `health` and
+        # `status` answer while another process holds it.
+        applied = {row[0] for row in self._db.execute("SELECT name FROM schema_migrations")}
         for name, script in MIGRATIONS:
+            if name in applied:
+                continue
             # Checked inside the write lock: two processes opening a new store at once
             # must not both apply the same migration.
             with self._transaction() as db:

@@ -1,0 +1,154 @@
+"""A first poll of a generated mailbox against a raw IMAP FETCH of the same mailbox.
+
+Fills a throwaway Dovecot with units × messages mail (each unit's mail carries
+`attachments` real forms built by mail_ingest/samples.py; one message in four is a
+newsletter from a stranger), then, side by side in one run:
+
+- raw: imapclient fetching every message's BODY.PEEK[] in batches of 200, nothing else
+  (the floor: the server's and the network's cost);
+- poll: `mail-ingest poll` as a whole process on a fresh store (header triage, download,
+  archive, parsing in the sandbox, attribution, SQLite), with its peak RSS.
+
+It prints msg/s of each, the ratio (goal ≤ 15×) and, at two sizes (the second twice
+the first), the peak RSS of the poll (goal: the same).
+
+    python bench/ingest.py [--units 20] [--messages 5] [--attachments 2]
+
+Needs /usr/sbin/dovecot. Run by hand, not in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from imapclient import IMAPClient  # noqa: E402
+
+from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx  # noqa: E402
+
+from conftest import make_message  # noqa: E402
+from dovecot_server import DovecotServer, ImapAccount  # noqa: E402
+
+ICT = timezone(timedelta(hours=7))
+ENTRIES = [
+    SampleEntry("Tổ dân phố số 3", "tap-the", "van-hoa-xa-hoi", "xa", "Tuyến phố văn minh"),
+    SampleEntry("Hội Cựu chiến binh", "tap-the", "quoc-phong-an-ninh", "xa", "Camera an ninh"),
+    SampleEntry("Nguyễn Văn Hùng", "ca-nhan", "kinh-te", "xa", "Chợ sạch"),
+]
+
+
+def name(u: int) -> str:
+    return f"Đảng ủy xã Thử Nghiệm {u}"
+
+
+def mailbox(units: int, messages: int, attachments: int) -> list[bytes]:
+    forms = {}
+    raws = []
+    for u in range(units):
+        forms[u] = [
+            ("Mau 01.xlsx", mau01_xlsx(name(u), ENTRIES)),
+            ("Mau 02.docx", mau02_docx(name(u), [e.model for e in ENTRIES])),
+        ]
+        for k in range(messages):
+            if k % 4 == 3:
+                raws.append(
+                    make_message("tin@baomoi.example", f"Bản tin {u}-{k}", body="Tin. " * 300)
+                )
+                continue
+            files = [forms[u][i % 2] for i in range(attachments)]
+            raws.append(make_message(f"u{u}@example.vn", f"Gửi biểu mẫu ({u}-{k})", files))
+    return raws
+
+
+def config(root: Path, account: ImapAccount, units: int) -> Path:
+    lines = [
+        'timezone = "Asia/Ho_Chi_Minh"',
+        f'[mailbox]\nkind = "imap"\nhost = "{account.host}"\nport = {account.port}\n'
+        f'security = "none"\nusername = "{account.username}"\npassword_env = "BENCH_PASSWORD"',
+        f'[storage]\npath = "{root / "data"}"',
+    ]
+    for u in range(units):
+        lines.append(
+            f'[[units]]\nid = "u{u:04d}"\nname = "{name(u)}"\ngroup = "xa"\n'
+            f'emails = ["u{u}@example.vn"]'
+        )
+    lines.append(
+        '[[requirements]]\nid = "dvk-2024"\ntitle = "Đăng ký “Dân vận khéo” 2024"\n'
+        'forms = ["mau-01", "mau-02"]\nbefore = "2024-02-01"'
+    )
+    path = root / "mail-ingest.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def raw_fetch(account: ImapAccount) -> tuple[int, float]:
+    started = time.perf_counter()
+    with IMAPClient(account.host, account.port, ssl=False, timeout=60) as client:
+        client.login(account.username, account.password)
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search("ALL")
+        for i in range(0, len(uids), 200):
+            client.fetch(uids[i : i + 200], [b"BODY.PEEK[]"])
+    return len(uids), time.perf_counter() - started
+
+
+def poll(config_path: Path, account: ImapAccount) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of `mail-ingest poll` as a whole process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_PASSWORD": account.password}
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mail_ingest", "--config", str(config_path), "poll"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"poll failed with exit code {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024  # Linux: kilobytes
+
+
+def measure(server: DovecotServer, units: int, messages: int, attachments: int) -> None:
+    user, password = f"bench{units}x{messages}", "bench-password"
+    server.add_user(user, password)
+    account = ImapAccount(server.host, server.port, user, password, server)
+    account.fill(mailbox(units, messages, attachments), datetime(2024, 1, 20, 9, tzinfo=ICT))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        path = config(Path(tmp), account, units)
+        count, raw_seconds = raw_fetch(account)
+        seconds, rss = poll(path, account)
+    print(
+        f"{units:>5} {messages:>5} {attachments:>4} {count:>6} {count / raw_seconds:>9.0f} "
+        f"{count / seconds:>9.1f} {seconds / raw_seconds:>7.1f}x {'<= 15x':>7} {rss:>8.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--units", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=5, help="per unit")
+    parser.add_argument("--attachments", type=int, default=2, help="per unit's message")
+    a = parser.parse_args()
+    server = DovecotServer()
+    server.start()
+    try:
+        print(f"{'units':>5} {'msgs':>5} {'att':>4} {'total':>6} {'raw msg/s':>9} "
+              f"{'poll msg/s':>9} {'ratio':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
+        measure(server, a.units, a.messages, a.attachments)
+        measure(server, a.units * 2, a.messages, a.attachments)
+        print("goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
