@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 import parsers
-from mail_ingest import __version__, cli_corrections, cli_doubt, mime, notices, report
+from mail_ingest import __version__, cli_corrections, cli_doubt, cli_web, mime, notices, report
 from mail_ingest import config as config_module
 from mail_ingest.attachments import read_attachment
 from mail_ingest.config import Config
@@ -549,8 +549,8 @@ def _aware(instant: datetime, config: Config) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=config.timezone)
 
 
-for _command in (*cli_corrections.COMMANDS, *cli_doubt.COMMANDS):
-    cli.add_command(_command)  # review, assign, mark, unmark, audit; accept, teach
+for _command in (*cli_corrections.COMMANDS, *cli_doubt.COMMANDS, *cli_web.COMMANDS):
+    cli.add_command(_command)  # review, assign, mark, unmark, audit; accept, teach; user, web
 
 
 def main() -> None:
