@@ -46,6 +46,7 @@ def create_app(config: Config) -> Flask:
     # The mail templates' loader and filters: the same Vietnamese dates everywhere.
     app.jinja_loader = PackageLoader("mail_ingest", "templates")
     app.jinja_env.undefined = StrictUndefined
+    app.jinja_env.autoescape = True  # every page template is HTML (Flask's own test is .html)
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     tz = config.timezone
     app.jinja_env.filters["clock"] = lambda t: (
