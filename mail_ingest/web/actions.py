@@ -19,24 +19,34 @@ from datetime import datetime, timedelta
 from importlib import metadata
 from typing import Any
 
-from mail_ingest import __version__, corrections, mime, notices, report
+import click
+
+from mail_ingest import __version__, cli_doubt, corrections, mime, notices, report
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import Config
+from mail_ingest.errors import MailIngestError
 from mail_ingest.pipeline import open_store
 from mail_ingest.store import (
     _PARSED,
     Attribution,
     AuditRow,
     FileCheck,
+    LearnedAddress,
     ManualSubmission,
     MessageRow,
     OutboxItem,
     Store,
+    StoredLesson,
     _parsed,
 )
+from mail_ingest.web import accounts
 from parsers.bundle import expand
 from parsers.model import ParsedFile
 from rules.status import UnitStatus
+
+# How long an action waits for the store's write lock (a poll writing) before the page
+# says "busy, try again" instead of hanging the browser for the store's own 30 s.
+BUSY_MS = 8000
 
 
 class NotFound(LookupError):
@@ -46,7 +56,13 @@ class NotFound(LookupError):
 @contextmanager
 def _store(config: Config) -> Iterator[Store]:
     with open_store(config) as store:
+        store._db.execute(f"PRAGMA busy_timeout = {int(BUSY_MS)}")
         yield store
+
+
+def busy(exc: BaseException) -> bool:
+    """The store stayed locked by another writer (a poll) longer than BUSY_MS."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 # -- reading -------------------------------------------------------------------------
@@ -102,13 +118,21 @@ class Review:
     held: list[Attribution]
     reasons: dict[int, str]
     checks: list[FileCheck]
+    lessons: list[StoredLesson]
+    learned: list[LearnedAddress]
 
 
 def review(config: Config) -> Review:
     with _store(config) as store:
         held = store.attributions()
         reasons = {m.id: m.review_reason for m in store.messages() if m.review_reason}
-        return Review(held, reasons, store.checks(config.check_below))
+        return Review(held, reasons, store.checks(config.check_below), store.lessons(),
+                      store.learned_addresses())  # fmt: skip
+
+
+def users(config: Config) -> list[accounts.User]:
+    with _store(config) as store:
+        return accounts.users(store)
 
 
 def marks(config: Config) -> list[ManualSubmission]:
@@ -192,7 +216,7 @@ def system(config: Config, now: datetime) -> System:
         f"Tệp cấu hình: {config.path}",
         f"Múi giờ: {config.timezone.key}",
         f"Hộp thư: {config.mailbox.kind}",
-        "Đơn vị: " + ", ".join(f"{g} {n}" for g, n in groups.items()),
+        "Đơn vị: " + "; ".join(f"{notices.GROUP_LABELS.get(g, g)}: {n}" for g, n in groups.items()),
         *(f"Yêu cầu {r.id}: {', '.join(r.forms)}, {r.schedule.phrase()}"
           for r in config.requirements),
     ]  # fmt: skip
@@ -252,6 +276,38 @@ def accept(config: Config, attachment_id: int, *, actor: str, note: str = "") ->
             return store.accept(attachment_id, actor, note)
         except KeyError:
             raise NotFound(str(attachment_id)) from None
+
+
+class Refused(MailIngestError):
+    """An action the CLI would refuse with a usage error (its message is English)."""
+
+
+def teach(
+    config: Config, kind: str, args: tuple[str, ...], form: str | None, *, actor: str,
+    note: str = "",
+) -> tuple[int, bool]:  # fmt: skip
+    """A header or value lesson, checked by exactly what `mail-ingest teach` checks."""
+    try:
+        text, meaning, vocabulary = cli_doubt._lesson_args(config, kind, args, form)
+    except click.ClickException as exc:
+        raise Refused(exc.format_message()) from None
+    with _store(config) as store:
+        return store.teach(kind, text, meaning, vocabulary, form, actor, note)
+
+
+def unteach(config: Config, ident: int, *, actor: str, note: str = "") -> bool:
+    with _store(config) as store:
+        return store.unteach(ident, actor, note)
+
+
+def user_add(config: Config, name: str, role: str, password: str, *, actor: str) -> None:
+    with _store(config) as store:
+        accounts.add(store, name, role, password, actor)
+
+
+def user_remove(config: Config, name: str, *, actor: str) -> None:
+    with _store(config) as store:
+        accounts.remove(store, name, actor)
 
 
 def mark(

@@ -7,6 +7,7 @@ through autoescaped templates; downloads are always attachments, found by stored
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,12 @@ from flask import Flask, abort, flash, g, redirect, render_template, request, se
 from werkzeug.wrappers import Response
 
 from mail_ingest.errors import MailIngestError
+from mail_ingest.notices import GROUP_LABELS
 from mail_ingest.report import LABELS, doubts, notes_of
 from mail_ingest.web import accounts, actions
 from mail_ingest.web.app import config, csrf_token, now, require
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS
+from parsers.specs import FormSpec
 from rules.status import STATUSES
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,12 @@ OUTCOMES = {"submission": "Hồ sơ", "needs-review": "Chờ xác định đơn 
             "too-large": "Quá lớn", "error": "Lỗi đọc thư"}  # fmt: skip
 TEMPLATE_GLOBALS = {"LABELS": LABELS, "STATUSES": STATUSES, "VIA": VIA, "KIND": KIND_LABELS,
                     "FIELD": FIELD_LABELS, "LEVEL": LEVEL_LABELS, "STATES": OUTBOX_STATES,
-                    "OUTCOMES": OUTCOMES, "doubts": doubts, "notes_of": notes_of}  # fmt: skip
+                    "OUTCOMES": OUTCOMES, "doubts": doubts, "notes_of": notes_of,
+                    "GROUP": GROUP_LABELS}  # fmt: skip
+ROLE_LABELS = {"leader": "Lãnh đạo (chỉ xem)", "staff": "Cán bộ (xem và xử lý)",
+               "admin": "Quản trị (xử lý và quản lý tài khoản)"}  # fmt: skip
+VOCABULARY_LABELS = {"kind": ("Tập thể/Cá nhân", KIND_LABELS), "field": ("Lĩnh vực", FIELD_LABELS),
+                     "level": ("Cấp", LEVEL_LABELS)}  # fmt: skip
 
 
 def register(app: Flask) -> None:
@@ -41,6 +49,15 @@ def register(app: Flask) -> None:
     app.errorhandler(actions.NotFound)(lambda e: (_page("web/error.html.j2", code=404), 404))
     for code in (400, 401, 403, 404, 405, 413):
         app.errorhandler(code)(lambda e, c=code: (_page("web/error.html.j2", code=c), c))
+    app.errorhandler(sqlite3.OperationalError)(_busy)
+
+
+def _busy(exc: sqlite3.OperationalError) -> tuple[str, int, dict[str, str]]:
+    """A poll held the store longer than the page waits: say so, nothing was changed."""
+    if not actions.busy(exc):
+        raise exc
+    log.warning("%s %s: the store stayed locked; answered 503", request.method, request.path)
+    return _page("web/error.html.j2", code=503), 503, {"Retry-After": "10"}
 
 
 def _page(template: str, **context: Any) -> str:
@@ -112,7 +129,10 @@ def overview() -> str:
     group, state = request.args.get("group", ""), request.args.get("status", "")
     rows = [s for s in data.statuses
             if group in ("", s.unit.group) and state in ("", s.status)]  # fmt: skip
-    groups = sorted({s.unit.group for s in data.statuses})
+    groups = sorted(
+        {s.unit.group for s in data.statuses},
+        key=lambda g: (list(GROUP_LABELS).index(g) if g in GROUP_LABELS else 99, g),
+    )
     by_requirement: dict[str, Any] = {}
     for s in data.statuses:
         entry = by_requirement.setdefault(
@@ -133,9 +153,97 @@ def unit(unit_id: str) -> str:
 
 
 def review() -> str:
-    data = actions.review(config())
-    names = {u.id: u.name for u in config().units}
-    return _page("web/review.html.j2", data=data, names=names, units=config().units)
+    cfg = config()
+    data = actions.review(cfg)
+    names = {u.id: u.name for u in cfg.units}
+    return _page("web/review.html.j2", data=data, names=names, units=cfg.units,
+                 meanings=_meanings(cfg.forms), forms={s.id: s for s in cfg.forms},
+                 column_labels=dict(_meanings(cfg.forms)[0][1]),
+                 VOCABULARIES=VOCABULARY_LABELS)  # fmt: skip
+
+
+def _meanings(specs: tuple[FormSpec, ...]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The choices of the teach form: (group label, [(value, label)]), a value being
+    "header:COLUMN" or "value:VOCABULARY:ID" as `mail-ingest teach` takes them."""
+    columns: dict[str, str] = {}
+    for spec in specs:
+        for c in spec.table.columns if spec.table else ():
+            columns.setdefault(c.key, c.label)
+    out = [("Tên cột (tiêu đề)", [(f"header:{k}", v) for k, v in sorted(columns.items())])]
+    for vocabulary, (label, values) in VOCABULARY_LABELS.items():
+        out.append((f"Giá trị: {label}", [(f"value:{vocabulary}:{k}", v)
+                                          for k, v in values.items()]))  # fmt: skip
+    return out
+
+
+@require("staff")
+def teach() -> Response:
+    form = request.form
+    text = form.get("text", "")[:1000]
+    kind, _, rest = form.get("meaning", "").partition(":")
+    scope = form.get("form") or None
+    args = (text, rest) if kind == "header" else (text, *rest.split(":", 1))
+    try:
+        ident, new = actions.teach(config(), kind, args, scope, actor=g.user.name,
+                                   note=form.get("note", "")[:500])  # fmt: skip
+        _done(new, f"Đã ghi nhận cách hiểu số {ident}; các tệp nhận sau sẽ được đọc theo đó.",
+              f"Cách hiểu số {ident} đã có từ trước; không thay đổi gì.")  # fmt: skip
+    except MailIngestError as exc:
+        log.info("teach refused: %s", exc)
+        flash("Không ghi nhận được: cần nhập nội dung (tối đa 200 ký tự) và chọn ý nghĩa.",
+              "error")  # fmt: skip
+    return redirect(url_for("review"))
+
+
+@require("staff")
+def unteach() -> Response:
+    ident = request.form.get("lesson", type=int)
+    if ident is None:
+        abort(400)
+    _done(actions.unteach(config(), ident, actor=g.user.name,
+                          note=request.form.get("note", "")[:500]),
+          f"Đã thôi áp dụng cách hiểu số {ident}.",
+          f"Cách hiểu số {ident} không còn được áp dụng.")  # fmt: skip
+    return redirect(url_for("review"))
+
+
+@require("admin")
+def users() -> str:
+    return _page("web/users.html.j2", users=actions.users(config()), ROLES=ROLE_LABELS,
+                 minimum=accounts.MIN_PASSWORD)  # fmt: skip
+
+
+@require("admin")
+def user_add() -> Response:
+    form = request.form
+    name, role = form.get("name", "")[: accounts.MAX_NAME + 1], form.get("role", "")
+    password = form.get("password", "")[:1024]
+    if password != form.get("password2", "")[:1024]:
+        flash("Hai lần nhập mật khẩu không khớp nhau.", "error")
+        return redirect(url_for("users"))
+    try:
+        actions.user_add(config(), name, role, password, actor=g.user.name)
+        flash(f"Đã tạo tài khoản {name.strip()} ({ROLE_LABELS[role]}).", "ok")
+    except MailIngestError as exc:
+        log.info("user add refused: %s", exc)
+        flash("Không tạo được tài khoản: tên từ 1 đến 64 ký tự, chưa có ai dùng, chọn vai trò,"
+              f" mật khẩu ít nhất {accounts.MIN_PASSWORD} ký tự.", "error")  # fmt: skip
+    return redirect(url_for("users"))
+
+
+@require("admin")
+def user_remove() -> Response:
+    name = request.form.get("name", "")
+    if name == g.user.name:
+        flash("Không thể tự xóa tài khoản đang dùng; nhờ một quản trị khác.", "error")
+        return redirect(url_for("users"))
+    try:
+        actions.user_remove(config(), name, actor=g.user.name)
+        flash(f"Đã xóa tài khoản {name}.", "ok")
+    except MailIngestError as exc:
+        log.info("user remove refused: %s", exc)
+        flash("Không có tài khoản này.", "error")
+    return redirect(url_for("users"))
 
 
 @require("staff")
@@ -275,6 +383,8 @@ ROUTES = (
     ("/cho-xu-ly", review, GET),
     ("/cho-xu-ly/gan", assign, POST),
     ("/cho-xu-ly/chap-nhan", accept, POST),
+    ("/cho-xu-ly/day", teach, POST),
+    ("/cho-xu-ly/bo-day", unteach, POST),
     ("/ban-giay", manual, GET),
     ("/ban-giay/ghi-nhan", mark, POST),
     ("/ban-giay/bo-ghi-nhan", unmark, POST),
@@ -286,6 +396,9 @@ ROUTES = (
     ("/thu-di/huy", outbox_cancel, POST),
     ("/thu-di/bo-loi", clear_failing, POST),
     ("/he-thong", system, GET),
+    ("/tai-khoan", users, GET),
+    ("/tai-khoan/them", user_add, POST),
+    ("/tai-khoan/xoa", user_remove, POST),
     ("/tep/<int:ident>", download_attachment, GET),
     ("/thu/<int:ident>", download_message, GET),
 )
