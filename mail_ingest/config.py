@@ -153,6 +153,7 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None  # e.g. https://dvk.example.vn/ behind a TLS proxy
+    proxied: bool = False  # behind one reverse proxy: trust its X-Forwarded-* headers
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     web_table = root.table("web")
     web = WebConfig(
         web_table.get("host", str, "127.0.0.1"), web_table.number("port", 8080, 1, 65535),
-        web_table.get("public_url", str, None, check=_url),
+        web_table.get("public_url", str, None, check=_url), web_table.get("proxied", bool, False),
     )  # fmt: skip
     _unique(errors, "units", [u.id for u in units])
     _unique(errors, "requirements", [r.id for r in requirements])

@@ -214,3 +214,23 @@ def test_page_acts_while_a_real_poll_runs_and_nothing_changes_twice(
         assert len(store.learned_addresses()) == 1
         assert len([s for s in store.manual_submissions() if s.unit_id == "xa-dao-san"]) == 1
         assert store.count("messages") == 42
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_forwarded_addresses_count_only_behind_a_declared_proxy(
+    board: Deployment, proxied: bool
+) -> None:
+    text = board.config.read_text(encoding="utf-8")
+    board.config.write_text(text + f"\n[web]\nproxied = {str(proxied).lower()}\n", "utf-8")
+    app = create_app(config_module.load(board.config))
+    client = app.test_client()  # every request from the proxy's own 127.0.0.1
+    csrf = token(client.get("/dang-nhap").text)
+    for n in range(accounts.FREE):  # a guesser varies the header to dodge the throttle
+        headers = {"X-Forwarded-For": f"203.0.113.{n}"}
+        data = {"name": f"ai-do-{n}", "password": "sai", "csrf": csrf}
+        client.post("/dang-nhap", data=data, headers=headers)
+    right = {"name": "can-bo", "password": PASSWORD, "csrf": csrf}
+    answer = client.post("/dang-nhap", data=right, headers={"X-Forwarded-For": "203.0.113.50"})
+    # Behind a proxy each desk counts apart; without one the header is a stranger's word
+    # and every try counts against the one real address.
+    assert answer.status_code == (302 if proxied else 200)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from jinja2 import PackageLoader, StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from mail_ingest.config import Config
@@ -53,6 +54,8 @@ def create_app(config: Config) -> Flask:
         f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}" if t else ""
     )
     app.jinja_env.filters["short"] = lambda t: f"{t.astimezone(tz):%d/%m/%Y %H:%M}" if t else ""
+    if config.web.proxied:  # one proxy in front: its X-Forwarded-For/Proto/Host/Prefix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     app.before_request(_gate)
     app.after_request(_headers)
     app.context_processor(lambda: {"user": g.get("user"), "csrf": csrf_token()})
