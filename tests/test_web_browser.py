@@ -115,7 +115,15 @@ def test_the_board_logs_in_assigns_marks_and_downloads(
     assert "Tổng hợp đăng ký" in book.sheetnames
 
     browser.set_window_size(390, 844)
-    for path in ("/", "/cho-xu-ly", "/ban-giay", "/tong-hop", "/thu-di", "/he-thong"):
+    for path in (
+        "/",
+        "/don-vi/xa-dao-san",
+        "/cho-xu-ly",
+        "/ban-giay",
+        "/tong-hop",
+        "/thu-di",
+        "/he-thong",
+    ):
         browser.get(url + path)
         width = browser.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth]"
