@@ -189,15 +189,13 @@ class App:
 
     def report_workbook(self, now: datetime) -> tuple[str, bytes]:
         """(file name, bytes) of the report workbook as of `now`; sends and keeps nothing."""
-        from mail_ingest import decisions
+        from mail_ingest import decisions, standing
 
         with self.store() as store:
-            only: tuple[Kind, ...] = ("report",)
-            found = decisions.decide(self.config, store, now, only, force=True)
-        if not found:
-            raise LookupError("no report recipients in the config")
-        _, _, [attachment] = self.render(found[0])
-        return attachment
+            statuses = standing.compute(self.config, store, now)
+            decision = decisions.report(self.config, store, statuses, now, force=True)
+        assert decision.sheet is not None and decision.sheet_name is not None
+        return decision.sheet_name, decisions.build_sheet(self.config, decision.sheet)
 
     # -- looking ----------------------------------------------------------------------
     def status(self, now: datetime, requirement: str | None = None) -> Standing:

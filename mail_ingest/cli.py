@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mail_ingest import __version__, cli_corrections, cli_doubt, cli_notify, cli_parse
+from mail_ingest import __version__, cli_corrections, cli_doubt, cli_notify, cli_parse, cli_web
 from mail_ingest import config as config_module
 from mail_ingest.app import App
 from mail_ingest.cli_common import Instant, aware, load_app, load_config
@@ -262,7 +262,9 @@ for _command in (
     *cli_parse.COMMANDS,
     *cli_corrections.COMMANDS,
     *cli_doubt.COMMANDS,
-):  # run, remind, report, outbox; parse; review, assign, mark, unmark, audit; accept, teach
+    *cli_web.COMMANDS,
+):  # run, remind, report, outbox; parse; review, assign, mark, unmark, audit; accept, teach;
+    # user, web
     cli.add_command(_command)
 
 

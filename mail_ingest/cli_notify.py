@@ -71,7 +71,7 @@ def report_command(
             f"folder {str(output.parent)!r} does not exist", param_hint="--output"
         )
     app, instant = _notify(ctx, now, dry_run, "report")
-    if output and app.config.report_recipients:  # sent before or not: the file is asked for
+    if output:  # sent before or not, recipients or not: the file is asked for
         _, data = app.report_workbook(instant)
         output.write_bytes(data)
         click.echo(f"wrote {output}")

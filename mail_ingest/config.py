@@ -147,6 +147,16 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """[web]: where `mail-ingest web` listens, and the address people reach it at."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None  # e.g. https://dvk.example.vn/ behind a TLS proxy
+    proxied: bool = False  # behind one reverse proxy: trust its X-Forwarded-* headers
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the file it was read from
     timezone: ZoneInfo
@@ -162,6 +172,7 @@ class Config:
     notify: NotifyConfig = NotifyConfig()  # acknowledgements, reminders, the daily report
     # A file read with less confidence than this (0..1) waits for the board's check.
     check_below: float = CHECK_BELOW
+    web: WebConfig = WebConfig()
 
     def form_titles(self) -> dict[str, str]:
         return {spec.id: spec.title for spec in self.forms}
@@ -246,6 +257,11 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     requirements = tuple(
         _requirement(t, known_forms, units, forms) for t in root.tables("requirements")
     )
+    web_table = root.table("web")
+    web = WebConfig(
+        web_table.get("host", str, "127.0.0.1"), web_table.number("port", 8080, 1, 65535),
+        web_table.get("public_url", str, None, check=_url), web_table.get("proxied", bool, False),
+    )  # fmt: skip
     _unique(errors, "units", [u.id for u in units])
     _unique(errors, "requirements", [r.id for r in requirements])
     _unique_emails(errors, units)
@@ -266,6 +282,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
         matching=matching,
         notify=notify,
         check_below=check_below,
+        web=web,
     )
 
 
@@ -749,6 +766,10 @@ def _timezone(value: str) -> str | None:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return f"{_show(value)} is not a known time zone (e.g. 'Asia/Ho_Chi_Minh')"
     return None
+
+
+def _url(value: str) -> str | None:
+    return None if re.fullmatch(r"https?://[^\s/]+(/\S*)?", value) else "must be an http(s) URL"
 
 
 def _env_name(value: str) -> str | None:

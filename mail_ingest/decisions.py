@@ -246,6 +246,25 @@ def daily_report(
     )  # fmt: skip
 
 
+def report(
+    config: Config,
+    store: Store,
+    statuses: Sequence[UnitStatus],
+    now: datetime,
+    *,
+    force: bool = False,
+) -> Decision:
+    """The daily report as of `now`, read from the store (whether or not anyone gets it)."""
+    held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
+    guesses = {a.id: a.guesses for a in store.attributions()}
+    return daily_report(
+        config, statuses, held, now, force=force, guesses=guesses,
+        failing=_failing(config, store.failing_addresses()),
+        notes=standing.notes(config, store), checks=standing.check_rows(config, store, now),
+        unknown=standing.unknown(store, now),
+    )  # fmt: skip
+
+
 def report_day(config: Config, now: datetime, *, force: bool = False) -> date:
     """The day of the latest `report_at` passed by `now` (`force`: `now`'s own day)."""
     local = now.astimezone(config.timezone)
@@ -293,15 +312,7 @@ def decide(
         and config.report_recipients
         and (force or report_is_due(config, store, now))
     ):
-        held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
-        failing = _failing(config, store.failing_addresses())
-        guesses = {a.id: a.guesses for a in store.attributions()}
-        notes = standing.notes(config, store)
-        out.append(daily_report(
-            config, statuses, held, now, failing=failing, force=force, guesses=guesses,
-            notes=notes, checks=standing.check_rows(config, store, now),
-            unknown=standing.unknown(store, now),
-        ))  # fmt: skip
+        out.append(report(config, store, statuses, now, force=force))
     return out
 
 
@@ -329,16 +340,20 @@ def render(config: Config, decision: Decision) -> Outgoing:
     )
     attachments: tuple[Attachment, ...] = ()
     if decision.sheet is not None:
-        sheet = decision.sheet
-        data = workbook.build(
-            sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
-            sheet.unknown,
-        )  # fmt: skip
-        attachments = (Attachment(decision.sheet_name or "bao-cao.xlsx", XLSX, data),)
+        name = decision.sheet_name or "bao-cao.xlsx"
+        attachments = (Attachment(name, XLSX, build_sheet(config, decision.sheet)),)
     return Outgoing(
         key=decision.key, to=decision.to, cc=decision.cc, subject=text.subject, text=text.text,
         html=text.html, attachments=attachments, auto=decision.auto,
         in_reply_to=decision.in_reply_to,
+    )  # fmt: skip
+
+
+def build_sheet(config: Config, sheet: Sheet) -> bytes:
+    """The report workbook's bytes."""
+    return workbook.build(
+        sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
+        sheet.unknown,
     )  # fmt: skip
 
 

@@ -215,4 +215,24 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE attachments ADD COLUMN unknown TEXT;
         """,
     ),
+    (
+        "0009-users",
+        """
+        CREATE TABLE users (                  -- who may open the web page (`mail-ingest user`)
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,               -- leader (reads) | staff (acts) | admin (+ users)
+            password_hash TEXT NOT NULL,      -- argon2id, with its own salt and parameters
+            created_at TEXT NOT NULL,         -- UTC
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE login_attempts (         -- failed logins, for throttling
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,               -- as typed, lowercased
+            address TEXT NOT NULL,            -- the client's address
+            at TEXT NOT NULL                  -- UTC
+        );
+        CREATE INDEX login_attempts_name ON login_attempts (name, at);
+        CREATE INDEX login_attempts_address ON login_attempts (address, at);
+        """,
+    ),
 )

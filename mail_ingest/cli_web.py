@@ -1,0 +1,93 @@
+"""`mail-ingest user add|list|remove` and `mail-ingest web`: accounts and the web page.
+
+Kept apart from cli.py, which adds COMMANDS to its group (and its error handling)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from mail_ingest import config as config_module
+from mail_ingest import corrections
+from mail_ingest.app import open_store
+from mail_ingest.config import Config
+from mail_ingest.web import accounts
+
+log = logging.getLogger(__name__)
+
+
+def _config(ctx: click.Context) -> Config:
+    return config_module.load(ctx.find_root().obj)
+
+
+@click.group()
+def user() -> None:
+    """Manage who may log in to the web page."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+              help="leader: reads; staff: acts; admin: also manages users.")  # fmt: skip
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--by", help="Who makes the change [default: the OS user].")
+@click.pass_context
+def user_add(
+    ctx: click.Context, name: str, role: str, password_stdin: bool, by: str | None
+) -> None:
+    """Create user NAME (the password is prompted twice, or read from stdin)."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    config = _config(ctx)
+    with open_store(config) as store:
+        accounts.add(store, name, role, password, corrections.who(by))
+    click.echo(f"user {name.strip()} added ({role})")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List the users and their roles."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        rows = accounts.users(store)
+    if not rows:
+        click.echo("No user yet: mail-ingest user add NAME --role staff")
+    for u in rows:
+        state = "  (disabled)" if u.disabled else ""
+        click.echo(f"{u.name:<24} {u.role:<7} since {u.created_at:%Y-%m-%d}{state}")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--by", help="Who makes the change [default: the OS user].")
+@click.pass_context
+def user_remove(ctx: click.Context, name: str, by: str | None) -> None:
+    """Remove user NAME: their sessions end at their next request."""
+    config = _config(ctx)
+    with open_store(config) as store:
+        accounts.remove(store, name, corrections.who(by))
+    click.echo(f"user {name} removed")
+
+
+@click.command()
+@click.option("--host", help="Address to listen on [default: [web].host, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="[default: [web].port, 8080].")
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the board's web page (waitress; put a TLS reverse proxy in front of it)."""
+    import waitress
+
+    from mail_ingest.web.app import create_app
+
+    config = _config(ctx)
+    host, port = host or config.web.host, port or config.web.port
+    app = create_app(config)
+    click.echo(f"serving the web page on http://{host}:{port}/ (Ctrl-C stops it)")
+    waitress.serve(app, host=host, port=port, threads=4, ident="mail-ingest")
+
+
+COMMANDS = (user, web)
