@@ -25,7 +25,6 @@ from mail_ingest.config.sections import (
 )
 from mail_ingest.config.table import Table
 from mail_ingest.errors import ConfigError
-from rules.status import CHECK_BELOW
 
 DEFAULT_PATH = Path("mail-ingest.toml")
 
@@ -119,7 +118,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     units = tuple(read_unit(t) for t in root.tables("units"))
     matching_table = root.table("matching")
     matching = read_matching(matching_table)
-    check_below = read_score(matching_table, "check_below", CHECK_BELOW * 100) / 100
+    check_below = read_score(matching_table, "check_below", Config.check_below * 100) / 100
     known_forms = {spec.id for spec in forms}
     requirements = tuple(
         read_requirement(t, known_forms, units, forms) for t in root.tables("requirements")

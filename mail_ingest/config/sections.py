@@ -32,18 +32,19 @@ MAX_CLOSED_RUN = 30  # days in a row, weekends included; Tết adds about ten mo
 
 
 def read_mailbox(t: Table) -> MailboxConfig:
+    M = MailboxConfig  # the defaults
     kind = t.get("kind", str, "imap", check=one_of("maildir", "imap"))
     authserv_id = t.get("authserv_id", str, "", check=server_name) or None
     if kind == "maildir":
         return MailboxConfig(
             kind="maildir",
             path=t.path("path", t.get("path", str, required=True)),
-            max_message_bytes=t.number("max_message_bytes", 40 * 1024 * 1024, 1024, 1024**3),
+            max_message_bytes=t.number("max_message_bytes", M.max_message_bytes, 1024, 1024**3),
             authserv_id=authserv_id,
         )
-    security = t.get("security", str, "ssl", check=one_of(*SECURITY))
+    security = t.get("security", str, M.security, check=one_of(*SECURITY))
     host = t.get("host", str, required=True)
-    allow_insecure = t.get("allow_insecure", bool, False)
+    allow_insecure = t.get("allow_insecure", bool, M.allow_insecure)
     _refuse_plaintext(t, security, host)
     username = t.get("username", str, required=True)
     secrets = [k for k in ("password_env", "oauth2_token_env", "oauth2_token_command") if t.has(k)]
@@ -53,49 +54,54 @@ def read_mailbox(t: Table) -> MailboxConfig:
         t.error(secrets[1], f"set only one of {', '.join(secrets)}")
     if t.has("folder") and t.has("folders"):
         t.error("folders", "set either folder or folders, not both")
-    folders = t.strings("folders") if t.has("folders") else [t.get("folder", str, "INBOX")]
+    folders = t.strings("folders") if t.has("folders") else [t.get("folder", str, M.folders[0])]
     if not folders:
         t.error("folders", "must not be empty")
-    after = t.get("after", str, "keep", check=one_of("keep", "keyword", "copy", "move"))
-    after_folder = t.get("after_folder", str, "")
+    after = t.get("after", str, M.after, check=one_of("keep", "keyword", "copy", "move"))
+    after_folder = t.get("after_folder", str, M.after_folder)
     if after in ("copy", "move") and not after_folder:
         t.error("after_folder", f"is required when after = {after!r}")
     return MailboxConfig(
         kind="imap",
         host=host,
-        port=t.number("port", 993 if security == "ssl" else 143, 1, 65535),
+        port=t.number("port", M.port if security == "ssl" else 143, 1, 65535),
         security=security,
         allow_insecure=allow_insecure,
         username=username,
-        password_env=t.get("password_env", str, "", check=env_name),
-        oauth2_token_env=t.get("oauth2_token_env", str, "", check=env_name),
-        oauth2_token_command=t.get("oauth2_token_command", str, "", check=token_command),
-        folders=tuple(folders) or ("INBOX",),
+        password_env=t.get("password_env", str, M.password_env, check=env_name),
+        oauth2_token_env=t.get("oauth2_token_env", str, M.oauth2_token_env, check=env_name),
+        oauth2_token_command=t.get(
+            "oauth2_token_command", str, M.oauth2_token_command, check=token_command
+        ),
+        folders=tuple(folders) or M.folders,
         ca_file=_optional_path(t, "ca_file"),
         since=t.day("since"),
-        idle=t.get("idle", bool, False),
-        max_message_bytes=t.number("max_message_bytes", 40 * 1024 * 1024, 1024, 1024**3),
+        idle=t.get("idle", bool, M.idle),
+        max_message_bytes=t.number("max_message_bytes", M.max_message_bytes, 1024, 1024**3),
         after=after,
-        keyword=t.get("keyword", str, "$MailIngestDone", check=keyword),
+        keyword=t.get("keyword", str, M.keyword, check=keyword),
         after_folder=after_folder,
-        mark_seen=t.get("mark_seen", bool, False),
-        connect_timeout=t.number("connect_timeout", 15, 1, 3600),
-        read_timeout=t.number("read_timeout", 120, 1, 3600),
+        mark_seen=t.get("mark_seen", bool, M.mark_seen),
+        connect_timeout=t.number("connect_timeout", int(M.connect_timeout), 1, 3600),
+        read_timeout=t.number("read_timeout", int(M.read_timeout), 1, 3600),
         authserv_id=authserv_id,
     )
 
 
 def read_notify(t: Table, schedule: Table) -> NotifyConfig:
+    N = NotifyConfig  # the defaults
     days = [d for d in (_iso_day(t, "closed_days", v) for v in t.strings("closed_days")) if d]
     _closed_run(t, "closed_days", days)
     return NotifyConfig(
-        acknowledge=t.get("acknowledge", bool, True),
-        ack_max_age=timedelta(hours=t.number("ack_max_age_hours", 48, 1, 366 * 24)),
-        daily_cap=t.number("daily_cap", 5, 1, 1000),
-        reminders_at=_clock(schedule, "reminders_at", dt_time(8, 0)),
-        report_at=_clock(schedule, "report_at", dt_time(17, 0)),
+        acknowledge=t.get("acknowledge", bool, N.acknowledge),
+        ack_max_age=timedelta(
+            hours=t.number("ack_max_age_hours", N.ack_max_age // timedelta(hours=1), 1, 366 * 24)
+        ),
+        daily_cap=t.number("daily_cap", N.daily_cap, 1, 1000),
+        reminders_at=_clock(schedule, "reminders_at", N.reminders_at),
+        report_at=_clock(schedule, "report_at", N.report_at),
         reminder_shift=t.get(
-            "reminder_shift", str, "previous", check=one_of("previous", "next", "keep")
+            "reminder_shift", str, N.reminder_shift, check=one_of("previous", "next", "keep")
         ),
         closed_days=tuple(days),
         templates=_optional_path(t, "templates"),
@@ -149,17 +155,19 @@ def read_smtp(t: Table) -> SmtpConfig:
         return SmtpConfig(
             kind="file", sender=sender, path=t.path("path", t.get("path", str, "outbox"))
         )
-    security = t.get("security", str, "ssl", check=one_of(*SECURITY))
+    security = t.get("security", str, SmtpConfig.security, check=one_of(*SECURITY))
     host = t.get("host", str, required=True)
     _refuse_plaintext(t, security, host)
     return SmtpConfig(
         kind="smtp",
         sender=sender,
         host=host,
-        port=t.number("port", {"ssl": 465, "starttls": 587}.get(security, 25), 1, 65535),
+        port=t.number(
+            "port", {"ssl": SmtpConfig.port, "starttls": 587}.get(security, 25), 1, 65535
+        ),
         security=security,
-        username=t.get("username", str, ""),
-        password_env=t.get("password_env", str, "", check=env_name),
+        username=t.get("username", str, SmtpConfig.username),
+        password_env=t.get("password_env", str, SmtpConfig.password_env, check=env_name),
         ca_file=_optional_path(t, "ca_file"),
     )
 
