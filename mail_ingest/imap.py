@@ -37,7 +37,7 @@ from imapclient.exceptions import (
 )
 from imapclient.response_types import BodyData
 
-from mail_ingest import mime
+from mail_ingest import backoff, mime
 from mail_ingest.config import MailboxConfig
 from mail_ingest.errors import (
     AuthError,
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # True: download it whole; False, or the reason, keep its header only.
 Wanted = Callable[[Preview], bool | Partial]
+MAX_BACKOFF = 300.0  # seconds between reconnections at most, however many retries
 _PREVIEW = [b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER]"]
 
 
@@ -112,7 +113,7 @@ class ImapSource:
             except TransientError as exc:
                 if attempt == self.retries:
                     raise
-                delay = self._rng.uniform(0, self.backoff * 2**attempt)
+                delay = backoff.delay(attempt, base=self.backoff, cap=MAX_BACKOFF, rng=self._rng)
                 log.warning(
                     "%s; reconnecting in %.1f s (attempt %d of %d)",
                     exc, delay, attempt + 1, self.retries,
