@@ -12,14 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mail_ingest.config.table import Check, show
 
 _EMAIL = re.compile(r"[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+")
-
-
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-
-
 MAX_ID = 64
-
-
 MAX_EMAIL = 254  # RFC 5321's limit for a forward path
 
 

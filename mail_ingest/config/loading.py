@@ -27,8 +27,6 @@ from mail_ingest.config.table import Table
 from mail_ingest.errors import ConfigError
 
 DEFAULT_PATH = Path("mail-ingest.toml")
-
-
 ENV_VAR = "MAIL_INGEST_CONFIG"
 
 
@@ -36,11 +34,7 @@ ENV_VAR = "MAIL_INGEST_CONFIG"
 # grows with the square of a dotted key's depth, and a key is one line, so the line
 # length bounds it (4,000 characters: about 25 MB at worst).
 MAX_FILE_BYTES = 1024 * 1024
-
-
 MAX_LINE_CHARS = 4000
-
-
 MAX_DEPTH = 8  # [[requirements]] > rules > min_entries > group is the deepest needed
 
 

@@ -26,8 +26,6 @@ from rules.matching import MatchSettings
 from rules.units import Unit
 
 SECURITY = ("ssl", "starttls", "none")
-
-
 MAX_CLOSED_RUN = 30  # days in a row, weekends included; Tết adds about ten more
 
 

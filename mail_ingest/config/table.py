@@ -14,26 +14,18 @@ from typing import Any, TypeVar, cast
 from parsers.text import printable
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
-
-
 MAX_STRING = 1000  # any string value; ids, addresses and names have tighter limits
-
-
 MAX_NAME_BYTES = 255  # one path component (NAME_MAX)
 
 
 # Dates the service computes with: deadlines, reminders up to a year either side,
 # periods, holidays. Far from datetime's limits, so no arithmetic on them can overflow.
 FIRST_DAY = date(1970, 1, 1)
-
-
 LAST_DAY = date(2199, 12, 31)
 
 
 # Keys whose values may be a secret put in the wrong place: never shown in an error.
 SECRET_KEYS = frozenset({"password_env", "oauth2_token_env", "oauth2_token_command"})
-
-
 T = TypeVar("T")
 
 
@@ -226,11 +218,7 @@ def show(value: object) -> str:
 
 
 _SHOW = reprlib.Repr()
-
-
 _SHOW.maxstring = _SHOW.maxother = 80
-
-
 _SHOW.maxlevel = 2
 
 
