@@ -185,6 +185,7 @@ class ImapSource:
         with self._network("fetch headers"):
             items = client.fetch(uids, fetch)
         plan: list[tuple[int, dict[bytes, Any], Partial | None, mime.Mail | None]] = []
+        self._expunged(client, [u for u in uids if b"BODY[HEADER]" not in items.get(u, {})])
         for uid in uids:
             item = items.get(uid)
             if item is None or b"BODY[HEADER]" not in item:
@@ -213,6 +214,7 @@ class ImapSource:
                     bodies = self._bodies(client, candidates)
                 raw = bodies.pop(uid, None)
                 if raw is None:
+                    self._expunged(client, [uid])
                     continue  # expunged between the preview and the download
                 fetched = replace(fetched, raw=raw, size=len(raw))
             self._yielded += 1
@@ -252,6 +254,24 @@ class ImapSource:
         bodies = {uid: item[b"BODY[]"] for uid, item in items.items() if b"BODY[]" in item}
         self.downloaded += sum(map(len, bodies.values()))
         return bodies
+
+    def _expunged(self, client: IMAPClient, uids: list[int]) -> None:
+        """Check that messages FETCH said nothing about are gone; raise if one is not.
+
+        Passing over a message that is still there would lose it for good: the
+        checkpoint moves past its UID once a later one is recorded. A retry on a new
+        connection fetches it again (or finds it expunged by then).
+        """
+        if not uids:
+            return
+        with self._network("search"):
+            found = client.search(["UID", ",".join(map(str, uids))])
+        if there := sorted(set(found) & set(uids)):
+            self._drop()
+            raise TransientError(
+                f"IMAP {self.box.host}: FETCH returned nothing for UID {there[0]},"
+                " which is still in the folder"
+            )
 
     # -- after processing --------------------------------------------------------------
 
