@@ -1,7 +1,7 @@
 """Everything the service knows, in one SQLite file that is upgraded in place for years.
 
-Schema changes are named migrations (mail_ingest.schema) applied in order and recorded,
-never edits of an old one, so a board's database never needs deleting. A message is
+Schema changes are named migrations (`migrations`) applied in order and recorded, never
+edits of an old one, so a board's database never needs deleting. A message is
 recorded in one transaction together with its mailbox position: a crash leaves it
 unrecorded, and the next poll processes it again. Messages are keyed by the sha256 of
 their raw bytes, so recording the same message twice changes nothing.
@@ -11,10 +11,10 @@ their raw bytes, so recording the same message twice changes nothing.
 lessons. The records they return are in `records`.
 """
 
-from mail_ingest.schema import MIGRATIONS
 from mail_ingest.store.database import Database
 from mail_ingest.store.lessons import Lessons, as_taught
 from mail_ingest.store.messages import MAX_REPORTED, Messages
+from mail_ingest.store.migrations import MIGRATIONS
 from mail_ingest.store.outbox import MAX_KEY, Outbox, outbox_key
 from mail_ingest.store.records import (
     Attribution,

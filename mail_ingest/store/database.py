@@ -1,5 +1,5 @@
-"""The SQLite file: connection, migrations (mail_ingest.schema) applied in order, the
-poller's lock and write transactions.
+"""The SQLite file: the connection, the migrations (`migrations`) applied in order and
+once, the poller's lock and write transactions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Self
 
 from mail_ingest.errors import LockedError
 from mail_ingest.files import private_dir, private_file
-from mail_ingest.schema import MIGRATIONS
+from mail_ingest.store.migrations import MIGRATIONS
 from parsers.model import Entry
 
 
