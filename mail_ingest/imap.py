@@ -57,7 +57,11 @@ MAX_BACKOFF = 300.0  # seconds between reconnections at most, however many retri
 
 
 class ImapSource:
-    """The configured folders of one IMAP account, over one connection at a time."""
+    """The configured folders of one IMAP account, over one connection at a time.
+
+    Each connection's client comes from `client_factory` (mail_ingest.imap_client):
+    imapclient by default, a fake in tests of what only a misbehaving server does.
+    """
 
     def __init__(
         self,
@@ -123,7 +127,7 @@ class ImapSource:
                 time.sleep(delay)
 
     def connect(self) -> IMAPClient:
-        """A new logged-in connection (the IDLE watcher keeps its own)."""
+        """A new logged-in connection from the factory (the IDLE watcher keeps its own)."""
         context = ssl_context(self.box)
         with self._network("connect", drop=False):
             client = self._client_factory(self.box, context)
