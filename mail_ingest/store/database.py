@@ -21,6 +21,8 @@ from parsers.model import Entry
 
 
 class Database:
+    """One SQLite connection, migrated on open; the base each concern's mixin builds on."""
+
     def __init__(self, path: Path) -> None:
         # Private whatever the umask: SQLite gives -wal and -shm the database's mode.
         private_dir(path.parent)

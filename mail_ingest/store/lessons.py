@@ -14,6 +14,8 @@ from rules.status import needs_check
 
 
 class Lessons(Database):
+    """Files that wait for the board's check, and what it taught the parsers."""
+
     def checks(self, check_below: float, since: datetime | None = None) -> list[FileCheck]:
         """Files of submissions that need the board's check and have not had it."""
         entries = self._entries()

@@ -13,6 +13,8 @@ from mail_ingest.store.records import MessageRecord, MessageRow
 
 
 class Messages(Database):
+    """Where the poll stands in each folder, and every message recorded once."""
+
     def last_uid(self, source: str, uidvalidity: int) -> int:
         row = self._db.execute(
             "SELECT last_uid FROM mailbox_state WHERE source = ? AND uidvalidity = ?",

@@ -14,6 +14,8 @@ from parsers.text import printable
 
 
 class Outbox(Database):
+    """Mail to send, each under a key that is used once, and what became of it."""
+
     def outbox_add(
         self,
         key: str,

@@ -24,6 +24,8 @@ from rules.units import address_key
 
 
 class Review(Database):
+    """The board's decisions on messages and units, each written with its audit row."""
+
     def submissions(self) -> dict[str, list[Submission]]:
         """Every counted message per unit, with its parsed files, for rules.status."""
         files: dict[int, list[ParsedFile]] = defaultdict(list)
