@@ -409,7 +409,10 @@ def _runs(element: Any) -> Iterator[str]:
             yield box
             continue
         if child.tag == W_T:
-            yield convert_run(child.text or "", _run_font(child))
+            font = _run_font(child)
+            symbols = SYMBOLS.get((font or "").strip().lower())
+            text = child.text or ""
+            yield convert_run(text, font) if symbols is None else _symbol_text(text, symbols)
         elif child.tag == W_SYM:
             yield _symbol(child)
         elif child.tag == W_TAB:
@@ -466,6 +469,15 @@ def _symbol(sym: Any) -> str:
     if code >= 0xF000:
         code -= 0xF000
     return SYMBOLS.get(font, {}).get(code, "")
+
+
+def _symbol_text(text: str, symbols: dict[int, str]) -> str:
+    """Text in a symbol font as the ticks and boxes it shows; other glyphs are no text.
+
+    LibreOffice writes a w:sym back as text in the font (U+F0FE in Wingdings), and a unit
+    may type "þ" and set the font to Wingdings: either way the font draws the tick.
+    """
+    return "".join(symbols.get(ord(c) - 0xF000 if ord(c) >= 0xF000 else ord(c), "") for c in text)
 
 
 def _run_font(text: Any) -> str | None:
