@@ -14,7 +14,7 @@ from typing import Any
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
-from parsers.labelled import before_items, read_labelled
+from parsers.labelled import before_items, read_labelled, with_lessons
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
@@ -101,7 +101,9 @@ def _parse(
         fields, problems = read_report(found.spec, found.spec.report, content, found.head, filename)
         return ParsedFile(filename, found.spec.id, fields, (), problems)
     if found.spec.labelled is not None:
-        return _labelled(filename, content, found)
+        return _labelled(
+            filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id)
+        )
     return _table(filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id))
 
 
@@ -114,15 +116,15 @@ def _for_form(taught: Taught, form: str) -> Taught:
     return Taught(keep(taught.headers), {k: keep(v) for k, v in taught.values.items()})
 
 
-def _labelled(filename: str, content: Content, found: Recognised) -> ParsedFile:
+def _labelled(filename: str, content: Content, found: Recognised, taught: Taught) -> ParsedFile:
     spec, shape = found.spec, found.spec.labelled
     assert shape is not None
     # The unit's name stands above the first item; "BẢN ĐĂNG KÝ" is not a title on its own.
-    head = before_items(found.head, shape)
+    head = before_items(found.head, with_lessons(shape, taught.headers))
     unit = unit_line(head, spec.unit_prefixes, (*spec.titles, ("bản đăng ký",)))
     fields = {k: v for k, v in (("don_vi", unit), ("ngay", date_line(found.head))) if v}
-    more, entries, problems = read_labelled(spec, shape, content, unit)
-    return ParsedFile(filename, spec.id, fields | more, entries, problems)
+    more, entries, problems, used = read_labelled(spec, shape, content, unit, taught.headers)
+    return ParsedFile(filename, spec.id, fields | more, entries, problems, taught=used)
 
 
 def _table(filename: str, content: Content, found: Recognised, taught: Taught) -> ParsedFile:

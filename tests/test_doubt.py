@@ -252,3 +252,25 @@ def test_a_taught_header_reads_the_next_file(tmp_path: Path) -> None:
     sample.write_bytes(_renamed(mau01_xlsx("Đảng ủy xã Mường So", ENTRIES), "Cột K9"))
     shown = invoke(deployment, "parse", str(sample)).output
     assert "taught #1: header “Cột K9” → kind" in shown
+
+
+@PARSERS
+def test_a_taught_label_reads_the_next_m1(tmp_path: Path) -> None:
+    """An M1 whose first item the unit introduced in its own words: `parse` misses the
+    item; one `teach header ... --form M1` and `parse` reads it and names the lesson."""
+    from test_labelled import m1_with_label
+
+    deployment = board(tmp_path)
+    sample = tmp_path / "DK tap the.docx"
+    sample.write_bytes(m1_with_label("Sáng kiến dự thi"))
+    before = json.loads(invoke(deployment, "parse", "--format", "json", str(sample)).output)
+    assert before["form"] == "M1" and before["taught"] == []
+    taught = invoke(deployment, "teach", "header", "Sáng kiến dự thi", "model", "--form", "M1")
+    assert taught.exit_code == 0, taught.output
+    shown = invoke(deployment, "parse", str(sample)).output
+    assert "taught #1: header “Sáng kiến dự thi” → model" in shown
+    assert "Cánh đồng mẫu lớn" in shown
+    after = json.loads(invoke(deployment, "parse", "--format", "json", str(sample)).output)
+    assert after["taught"] == [{"id": "1", "lesson": "header “Sáng kiến dự thi” → model"}]
+    assert after["problems"] == []
+    assert invoke(deployment, "teach", "header", "X", "no-such-item", "--form", "M1").exit_code
