@@ -168,7 +168,21 @@ def _table(filename: str, content: Content, found: Recognised, taught: Taught) -
         confidence=_confidence(reading, problems),
         inferred=tuple(reading.inferred),
         taught=tuple(sorted(reading.used)),
+        doubted=_doubted(reading, problems),
     )
+
+
+# Uncertain problems tied to one column; any other leaves the rows themselves in doubt.
+_COLUMN_DOUBTS = frozenset({"unknown-value", "missing-column", "missing-value"})
+
+
+def _doubted(reading: Reading, problems: Sequence[Problem]) -> tuple[str, ...]:
+    """The entry attributes a guess stands behind, or "*" when an uncertain problem is
+    about more than a column's values."""
+    keys = set(reading.doubtful | reading.unsure)
+    if any(not p.certain and p.code not in _COLUMN_DOUBTS for p in problems):
+        keys.add("*")
+    return tuple(sorted(keys))
 
 
 def _confidence(reading: Reading, problems: Sequence[Problem]) -> float:

@@ -56,6 +56,7 @@ class Reading:
     inferred: list[str] = field(default_factory=list)
     used: set[str] = field(default_factory=set)  # ids of the lessons applied
     doubtful: set[str] = field(default_factory=set)  # column keys read by guess
+    unsure: set[str] = field(default_factory=set)  # column keys of the doubts raised
     defaults: dict[str, str] = field(default_factory=dict)  # facts outside the table
 
     def note(self, text: str) -> None:
@@ -180,6 +181,7 @@ def read_rows(
         )
     for key, count in unplaced.items():  # one problem for the file, not one per row
         column = shape.column(key)
+        reading.unsure.add(key)
         problems.append(
             Problem(
                 "missing-column",
@@ -338,6 +340,7 @@ def _row(
             found = reading.defaults[column.key]  # a fact stated outside the table
         ids[column.key] = _lookup(column, typed, reading) if typed else found
         if typed and ids[column.key] is None:
+            reading.unsure.add(column.key)
             choices = ", ".join(synonyms[0] for _, synonyms in column.values)
             problems.append(
                 Problem(
@@ -351,6 +354,7 @@ def _row(
             missing = _missing(row, header, column, f"chưa ghi rõ {column.label}")
             if column.key in reading.doubtful:
                 missing = Problem(missing.code, missing.message, certain=False)
+                reading.unsure.add(column.key)
             problems.append(missing)
     if name_key is None:
         valued = any(values.get(c.key) for c in shape.columns if c.values or c.marks)
