@@ -215,4 +215,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE attachments ADD COLUMN unknown TEXT;
         """,
     ),
+    (
+        "0009-doubt-attributes",
+        """
+        -- What a doubt stands behind (JSON list of entry attributes, "*" for the rows):
+        -- only the rules counting these wait for the board (rules.validation.judge).
+        ALTER TABLE attachments ADD COLUMN doubted TEXT;
+        """,
+    ),
 )

@@ -417,13 +417,13 @@ class Store:
             p = a.parsed
             cursor = db.execute(
                 "INSERT INTO attachments (message, position, filename, content_type, size, sha256,"
-                " form, fields, problems, confidence, inferred, taught, unknown)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " form, fields, problems, confidence, inferred, taught, unknown, doubted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message, position, a.filename, a.content_type, a.size, a.sha256, p.form,
                     _json(dict(p.fields)), _json([vars(problem) for problem in p.problems]),
                     p.confidence, _json(list(p.inferred)), _json(list(p.taught)),
-                    _json(list(p.unknown)),
+                    _json(list(p.unknown)), _json(list(p.doubted)),
                 ),
             )  # fmt: skip
             db.executemany(
@@ -990,13 +990,15 @@ def _bounced(db: sqlite3.Connection, r: MessageRecord) -> list[str]:
 # The columns _parsed reads, in its order (checked_at last: set means settled).
 _PARSED = (
     "a.id, a.filename, a.form, a.fields, a.problems, a.confidence, a.inferred, a.taught,"
-    " a.unknown, a.checked_at"
+    " a.unknown, a.doubted, a.checked_at"
 )
 
 
 def _parsed(row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry]]) -> ParsedFile:
     """A stored reading; rows from before 0007 are certain, as they were then."""
-    ident, filename, form, fields, problems, confidence, inferred, taught, unknown = row[:9]
+    (ident, filename, form, fields, problems, confidence, inferred, taught, unknown, doubted) = row[
+        :10
+    ]
     return ParsedFile(
         filename=str(filename),
         form=form if isinstance(form, str) else None,
@@ -1007,6 +1009,7 @@ def _parsed(row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry
         inferred=tuple(json.loads(str(inferred or "[]"))),
         taught=tuple(json.loads(str(taught or "[]"))),
         unknown=tuple(json.loads(str(unknown or "[]"))),
+        doubted=tuple(json.loads(str(doubted or "[]"))),
     )
 
 
