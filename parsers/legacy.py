@@ -267,6 +267,8 @@ def _judge_word(word: str) -> tuple[tuple[tuple[Encoding, str], ...], frozenset[
 
 # The words a file's prevailing encoding is judged on: a form has a few thousand.
 MAX_PRIOR_WORDS = 20_000
+# A file is all legacy when it has at most one Unicode-only word per this many clear ones.
+SOLE_SHARE = 20
 
 
 class Prior:
@@ -281,28 +283,40 @@ class Prior:
     def __init__(self, texts: Iterable[str]) -> None:
         self._texts = texts
 
-    @cached_property
+    @property
     def encoding(self) -> Encoding | None:
         """The encoding with more clear words than the other and than words it would spoil."""
+        return self._judged[0]
+
+    @property
+    def sole(self) -> Encoding | None:
+        """The encoding, when the file is all legacy: hardly a word only Unicode can spell.
+        Then even a word that is Vietnamese as it stands ("chó", "Xaõ") is read in it."""
+        return self._judged[1]
+
+    @cached_property
+    def _judged(self) -> tuple[Encoding | None, Encoding | None]:
         clear = dict.fromkeys(ENCODINGS, 0)
         bad = dict.fromkeys(ENCODINGS, 0)
+        modern = 0
         budget = MAX_PRIOR_WORDS
         for text in self._texts:
             if budget <= 0:
                 break
-            if not _LEGACY_CHAR.search(text):
-                continue
             for match in _WORD.finditer(_nfc(text)):
                 budget -= 1
                 _, spoiled, kind = _judge_word(match.group())
                 if kind in clear:
                     clear[kind] += 1
+                modern += kind == "unicode" and bool(_UNICODE_ONLY.search(match.group()))
                 for e in spoiled:
                     bad[e] += 1
         self._texts = ()  # judged once; the texts are not kept
         best = max(ENCODINGS, key=lambda e: clear[e])
         other = next(e for e in ENCODINGS if e != best)
-        return best if clear[best] > max(clear[other], bad[best]) else None
+        if clear[best] <= max(clear[other], bad[best]):
+            return None, None
+        return best, best if modern * SOLE_SHARE <= clear[best] else None
 
 
 def detect_and_convert(text: str, prior: Prior | None = None) -> str:
@@ -378,6 +392,9 @@ def _choose(
         return None
     if word.kind == "ambiguous" and "unicode" in sides:
         return None
+    if word.kind == "ambiguous" and sides == (None, None):
+        sole = prior.sole if prior is not None else None
+        return sole if sole is not None and sole in word.readings else None
     for side in sides:
         if side is not None and side != "unicode" and side in word.readings:
             return side

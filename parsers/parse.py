@@ -223,12 +223,12 @@ def _defaults(grid: Grid, head: Sequence[str], shape: TableShape, reading: Readi
             reading.defaults["kind"] = kinds.pop()
             reading.note(f"loại (tập thể/cá nhân) được hiểu theo tiêu đề “{line}”")
         level = _TITLE_LEVEL.search(fold(line))
-        if level and "level" in keys and line.isupper():
+        if level and "level" in keys and line.isupper() and "level" not in reading.defaults:
+            # the first title that names a level; a later line may still name the kind
             reading.defaults["level"] = {"xa": "xa", "huyen": "huyen", "tinh": "tinh"}[
                 level.group(1)
             ]
             reading.note(f"cấp được hiểu theo tiêu đề “{line}”")
-            break
     reading.doubtful.update(reading.defaults)
 
 

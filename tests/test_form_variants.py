@@ -458,6 +458,20 @@ def form_number(form: Form) -> Form:
     return replace(form, before=("Mẫu số 01", *form.before))
 
 
+def form_number_moved(form: Form) -> Form:
+    """The form number beside the unit's line (right-hand side) and again under the title."""
+    before = []
+    for line in form.before:
+        parts = [
+            f"{p}          Mẫu số 01" if p.startswith("ĐẢNG ỦY") else p for p in line.split("\n")
+        ]
+        line = "\n".join(parts)
+        before.append(line)
+        if line.startswith("BIỂU TỔNG HỢP"):
+            before.append("(Mẫu 01 - dùng cho đảng ủy xã, thị trấn)")
+    return replace(form, before=tuple(before))
+
+
 def nested(form: Form) -> Form:
     return replace(form, nested=True)
 
@@ -510,6 +524,7 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "unknown-headers": unknown_headers,
     "shuffle-add": shuffle_and_add,
     "form-number": form_number,
+    "form-number-moved": form_number_moved,
     "sections-arabic": number_sections("arabic"),
     "sections-letter": number_sections("letter"),
     "sections-phan": number_sections("phan"),
@@ -536,6 +551,8 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "vni": lambda f: map_cells(f, lambda s: encode(unicodedata.normalize("NFC", s), "vni")),
 }
 WORD_ONLY = {"nested", "tick-symbols", "tick-checkboxes"}
+# Transformations that leave the text as typed: the unit's line must read exactly.
+LAYOUT = {"identity", "form-number", "form-number-moved", "nested", "shuffle-add"}
 SAMPLES = [(fmt, name) for fmt in ("xlsx", "docx") for name in SETS]
 
 
@@ -556,6 +573,8 @@ def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
     want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
     assert got == want
     assert parsed.problems == ()
+    if transform in LAYOUT:  # the unit's own line, whatever stands beside it
+        assert fold(parsed.fields["don_vi"]) == fold(UNIT)
 
 
 # --- through LibreOffice: the old binary formats ------------------------------------------
@@ -621,6 +640,50 @@ def test_old_binary_formats_read_the_same(
     converted = old_formats[(fmt, entries, transform)]
     assert converted.data is not None, converted.reason
     parsed = parse_file(converted.filename, converted.data)
+    assert parsed.form == "mau-01", parsed.problems
+    got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
+    want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
+    assert got == want
+    assert parsed.problems == ()
+
+
+# --- transformations composed -------------------------------------------------------------
+
+# Re-encodings go last: a unit rewrites the form, then the file's text is what it is.
+TEXTUAL = ("nfd", "no-diacritics", "tcvn3", "vni")
+STRUCTURAL = [t for t in TRANSFORMS if t not in TEXTUAL and t != "identity"]
+# Known gaps, each a real layout the parsers still misread (not to be tuned away by phrases).
+# The tcvn3 transform leaves toned capitals in Unicode (VN3 has no codes for them), so
+# "ĐĂNG KÝ" becomes "§¡NG Ký"-like mixtures no real file holds; with the title or the kind
+# and level columns also rewritten, too little clear evidence is left. A realistic
+# font-less TCVN3 writer (capitals as .VnTimeH lowercase codes) is the next step.
+_MIXED_CAPITALS = "TCVN3 with Unicode toned capitals: title and headers half-converted"
+COMPOSED_GAPS: dict[tuple[str, str, str], str] = {
+    ("xlsx", "unknown-headers", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "sections-split", "tcvn3"): _MIXED_CAPITALS,
+    ("xlsx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
+    ("xlsx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
+}
+COMPOSED = [
+    (fmt, first, then)
+    for first in STRUCTURAL
+    for then in TEXTUAL
+    for fmt in ("xlsx", "docx")
+    if fmt == "docx" or first not in WORD_ONLY
+]
+
+
+@pytest.mark.parametrize(("fmt", "first", "then"), COMPOSED)
+def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: str) -> None:
+    """Every rewriting of a form, then every re-encoding of its text: the same entries,
+    no problem."""
+    gap = COMPOSED_GAPS.get((fmt, first, then))
+    if gap:
+        pytest.xfail(gap)
+    form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, SETS["five"])))
+    parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
     got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
     want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]

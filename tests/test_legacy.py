@@ -409,3 +409,17 @@ def test_short_vni_cells_in_a_vni_file(fmt: str) -> None:
     parsed = parsers.parse_file(f"Mau 01.{fmt}", out.getvalue())
     assert parsed.form == "mau-01"
     assert {e.field for e in parsed.entries} == {"kinh-te"}
+
+
+def test_a_word_vietnamese_as_it_stands_follows_an_all_legacy_file_only() -> None:
+    """ "Xaõ" is VNI "Xã" but could be typed Unicode: alone in a cell it is converted only
+    when the whole file is legacy, never in a Unicode file with a few legacy cells."""
+    legacy_words = [encode(t, "vni") for t in ("Cấp xã", "Văn hóa - xã hội", "Kinh tế")]
+    all_vni = legacy.Prior(legacy_words)
+    mixed = legacy.Prior([*legacy_words, "Đảng ủy xã Mường So", "Tổ tự quản an ninh"])
+    assert all_vni.sole == "vni" and mixed.encoding == "vni" and mixed.sole is None
+    assert detect_and_convert("Xaõ", all_vni) == "Xã"
+    assert detect_and_convert("Xaõ", mixed) == "Xaõ"
+    assert detect_and_convert("Xaõ") == "Xaõ"
+    # A Unicode neighbour still keeps it as typed.
+    assert detect_and_convert("Xaõ Mường", all_vni) == "Xaõ Mường"
