@@ -124,9 +124,17 @@ def _title_lines(head: Sequence[str]) -> Sequence[str]:
 
 def _foreign_kind(titles: Sequence[str], specs: Sequence[FormSpec]) -> bool:
     """Whether a title line opens with a kind of paper that no spec's title names."""
+    foreign = _foreign_kinds(tuple(specs))
+    return any(f"{words(line)} ".startswith(k) for line in titles for k in foreign)
+
+
+@lru_cache(maxsize=64)
+def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
+    """The kinds of paper no spec's title names, folded, once per set of specs."""
     own = {words(p) for spec in specs for group in (*spec.titles, *spec.names) for p in group}
-    foreign = [k for k in DOCUMENT_KINDS if not any(f" {words(k)} " in f" {o} " for o in own)]
-    return any(f"{words(line)} ".startswith(f"{words(k)} ") for line in titles for k in foreign)
+    return tuple(
+        f"{words(k)} " for k in DOCUMENT_KINDS if not any(f" {words(k)} " in f" {o} " for o in own)
+    )
 
 
 @lru_cache(maxsize=64)

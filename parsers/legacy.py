@@ -267,6 +267,8 @@ def _judge_word(word: str) -> tuple[tuple[tuple[Encoding, str], ...], frozenset[
 
 # The words a file's prevailing encoding is judged on: a form has a few thousand.
 MAX_PRIOR_WORDS = 20_000
+# Words judged before a file with no clear legacy word is taken as Unicode throughout.
+UNICODE_SAMPLE = 400
 # A file is all legacy when it has at most one Unicode-only word per this many clear ones.
 SOLE_SHARE = 20
 
@@ -303,6 +305,8 @@ class Prior:
         for text in self._texts:
             if budget <= 0:
                 break
+            if budget < MAX_PRIOR_WORDS - UNICODE_SAMPLE and not any(clear.values()):
+                break  # hundreds of words and none clearly legacy: a Unicode file
             for match in _WORD.finditer(_nfc(text)):
                 budget -= 1
                 _, spoiled, kind = _judge_word(match.group())
