@@ -129,7 +129,10 @@ def _lesson_args(
         raise click.BadParameter(f"no form {form!r}", param_hint="--form")
     if kind == "header" and len(args) == 2:
         text, column = args
-        columns = sorted({c.key for s in specs if s.table for c in s.table.columns})
+        columns = sorted(
+            {c.key for s in specs if s.table for c in s.table.columns}
+            | {i.key for s in specs if s.labelled for i in s.labelled.items}  # M1/M2 items
+        )
         if column not in columns:
             raise click.BadParameter(f"{column!r} is not a column; one of {', '.join(columns)}")
         return _text(text), column, None

@@ -124,9 +124,17 @@ def _title_lines(head: Sequence[str]) -> Sequence[str]:
 
 def _foreign_kind(titles: Sequence[str], specs: Sequence[FormSpec]) -> bool:
     """Whether a title line opens with a kind of paper that no spec's title names."""
+    foreign = _foreign_kinds(tuple(specs))
+    return any(f"{words(line)} ".startswith(k) for line in titles for k in foreign)
+
+
+@lru_cache(maxsize=64)
+def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
+    """The kinds of paper no spec's title names, folded, once per set of specs."""
     own = {words(p) for spec in specs for group in (*spec.titles, *spec.names) for p in group}
-    foreign = [k for k in DOCUMENT_KINDS if not any(f" {words(k)} " in f" {o} " for o in own)]
-    return any(f"{words(line)} ".startswith(f"{words(k)} ") for line in titles for k in foreign)
+    return tuple(
+        f"{words(k)} " for k in DOCUMENT_KINDS if not any(f" {words(k)} " in f" {o} " for o in own)
+    )
 
 
 @lru_cache(maxsize=64)
@@ -239,7 +247,9 @@ def unit_line(head: Sequence[str], prefixes: Sequence[str], title: Sequence[Phra
     not start like "Ban ...").
     """
     starts = (*prefixes, *UNIT_STARTS)
-    lines = [part for line in head for part in _left_side(line)]
+    # "ĐẢNG ỦY XÃ MƯỜNG SO    Mẫu số 01" in one cell (its spaces collapsed): the form
+    # number beside the unit's name is neither the name nor a title.
+    lines = [_TRAILING_NUMBER.sub("", part) for line in head for part in _left_side(line)]
     found = ""
     for i, line in enumerate(lines):
         typed = words(line)
@@ -274,6 +284,11 @@ _RIGHT_SIDE = re.compile(
 _LEVEL = re.compile(r"\b(huyen|tinh|xa|thi tran|thi xa|phuong|thanh pho)\b")
 _FORM_NUMBER = re.compile(r"(mau|bieu|phu luc)( so)?( [a-z]{0,2} ?\d+[a-z]?| [a-z]\d*)$")
 _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+_TRAILING_NUMBER = re.compile(
+    r"(?<=\S)\s+\(?(m[ẫa]u|bi[ểe]u|ph[ụu] l[ụu]c)(\s+s[ốo])?\s*:?"
+    r"\s*[a-z]{0,2}\s*\d{1,2}[a-z]?\)?\s*$",
+    re.IGNORECASE,
+)
 
 
 def _own_part(line: str, starts: Sequence[str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -20,6 +20,7 @@ from parsers.model import Entry, Problem
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, Item, LabelledShape
 from parsers.text import clean, fold, words
+from parsers.vocabulary import Lesson
 
 FUZZY = 88  # rapidfuzz ratio: "Tên mô hinh dăng ky" still labels item 1, "Tên cá nhân" does not
 ENTRY_KEYS = ("kind", "field", "level")
@@ -45,13 +46,45 @@ class _Line:
 class _Found:
     item: Item
     parts: list[str]
+    labels: set[str] = field(default_factory=set)  # the wordings that introduced it
+
+
+def with_lessons(shape: LabelledShape, lessons: Sequence[Lesson]) -> LabelledShape:
+    """The shape with the board's header lessons as labels of the items they name: an
+    unfamiliar label ("Tên sáng kiến") taught once reads as its item in every later file."""
+    taught: dict[str, list[str]] = {}
+    for lesson in lessons:
+        if label := _taught(lesson):
+            taught.setdefault(lesson.meaning, []).append(label)
+    if not taught:
+        return shape
+    items = tuple(
+        replace(i, labels=(*i.labels, *taught[i.key])) if i.key in taught else i
+        for i in shape.items
+    )
+    return replace(shape, items=items)
+
+
+def _taught(lesson: Lesson) -> str:
+    """A lesson's wording as a label: without the item number or the colon the board copied."""
+    return _NUMBERED.sub("", lesson.text, count=1).strip().rstrip(":").strip()
 
 
 def read_labelled(
-    spec: FormSpec, shape: LabelledShape, content: Content, unit: str
-) -> tuple[dict[str, str], tuple[Entry, ...], tuple[Problem, ...]]:
-    """Fields (every item with a value), the one Entry the form registers, and problems."""
+    spec: FormSpec,
+    shape: LabelledShape,
+    content: Content,
+    unit: str,
+    lessons: Sequence[Lesson] = (),
+) -> tuple[dict[str, str], tuple[Entry, ...], tuple[Problem, ...], tuple[str, ...]]:
+    """Fields (every item with a value), the one Entry the form registers, problems, and
+    the ids of the board's header `lessons` whose wording introduced an item."""
+    shape = with_lessons(shape, lessons)
     found = _items(_lines(content, shape), shape)
+    met = {_label_words(label) for f in found.values() for label in f.labels}
+    used = tuple(
+        sorted({x.id for x in lessons if x.meaning in found and _label_words(_taught(x)) in met})
+    )
     emphasis = tuple(words(e) for e in content.emphasis)
     texts = {key: _value("\n".join(f.parts), shape) for key, f in found.items()}
     picked: dict[str, str | None] = {}
@@ -80,7 +113,7 @@ def read_labelled(
     entry = _entry(shape, name, texts, picked)
     fields = {k: v for k, v in texts.items() if v and not _option(shape, k)}
     fields |= {k: v for k, v in picked.items() if v}
-    return fields, (entry,), tuple(problems)
+    return fields, (entry,), tuple(problems), used
 
 
 def evidence(shape: LabelledShape, content: Content) -> int | None:
@@ -174,9 +207,10 @@ def _items(lines: Iterable[_Line], shape: LabelledShape) -> dict[str, _Found]:
                 break
             hit = _label(line, shape.items) or _by_number(line, current, found, shape.items)
             if hit:
-                item, rest = hit
+                item, rest, label = hit
                 current = found.setdefault(item.key, _Found(item, []))
                 current.parts.append(rest)
+                current.labels.add(label)
                 continue
             # An unnumbered label with nothing after it ("Chức vụ:") takes the next line.
             waiting = current is not None and not any(p.strip(" .…_:") for p in current.parts)
@@ -197,15 +231,16 @@ def _next_number(line: _Line, current: _Found) -> bool:
     return m is not None and int(m.group(1)) > number and ":" in line.text[:80]
 
 
-def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
-    """The item a line introduces and the rest of the line, preferring the item whose number
-    it carries, then the longest label ("6. Địa chỉ, phạm vi" over "Địa chỉ")."""
+def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str, str] | None:
+    """The item a line introduces, the rest of the line and the label that matched,
+    preferring the item whose number it carries, then the longest label ("6. Địa chỉ, phạm
+    vi" over "Địa chỉ")."""
     m = _NUMBERED.match(line.text)
     number = int(m.group(1)) if m else None
     body = line.text[m.end() :] if m else line.text
     tokens = list(_WORD.finditer(body))  # once per line, not once per label
     folded = [fold(t.group()) for t in tokens]
-    best: tuple[tuple[bool, int], Item, str] | None = None
+    best: tuple[tuple[bool, int], Item, str, str] | None = None
     for item in items:
         for label in item.labels:
             rest = _after_label(body, tokens, folded, _label_words(label))
@@ -215,13 +250,13 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str] | None:
                 continue  # a paragraph "Kết quả dự kiến" alone is text, in a cell a label
             rank = (number is not None and number == item.number, len(label))
             if best is None or rank > best[0]:
-                best = (rank, item, rest)
-    return (best[1], best[2]) if best else None
+                best = (rank, item, rest, label)
+    return (best[1], best[2], best[3]) if best else None
 
 
 def _by_number(
     line: _Line, current: _Found | None, found: Mapping[str, _Found], items: Sequence[Item]
-) -> tuple[Item, str] | None:
+) -> tuple[Item, str, str] | None:
     """ "6. Nơi làm mô hình: ..." right after item 5, in the template's place 6: the number
     is the evidence, whatever the wording (item 6 not yet found, a short label, a colon)."""
     m = _NUMBERED.match(line.text)
@@ -234,7 +269,7 @@ def _by_number(
         return None
     if not colon or len(head.split()) > 10:
         return None
-    return item, rest.strip()
+    return item, rest.strip(), ""
 
 
 @lru_cache(maxsize=4096)

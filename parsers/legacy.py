@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 Encoding = Literal["tcvn3", "vni"]
@@ -157,9 +157,9 @@ def convert_run(text: str, font: str | None) -> str:
     return decode(text.translate(_SYMBOL_AREA), encoding, capitals=is_capital_font(font))
 
 
-def convert(text: str, font: str | None = None) -> str:
+def convert(text: str, font: str | None = None, prior: Prior | None = None) -> str:
     """By the font when it names a legacy encoding, otherwise by detection."""
-    return convert_run(text, font) if font_encoding(font) else detect_and_convert(text)
+    return convert_run(text, font) if font_encoding(font) else detect_and_convert(text, prior)
 
 
 # --- detection ---------------------------------------------------------------------------
@@ -265,14 +265,74 @@ def _judge_word(word: str) -> tuple[tuple[tuple[Encoding, str], ...], frozenset[
     return tuple(readings.items()), frozenset(bad), kind
 
 
-def detect_and_convert(text: str) -> str:
+# The words a file's prevailing encoding is judged on: a form has a few thousand.
+MAX_PRIOR_WORDS = 20_000
+# Words judged before a file with no clear legacy word is taken as Unicode throughout.
+UNICODE_SAMPLE = 400
+# A file is all legacy when it has at most one Unicode-only word per this many clear ones.
+SOLE_SHARE = 20
+
+
+class Prior:
+    """The legacy encoding a whole file's clear words use, for the words a cell cannot settle.
+
+    A cell holding only "Kinh teá" says nothing on its own: "teá" is VNI "tế" and also
+    TCVN3 "teỏ". The file's other cells do ("Caáp xaõ" can only be VNI). The file is judged
+    lazily, once, and only when some text needs it; each text is still converted word by
+    word, so Unicode text beside legacy text stays as it is.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self._texts = texts
+
+    @property
+    def encoding(self) -> Encoding | None:
+        """The encoding with more clear words than the other and than words it would spoil."""
+        return self._judged[0]
+
+    @property
+    def sole(self) -> Encoding | None:
+        """The encoding, when the file is all legacy: hardly a word only Unicode can spell.
+        Then even a word that is Vietnamese as it stands ("chó", "Xaõ") is read in it."""
+        return self._judged[1]
+
+    @cached_property
+    def _judged(self) -> tuple[Encoding | None, Encoding | None]:
+        clear = dict.fromkeys(ENCODINGS, 0)
+        bad = dict.fromkeys(ENCODINGS, 0)
+        modern = 0
+        budget = MAX_PRIOR_WORDS
+        for text in self._texts:
+            if budget <= 0:
+                break
+            if budget < MAX_PRIOR_WORDS - UNICODE_SAMPLE and not any(clear.values()):
+                break  # hundreds of words and none clearly legacy: a Unicode file
+            for match in _WORD.finditer(_nfc(text)):
+                budget -= 1
+                _, spoiled, kind = _judge_word(match.group())
+                if kind in clear:
+                    clear[kind] += 1
+                modern += kind == "unicode" and bool(_UNICODE_ONLY.search(match.group()))
+                for e in spoiled:
+                    bad[e] += 1
+        self._texts = ()  # judged once; the texts are not kept
+        best = max(ENCODINGS, key=lambda e: clear[e])
+        other = next(e for e in ENCODINGS if e != best)
+        if clear[best] <= max(clear[other], bad[best]):
+            return None, None
+        return best, best if modern * SOLE_SHARE <= clear[best] else None
+
+
+def detect_and_convert(text: str, prior: Prior | None = None) -> str:
     """`text` with the words that are TCVN3 or VNI mojibake converted; others untouched.
 
     A word is clearly legacy when it is not Vietnamese as it stands and its reading is;
     an encoding counts only if it has more such words than words it would turn into
     nonsense. A word that reads as Vietnamese both ways ("cã" is TCVN3 "có" but
     also a Unicode spelling) follows its nearest clear neighbours, and stays when either
-    of them is Unicode Vietnamese. Text with nothing to convert is returned as it came.
+    of them is Unicode Vietnamese. A clearly legacy word that reads as Vietnamese in both
+    encodings, with no clear neighbour, follows the file's `prior`. Text with nothing to
+    convert is returned as it came.
     """
     if not _LEGACY_CHAR.search(text):
         return text
@@ -286,7 +346,7 @@ def detect_and_convert(text: str) -> str:
     lefts, rights = _nearest(clear), _nearest(clear[::-1])[::-1]
     out, at, changed = [], 0, False
     for w, own, left, right in zip(words, clear, lefts, rights, strict=True):
-        encoding = _choose(w, own, (left, right), trusted)
+        encoding = _choose(w, own, (left, right), trusted, prior)
         if encoding is not None:
             out += [normal[at : w.start], w.readings[encoding]]
             at, changed = w.end, True
@@ -317,13 +377,18 @@ def _nearest(clear: list[_Clear]) -> list[_Clear]:
 
 
 def _choose(
-    word: _Word, own: _Clear, sides: tuple[_Clear, _Clear], trusted: dict[Encoding, bool]
+    word: _Word,
+    own: _Clear,
+    sides: tuple[_Clear, _Clear],
+    trusted: dict[Encoding, bool],
+    prior: Prior | None = None,
 ) -> Encoding | None:
     """The encoding to read one word in, or None to leave it.
 
     A word that reads as Vietnamese both ways takes its nearest clear neighbours'
-    encoding; failing that, a clearly legacy one is TCVN3, the state standard of the
-    time, which the Party and state offices used.
+    encoding; failing that, a clearly legacy one takes the file's prevailing encoding,
+    and without one TCVN3, the state standard of the time, which the Party and state
+    offices used.
     """
     if own is not None:
         return None if own == "unicode" else own
@@ -331,10 +396,16 @@ def _choose(
         return None
     if word.kind == "ambiguous" and "unicode" in sides:
         return None
+    if word.kind == "ambiguous" and sides == (None, None):
+        sole = prior.sole if prior is not None else None
+        return sole if sole is not None and sole in word.readings else None
     for side in sides:
         if side is not None and side != "unicode" and side in word.readings:
             return side
     if word.kind == "either":
+        usual = prior.encoding if prior is not None else None
+        if usual is not None and trusted[usual] and usual in word.readings:
+            return usual
         return next((e for e in ENCODINGS if trusted[e] and e in word.readings), None)
     return None
 

@@ -63,3 +63,8 @@ class ParsedFile:
     # Headers and values met and not understood, as written: the daily report lists the
     # most frequent, so the board knows what to teach.
     unknown: tuple[str, ...] = ()
+    # What a doubt stands behind: the entry attributes ("kind", "field", "level", ...) read
+    # by guess or left unknown, so that only the rules counting them wait for the board;
+    # "*" when the doubt may concern the rows themselves. Empty on a reading that needs a
+    # check (or one stored without it): every rule waits.
+    doubted: tuple[str, ...] = ()

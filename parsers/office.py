@@ -10,6 +10,7 @@ small workbooks are read in full mode with merged ranges filled in.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import zipfile
@@ -24,7 +25,7 @@ from docx.oxml.ns import qn
 from docx.oxml.parser import parse_xml
 from openpyxl.utils.cell import range_boundaries
 
-from parsers.legacy import convert, convert_run, detect_and_convert
+from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
 from parsers.text import clean
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -96,7 +97,7 @@ def read(data: bytes) -> Content:
         if found == "xlsx":
             return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
         body = _document_body(archive)
-        return Content("docx", tuple(_body(body)), _emphasis(body))
+        return Content("docx", tuple(_body(body, Prior(_plain_texts(body)))), _emphasis(body))
     except (Unreadable, MemoryError):  # MemoryError: the sandbox reports it
         raise
     except Exception as exc:  # the libraries raise anything from KeyError to XMLSyntaxError
@@ -196,6 +197,7 @@ def _workbook(data: bytes, archive: zipfile.ZipFile, *, formulas: bool) -> tuple
     never calculated it).
     """
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    prior = Prior(_workbook_texts(archive))
     # Only a workbook with formulas is read a second time, to tell them from empty cells.
     with_formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True) if formulas else None
     try:
@@ -205,6 +207,7 @@ def _workbook(data: bytes, archive: zipfile.ZipFile, *, formulas: bool) -> tuple
                 sheet,
                 _merged(archive, sheet),
                 with_formulas[sheet.title] if with_formulas else None,
+                prior,
             )
             for sheet in sheets
         )
@@ -262,16 +265,37 @@ _MERGE_CELL = re.compile(
 )
 
 
-def _sheet(sheet: Any, merged: list[tuple[int, int, int, int]], formulas: Any = None) -> Grid:
+_XML_TEXT = re.compile(rb"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)<")
+
+
+def _workbook_texts(archive: zipfile.ZipFile) -> Iterator[str]:
+    """The workbook's strings and sheet names as stored, for the file's legacy Prior: read
+    only if a cell needs it (sizes were checked by check_zip)."""
+    for member in archive.infolist():
+        name = member.filename
+        if name == "xl/sharedStrings.xml" or (
+            name.startswith("xl/worksheets/") and name.endswith(".xml")
+        ):
+            for match in _XML_TEXT.finditer(archive.read(member)):
+                yield html.unescape(match.group(1).decode("utf-8", "replace"))
+
+
+def _sheet(
+    sheet: Any,
+    merged: list[tuple[int, int, int, int]],
+    formulas: Any = None,
+    prior: Prior | None = None,
+) -> Grid:
     bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
     right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
     rows = [
-        [_cell_text(c.value, _cell_font(c)) for c in row]
+        [_cell_text(c.value, _cell_font(c), prior) for c in row]
         for row in sheet.iter_rows(max_row=bottom, max_col=right)
     ]
     fill_merged(rows, ((r1 - 1, r2, c1 - 1, c2) for c1, r1, c2, r2 in merged))
     pending = _uncalculated(rows, formulas, bottom, right) if formulas is not None else frozenset()
-    return Grid(str(sheet.title), tuple(tuple(row) for row in rows), pending)
+    name = clean(detect_and_convert(str(sheet.title), prior))
+    return Grid(name, tuple(tuple(row) for row in rows), pending)
 
 
 def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int]]) -> None:
@@ -307,7 +331,7 @@ def _cell_font(cell: Any) -> str | None:
     return getattr(getattr(cell, "font", None), "name", None)
 
 
-def _cell_text(value: object, font: str | None = None) -> str:
+def _cell_text(value: object, font: str | None = None, prior: Prior | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -316,7 +340,7 @@ def _cell_text(value: object, font: str | None = None) -> str:
         return value.date().isoformat()
     if isinstance(value, date | time):
         return value.isoformat()
-    return _lines(convert(str(value)[:MAX_CELL_CHARS], font).splitlines())
+    return _lines(convert(str(value)[:MAX_CELL_CHARS], font, prior).splitlines())
 
 
 def _lines(lines: Iterator[str] | list[str]) -> str:
@@ -335,21 +359,28 @@ MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fall
 W_DEL = qn("w:del")
 
 
-def _body(element: Any) -> Iterator[Block]:
+def _body(element: Any, prior: Prior | None = None) -> Iterator[Block]:
     """Paragraphs and tables in order, looking inside content controls (w:sdt)."""
     for child in element:
         if child.tag == W_P:
-            text = _paragraph(child)
+            text = _paragraph(child, prior)
             if text:
                 yield text
         elif child.tag == W_TBL:
-            yield Grid("", tuple(_rows(child)))
+            yield Grid("", tuple(_rows(child, prior)))
             # A table inside a cell (a layout table holding the form) is a table of its own.
             for tc in child.iter(W_TC):
                 for inner in _children(tc, W_TBL):
-                    yield from _body([inner])
+                    yield from _body([inner], prior)
         elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
-            yield from _body(child)
+            yield from _body(child, prior)
+
+
+def _plain_texts(body: Any) -> Iterator[str]:
+    """The text of runs not in a legacy font, as stored: what the file's Prior judges."""
+    for node in body.iter(W_T):
+        if node.text and font_encoding(_run_font(node)) is None:
+            yield node.text
 
 
 def _cell_paragraphs(element: Any) -> Iterator[Any]:
@@ -363,9 +394,9 @@ def _cell_paragraphs(element: Any) -> Iterator[Any]:
             yield from _cell_paragraphs(child)
 
 
-def _paragraph(p: Any) -> str:
+def _paragraph(p: Any, prior: Prior | None = None) -> str:
     # Legacy-font runs are converted one by one; the rest by detection (parsers.legacy).
-    return _lines(detect_and_convert("".join(_runs(p))).split("\n"))
+    return _lines(detect_and_convert("".join(_runs(p)), prior).split("\n"))
 
 
 def _runs(element: Any) -> Iterator[str]:
@@ -378,7 +409,10 @@ def _runs(element: Any) -> Iterator[str]:
             yield box
             continue
         if child.tag == W_T:
-            yield convert_run(child.text or "", _run_font(child))
+            font = _run_font(child)
+            symbols = SYMBOLS.get((font or "").strip().lower())
+            text = child.text or ""
+            yield convert_run(text, font) if symbols is None else _symbol_text(text, symbols)
         elif child.tag == W_SYM:
             yield _symbol(child)
         elif child.tag == W_TAB:
@@ -437,6 +471,15 @@ def _symbol(sym: Any) -> str:
     return SYMBOLS.get(font, {}).get(code, "")
 
 
+def _symbol_text(text: str, symbols: dict[int, str]) -> str:
+    """Text in a symbol font as the ticks and boxes it shows; other glyphs are no text.
+
+    LibreOffice writes a w:sym back as text in the font (U+F0FE in Wingdings), and a unit
+    may type "þ" and set the font to Wingdings: either way the font draws the tick.
+    """
+    return "".join(symbols.get(ord(c) - 0xF000 if ord(c) >= 0xF000 else ord(c), "") for c in text)
+
+
 def _run_font(text: Any) -> str | None:
     """The font of a w:t's run: w:hAnsi draws Latin-1 (where legacy codes are), else w:ascii."""
     run = text.getparent()
@@ -444,7 +487,7 @@ def _run_font(text: Any) -> str | None:
     return None if fonts is None else fonts.get(W_HANSI) or fonts.get(W_ASCII)
 
 
-def _rows(table: Any) -> Iterator[tuple[str, ...]]:
+def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
     """Rows of cells on the table's grid: spans repeat, vertical merges copy the cell above."""
     above: list[str] = []
     for n, tr in enumerate(_children(table, W_TR)):
@@ -458,7 +501,8 @@ def _rows(table: Any) -> Iterator[tuple[str, ...]]:
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
-                text = _lines([p for p in (_paragraph(p) for p in _cell_paragraphs(tc)) if p])
+                paragraphs = (_paragraph(p, prior) for p in _cell_paragraphs(tc))
+                text = _lines([p for p in paragraphs if p])
             row.extend([text] * max(1, _int(_prop(tc, W_TC_PR, W_GRID_SPAN), 1)))
         above = row
         yield tuple(row)

@@ -14,7 +14,7 @@ from typing import Any
 
 from parsers import bundle
 from parsers.detect import Recognised, date_line, recognise, unit_line
-from parsers.labelled import before_items, read_labelled
+from parsers.labelled import before_items, read_labelled, with_lessons
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
 from parsers.report import read_report
@@ -101,7 +101,9 @@ def _parse(
         fields, problems = read_report(found.spec, found.spec.report, content, found.head, filename)
         return ParsedFile(filename, found.spec.id, fields, (), problems)
     if found.spec.labelled is not None:
-        return _labelled(filename, content, found)
+        return _labelled(
+            filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id)
+        )
     return _table(filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id))
 
 
@@ -114,15 +116,15 @@ def _for_form(taught: Taught, form: str) -> Taught:
     return Taught(keep(taught.headers), {k: keep(v) for k, v in taught.values.items()})
 
 
-def _labelled(filename: str, content: Content, found: Recognised) -> ParsedFile:
+def _labelled(filename: str, content: Content, found: Recognised, taught: Taught) -> ParsedFile:
     spec, shape = found.spec, found.spec.labelled
     assert shape is not None
     # The unit's name stands above the first item; "BẢN ĐĂNG KÝ" is not a title on its own.
-    head = before_items(found.head, shape)
+    head = before_items(found.head, with_lessons(shape, taught.headers))
     unit = unit_line(head, spec.unit_prefixes, (*spec.titles, ("bản đăng ký",)))
     fields = {k: v for k, v in (("don_vi", unit), ("ngay", date_line(found.head))) if v}
-    more, entries, problems = read_labelled(spec, shape, content, unit)
-    return ParsedFile(filename, spec.id, fields | more, entries, problems)
+    more, entries, problems, used = read_labelled(spec, shape, content, unit, taught.headers)
+    return ParsedFile(filename, spec.id, fields | more, entries, problems, taught=used)
 
 
 def _table(filename: str, content: Content, found: Recognised, taught: Taught) -> ParsedFile:
@@ -166,7 +168,21 @@ def _table(filename: str, content: Content, found: Recognised, taught: Taught) -
         confidence=_confidence(reading, problems),
         inferred=tuple(reading.inferred),
         taught=tuple(sorted(reading.used)),
+        doubted=_doubted(reading, problems),
     )
+
+
+# Uncertain problems tied to one column; any other leaves the rows themselves in doubt.
+_COLUMN_DOUBTS = frozenset({"unknown-value", "missing-column", "missing-value"})
+
+
+def _doubted(reading: Reading, problems: Sequence[Problem]) -> tuple[str, ...]:
+    """The entry attributes a guess stands behind, or "*" when an uncertain problem is
+    about more than a column's values."""
+    keys = set(reading.doubtful | reading.unsure)
+    if any(not p.certain and p.code not in _COLUMN_DOUBTS for p in problems):
+        keys.add("*")
+    return tuple(sorted(keys))
 
 
 def _confidence(reading: Reading, problems: Sequence[Problem]) -> float:
@@ -207,12 +223,12 @@ def _defaults(grid: Grid, head: Sequence[str], shape: TableShape, reading: Readi
             reading.defaults["kind"] = kinds.pop()
             reading.note(f"loại (tập thể/cá nhân) được hiểu theo tiêu đề “{line}”")
         level = _TITLE_LEVEL.search(fold(line))
-        if level and "level" in keys and line.isupper():
+        if level and "level" in keys and line.isupper() and "level" not in reading.defaults:
+            # the first title that names a level; a later line may still name the kind
             reading.defaults["level"] = {"xa": "xa", "huyen": "huyen", "tinh": "tinh"}[
                 level.group(1)
             ]
             reading.note(f"cấp được hiểu theo tiêu đề “{line}”")
-            break
     reading.doubtful.update(reading.defaults)
 
 

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import TypeVar
 
 from parsers.model import Entry, Problem
 from parsers.office import Grid
@@ -56,6 +56,7 @@ class Reading:
     inferred: list[str] = field(default_factory=list)
     used: set[str] = field(default_factory=set)  # ids of the lessons applied
     doubtful: set[str] = field(default_factory=set)  # column keys read by guess
+    unsure: set[str] = field(default_factory=set)  # column keys of the doubts raised
     defaults: dict[str, str] = field(default_factory=dict)  # facts outside the table
 
     def note(self, text: str) -> None:
@@ -180,6 +181,7 @@ def read_rows(
         )
     for key, count in unplaced.items():  # one problem for the file, not one per row
         column = shape.column(key)
+        reading.unsure.add(key)
         problems.append(
             Problem(
                 "missing-column",
@@ -338,6 +340,7 @@ def _row(
             found = reading.defaults[column.key]  # a fact stated outside the table
         ids[column.key] = _lookup(column, typed, reading) if typed else found
         if typed and ids[column.key] is None:
+            reading.unsure.add(column.key)
             choices = ", ".join(synonyms[0] for _, synonyms in column.values)
             problems.append(
                 Problem(
@@ -351,6 +354,7 @@ def _row(
             missing = _missing(row, header, column, f"chưa ghi rõ {column.label}")
             if column.key in reading.doubtful:
                 missing = Problem(missing.code, missing.message, certain=False)
+                reading.unsure.add(column.key)
             problems.append(missing)
     if name_key is None:
         valued = any(values.get(c.key) for c in shape.columns if c.values or c.marks)
@@ -491,7 +495,34 @@ def _width(matched: Matched) -> int:
     return len({k for k, _, _ in columns} | {k for k, _, _ in ticks})
 
 
-@lru_cache(maxsize=64)
+_T = TypeVar("_T")
+
+
+def _per_shape(fn: Callable[[TableShape], _T]) -> Callable[[TableShape], _T]:
+    """Cache by the shape's identity: specs are loaded once and live on, and hashing a
+    frozen shape (every column, every wording) costs more than the work it would save."""
+    cache: dict[int, tuple[TableShape, _T]] = {}
+
+    def cached(shape: TableShape) -> _T:
+        hit = cache.get(id(shape))
+        if hit is not None and hit[0] is shape:
+            return hit[1]
+        if len(cache) >= 64:
+            cache.clear()
+        value = fn(shape)
+        cache[id(shape)] = (shape, value)
+        return value
+
+    return cached
+
+
+@_per_shape
+def _own_headers(shape: TableShape) -> dict[str, frozenset[str]]:
+    """Each column's own wordings, folded: one of them word for word is an exact match."""
+    return {c.key: frozenset(words(h) for h in c.headers) for c in shape.columns}
+
+
+@_per_shape  # once per spec: a header search scores every cell against them
 def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
     """Each column's wordings as tokens: the spec's own and the shared vocabulary's."""
     return tuple(
@@ -558,7 +589,8 @@ def _match_columns(
         heading, below = tokens(cell), tokens(_at(lower, i)) if sub else ()
         for key, wordings in _wordings(shape):
             # A spec's own wording, word for word, outranks any reading by tokens.
-            exact = any(words(h) in (typed, sub) for h in shape.column(key).headers)
+            own = _own_headers(shape)[key]
+            exact = typed in own or sub in own
             for wanted in wordings:
                 full = score(heading, wanted)
                 in_sub = score(below, wanted) if below else 0.0

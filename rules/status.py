@@ -231,8 +231,8 @@ class _Tracker:
         return certain + doubtful
 
     def _shortfalls(self) -> tuple[list[str], list[str]]:
-        """(certain, doubtful): absent forms are certain; a rule failed on rows read from
-        a file the parser doubts is the parser's doubt, not yet the unit's shortfall."""
+        """(certain, doubtful): absent forms are certain; a rule whose outcome the rows the
+        parser doubts could change is the parser's doubt, not yet the unit's shortfall."""
         problems = [
             f"Chưa nhận được {self.form_titles.get(form, form)}"
             for form in self.requirement.forms
@@ -241,12 +241,20 @@ class _Tracker:
         entries = self._entries()
         if any(s.ref.startswith("manual:") for _, s in self.latest.values()):
             return problems, []  # the board vouched for a paper copy nobody typed in
-        failed: list[str] = []
+        judged: list[tuple[str, bool]] = []
         if entries or not problems:  # no rows because the form is missing: said once above
+            doubts = [self._doubt(f) for f in self._counted() for _ in f.entries]
             rules = self.requirement.rules
-            failed = validation.check(rules, self.unit.group, entries, self.unit)
-        doubted = any(needs_check(f, self.check_below) for f in self._counted())
-        return (problems, failed) if doubted else (problems + failed, [])
+            judged = validation.judge(rules, self.unit.group, entries, self.unit, doubts)
+        certain = [message for message, sure in judged if sure]
+        return problems + certain, [message for message, sure in judged if not sure]
+
+    def _doubt(self, parsed: ParsedFile) -> frozenset[str]:
+        """What a file's rows may be misread in: nothing on a reading the parser is sure
+        of; else the attributes it guessed, or everything when it did not say which."""
+        if not needs_check(parsed, self.check_below):
+            return frozenset()
+        return frozenset(parsed.doubted or (validation.ROWS,))
 
     def result(self) -> UnitStatus:
         certain, doubtful = self._shortfalls()

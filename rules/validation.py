@@ -31,6 +31,18 @@ COUNTERS: Mapping[str, tuple[Callable[[Entry], bool], str]] = {
 }
 
 
+# The entry attribute each counter reads: a doubt about it may change the count. "entries"
+# reads none; every counter reads "*", a doubt about the rows themselves.
+COUNTED_BY: Mapping[str, str] = {
+    "collectives": "kind",
+    "individuals": "kind",
+    "level_tinh": "level",
+    "level_huyen": "level",
+    "level_xa": "level",
+}
+ROWS = "*"
+
+
 @dataclass(frozen=True)
 class Quota:
     """A number per unit group, with a default for the groups not named."""
@@ -119,25 +131,67 @@ def check(
 
     `unit` is for custom rules; without it they see a unit known only by its group.
     """
+    return [message for message, _ in judge(rules, group, entries, unit)]
+
+
+def judge(
+    rules: Iterable[Rule],
+    group: str,
+    entries: Iterable[Entry],
+    unit: Unit | None = None,
+    doubts: Sequence[frozenset[str]] = (),
+) -> list[tuple[str, bool]]:
+    """Every failed rule as (sentence, certain).
+
+    `doubts[i]` names the attributes of entry i that were read by guess or not at all
+    (ParsedFile.doubted; "*" for the rows themselves). A failure is certain when no
+    reading of those could pass the rule: a quota of collectives missed even if every
+    doubtful row were one, a blank column on rows whose column was read for sure. The
+    doubt about kinds never softens a failure about levels.
+    """
     entries = list(entries)
-    problems: list[str] = []
+    doubt = [doubts[i] if i < len(doubts) else frozenset() for i in range(len(entries))]
+    rows_in_doubt = any(ROWS in d for d in doubt)
+    failures: list[tuple[str, bool]] = []
     for rule in rules:
         if isinstance(rule, RequiredFields):
-            problems += _required(rule, entries)
+            failures += _required_judged(rule, entries, doubt)
             continue
         if isinstance(rule, CustomRule):
-            problems += CUSTOM[rule.name](unit or Unit("", "", group), entries)
+            sure = not any(doubt)  # a custom rule may read anything
+            found = CUSTOM[rule.name](unit or Unit("", "", group), entries)
+            failures += [(message, sure) for message in found]
             continue
         limit = rule.quota.for_group(group)
         if limit is None:
             continue
         counts, noun = COUNTERS[rule.counter]
+        attribute = COUNTED_BY.get(rule.counter)
+        unsure = [attribute in d or ROWS in d for d in doubt]
         n = sum(1 for e in entries if counts(e))
+        sure_n = sum(1 for e, u in zip(entries, unsure, strict=True) if counts(e) and not u)
+        most = sure_n + sum(unsure)  # every doubtful row might count, or none
         if rule.bound == "min" and n < limit:
-            problems.append(f"Mới đăng ký {n} {noun}, yêu cầu ít nhất {limit} {noun}")
+            certain = most < limit and not rows_in_doubt
+            failures.append((f"Mới đăng ký {n} {noun}, yêu cầu ít nhất {limit} {noun}", certain))
         elif rule.bound == "max" and n > limit:
-            problems.append(f"Đăng ký {n} {noun}, vượt quá mức tối đa {limit} {noun}")
-    return problems
+            certain = sure_n > limit and not rows_in_doubt
+            failures.append((f"Đăng ký {n} {noun}, vượt quá mức tối đa {limit} {noun}", certain))
+    return failures
+
+
+def _required_judged(
+    rule: RequiredFields, entries: Sequence[Entry], doubt: Sequence[frozenset[str]]
+) -> list[tuple[str, bool]]:
+    """A blank column is certain unless a blank row's column was read by guess."""
+    out = []
+    for key in rule.fields:
+        blank = [i for i, e in enumerate(entries) if not value_of(e, key)]
+        if blank:
+            names = [_entry_name(entries[i], i + 1) for i in blank]
+            sure = not any(key in doubt[i] or ROWS in doubt[i] for i in blank)
+            out.append((f"{_count(names)} chưa ghi {rule.label(key)}: {_names(names)}", sure))
+    return out
 
 
 def _required(rule: RequiredFields, entries: Sequence[Entry]) -> list[str]:

@@ -9,7 +9,8 @@ proposals, and a letter that mentions "Dân vận khéo". None is a form, none y
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 
 import docx
 import openpyxl
@@ -17,6 +18,7 @@ import pytest
 
 import parsers
 from parsers.detect import _title_weights
+from parsers.legacy import encode
 from parsers.specs import builtin_specs
 
 HEAD = ["ĐẢNG BỘ HUYỆN PHONG THỔ", "ĐẢNG ỦY XÃ MƯỜNG SO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
@@ -160,3 +162,32 @@ def test_a_column_of_the_forms_vocabulary_tells_the_form_without_a_title(fmt: st
 def test_title_words_weigh_by_how_few_specs_use_them() -> None:
     weights = _title_weights(builtin_specs())
     assert weights["ket"] > weights["mo"] > weights["kheo"]  # kết quả, mô hình, Dân vận khéo
+
+
+def _stripped(text: str) -> str:
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+# Every non-form rewritten as the forms are in the transformation suite.
+REWRITES: dict[str, Callable[[str], str]] = {
+    "nfd": lambda s: unicodedata.normalize("NFD", s),
+    "no-diacritics": _stripped,
+    "tcvn3": lambda s: encode(s, "tcvn3"),
+    "vni": lambda s: encode(s, "vni"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["docx", "xlsx"])
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+@pytest.mark.parametrize("kind", sorted(NON_FORMS))
+def test_a_non_form_stays_none_rewritten(kind: str, rewrite: str, fmt: str) -> None:
+    """Re-encoded, or without diacritics, and sent under the form's subject: still no
+    form and no entries."""
+    f = REWRITES[rewrite]
+    lines, table = NON_FORMS[kind]
+    lines = [f(line) for line in lines]
+    table = [[f(cell) for cell in row] for row in table]
+    data = as_docx(lines, table) if fmt == "docx" else as_xlsx(lines, table)
+    parsed = parsers.parse_file(f"tai-lieu.{fmt}", data, hint="Gửi biểu mẫu 01 Dân vận khéo")
+    assert (parsed.form, parsed.entries) == (None, ()), parsed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -252,3 +253,53 @@ def test_a_taught_header_reads_the_next_file(tmp_path: Path) -> None:
     sample.write_bytes(_renamed(mau01_xlsx("Đảng ủy xã Mường So", ENTRIES), "Cột K9"))
     shown = invoke(deployment, "parse", str(sample)).output
     assert "taught #1: header “Cột K9” → kind" in shown
+
+
+@PARSERS
+def test_a_taught_label_reads_the_next_m1(tmp_path: Path) -> None:
+    """An M1 whose first item the unit introduced in its own words: `parse` misses the
+    item; one `teach header ... --form M1` and `parse` reads it and names the lesson."""
+    from test_labelled import m1_with_label
+
+    deployment = board(tmp_path)
+    sample = tmp_path / "DK tap the.docx"
+    sample.write_bytes(m1_with_label("Sáng kiến dự thi"))
+    before = json.loads(invoke(deployment, "parse", "--format", "json", str(sample)).output)
+    assert before["form"] == "M1" and before["taught"] == []
+    taught = invoke(deployment, "teach", "header", "Sáng kiến dự thi", "model", "--form", "M1")
+    assert taught.exit_code == 0, taught.output
+    shown = invoke(deployment, "parse", str(sample)).output
+    assert "taught #1: header “Sáng kiến dự thi” → model" in shown
+    assert "Cánh đồng mẫu lớn" in shown
+    after = json.loads(invoke(deployment, "parse", "--format", "json", str(sample)).output)
+    assert after["taught"] == [{"id": "1", "lesson": "header “Sáng kiến dự thi” → model"}]
+    assert after["problems"] == []
+    assert invoke(deployment, "teach", "header", "X", "no-such-item", "--form", "M1").exit_code
+
+
+@pytest.mark.parametrize(
+    ("doubted", "status"), [(("kind",), "checking"), (("level",), "incomplete")]
+)
+def test_the_store_keeps_what_a_doubt_is_about(
+    tmp_path: Path, doubted: tuple[str, ...], status: str
+) -> None:
+    """One collective read of the two required: a doubt about kinds may hide the other,
+    so the board checks; a doubt about levels cannot, so the shortfall is the unit's.
+    What the doubt is about survives the store (schema 0009)."""
+    deployment = board(tmp_path)
+    config = config_module.load(deployment.config)
+    reading = replace(doubtful_reading(), doubted=doubted)
+    files = [("Mau 01.xlsx", reading), ("Mau 02.docx", parsers.parse_file(
+        "Mau 02.docx", mau02_docx("Đảng ủy xã Mường So", ["Nhà sạch"])))]  # fmt: skip
+    record = MessageRecord(
+        sha256="b" * 64, size=1000, message_id="<about@example.vn>", sender=COMMUNE,
+        subject="Gửi biểu đăng ký", received_at=RECEIVED, unit_id="xa-muong-so",
+        outcome="submission", evidence="address", sender_address="DangUy.MuongSo@example.vn",
+        attachments=tuple(StoredAttachment(n, "", 1, n, p) for n, p in files),
+    )  # fmt: skip
+    with open_store(config) as store:
+        assert store.record(record, "maildir:test", 1, "1")
+        [stored] = [f for s in store.submissions()["xa-muong-so"] for f in s.files if f.entries][:1]
+    assert stored.doubted == doubted
+    row = status_row(deployment)
+    assert row["status"] == status, row

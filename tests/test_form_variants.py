@@ -4,27 +4,30 @@ The samples are the project's own (mail_ingest.samples, with the office fixtures
 each is read back into a plain model (lines above, header rows, body rows, lines below),
 transformed the way units rewrite a form (their own header wordings, another column order,
 tick columns, other section numbering, notes, nesting, NFD, no diacritics, TCVN3), and
-written again as a real .xlsx or .docx. Each transformation is one test over every sample:
+written again as a real .xlsx or .docx (and, through LibreOffice, as .doc or .xls read back
+the way the service converts them). Each transformation is one test over every sample:
 the same entries (name, kind, field, level) come out, and a complete form has no problem.
 """
 
 from __future__ import annotations
 
 import io
+import subprocess
 import unicodedata
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import docx
 import openpyxl
 import pytest
 
-from mail_ingest import samples
+from mail_ingest import convert, samples
 from mail_ingest.samples import SampleEntry
 from parsers import parse_file, text, vocabulary
 from parsers.legacy import encode
 from parsers.text import fold
-from tests.office_fixtures import ENTRIES, UNIT
+from tests.office_fixtures import ENTRIES, UNIT, require_libreoffice
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -455,6 +458,20 @@ def form_number(form: Form) -> Form:
     return replace(form, before=("Mẫu số 01", *form.before))
 
 
+def form_number_moved(form: Form) -> Form:
+    """The form number beside the unit's line (right-hand side) and again under the title."""
+    before = []
+    for line in form.before:
+        parts = [
+            f"{p}          Mẫu số 01" if p.startswith("ĐẢNG ỦY") else p for p in line.split("\n")
+        ]
+        line = "\n".join(parts)
+        before.append(line)
+        if line.startswith("BIỂU TỔNG HỢP"):
+            before.append("(Mẫu 01 - dùng cho đảng ủy xã, thị trấn)")
+    return replace(form, before=tuple(before))
+
+
 def nested(form: Form) -> Form:
     return replace(form, nested=True)
 
@@ -507,6 +524,7 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "unknown-headers": unknown_headers,
     "shuffle-add": shuffle_and_add,
     "form-number": form_number,
+    "form-number-moved": form_number_moved,
     "sections-arabic": number_sections("arabic"),
     "sections-letter": number_sections("letter"),
     "sections-phan": number_sections("phan"),
@@ -533,6 +551,8 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "vni": lambda f: map_cells(f, lambda s: encode(unicodedata.normalize("NFC", s), "vni")),
 }
 WORD_ONLY = {"nested", "tick-symbols", "tick-checkboxes"}
+# Transformations that leave the text as typed: the unit's line must read exactly.
+LAYOUT = {"identity", "form-number", "form-number-moved", "nested", "shuffle-add"}
 SAMPLES = [(fmt, name) for fmt in ("xlsx", "docx") for name in SETS]
 
 
@@ -547,10 +567,122 @@ CASES = [
 @pytest.mark.parametrize(("fmt", "entries", "transform"), CASES)
 def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
     form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
-    if transform == "vni" and fmt == "docx":
-        # A short VNI word alone in a cell ("Kinh teá") is judged without the document's
-        # other words, and read as TCVN3: legacy.py decides per paragraph, not per file.
-        pytest.xfail("VNI decided per cell, not per document")
+    parsed = parse_file(f"bieu.{fmt}", write(form))
+    assert parsed.form == "mau-01", parsed.problems
+    got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
+    want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
+    assert got == want
+    assert parsed.problems == ()
+    if transform in LAYOUT:  # the unit's own line, whatever stands beside it
+        assert fold(parsed.fields["don_vi"]) == fold(UNIT)
+
+
+# --- through LibreOffice: the old binary formats ------------------------------------------
+
+# What LibreOffice may rewrite on the way to .doc/.xls and back: merges, nesting, symbol
+# ticks, check boxes, legacy text. Every sample as it is, and these over one sample set.
+LO_TRANSFORMS = (
+    "tick-kind", "sections-split", "tcvn3", "nested", "tick-symbols", "tick-checkboxes",
+)  # fmt: skip
+LO_CASES = [(fmt, entries, "identity") for fmt, entries in SAMPLES] + [
+    (fmt, "five", transform)
+    for transform in LO_TRANSFORMS
+    for fmt in ("xlsx", "docx")
+    if fmt == "docx" or transform not in WORD_ONLY
+]
+OLD = {"docx": ("doc", "doc:MS Word 97"), "xlsx": ("xls", "xls:MS Excel 97")}
+Case = tuple[str, str, str]
+
+
+@pytest.fixture(scope="session")
+def old_formats(tmp_path_factory: pytest.TempPathFactory) -> dict[Case, convert.Converted]:
+    """Every LibreOffice case saved as .doc/.xls (one soffice run per format for all of
+    them), then converted back by the service's own mail_ingest.convert: once per session,
+    two at a time (about 15 s)."""
+    program = require_libreoffice()
+    root = tmp_path_factory.mktemp("old-formats")
+    paths = {}
+    for n, case in enumerate(LO_CASES):
+        fmt, entries, transform = case
+        paths[case] = root / f"case{n}.{fmt}"
+        paths[case].write_bytes(write(TRANSFORMS[transform](sample(fmt, SETS[entries]))))
+
+    def save_old(fmt: str) -> None:
+        ext, target = OLD[fmt]
+        sources = [str(p) for (f, _, _), p in paths.items() if f == fmt]
+        subprocess.run(
+            [
+                program, f"-env:UserInstallation={(root / f'profile-{ext}').as_uri()}",
+                "--headless", "--norestore", "--convert-to", target,
+                "--outdir", str(root / "old"), *sources,
+            ],
+            check=True, capture_output=True, timeout=240,
+        )  # fmt: skip
+
+    def back(case: Case) -> convert.Converted:
+        name = f"bieu.{OLD[case[0]][0]}"
+        data = (root / "old" / paths[case].with_suffix(f".{OLD[case[0]][0]}").name).read_bytes()
+        assert convert.target(name, data) == case[0]
+        return convert.convert(name, data, case[0])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(save_old, OLD))
+        return dict(zip(LO_CASES, pool.map(back, LO_CASES), strict=True))
+
+
+@pytest.mark.parametrize(("fmt", "entries", "transform"), LO_CASES)
+def test_old_binary_formats_read_the_same(
+    old_formats: dict[Case, convert.Converted], fmt: str, entries: str, transform: str
+) -> None:
+    """The form saved as .doc/.xls, converted back the way the service does
+    (mail_ingest.convert), reads the same, with no problem."""
+    form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
+    converted = old_formats[(fmt, entries, transform)]
+    assert converted.data is not None, converted.reason
+    parsed = parse_file(converted.filename, converted.data)
+    assert parsed.form == "mau-01", parsed.problems
+    got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
+    want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
+    assert got == want
+    assert parsed.problems == ()
+
+
+# --- transformations composed -------------------------------------------------------------
+
+# Re-encodings go last: a unit rewrites the form, then the file's text is what it is.
+TEXTUAL = ("nfd", "no-diacritics", "tcvn3", "vni")
+STRUCTURAL = [t for t in TRANSFORMS if t not in TEXTUAL and t != "identity"]
+# Known gaps, each a real layout the parsers still misread (not to be tuned away by phrases).
+# The tcvn3 transform leaves toned capitals in Unicode (VN3 has no codes for them), so
+# "ĐĂNG KÝ" becomes "§¡NG Ký"-like mixtures no real file holds; with the title or the kind
+# and level columns also rewritten, too little clear evidence is left. A realistic
+# font-less TCVN3 writer (capitals as .VnTimeH lowercase codes) is the next step.
+_MIXED_CAPITALS = "TCVN3 with Unicode toned capitals: title and headers half-converted"
+COMPOSED_GAPS: dict[tuple[str, str, str], str] = {
+    ("xlsx", "unknown-headers", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "sections-split", "tcvn3"): _MIXED_CAPITALS,
+    ("xlsx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
+    ("xlsx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
+    ("docx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
+}
+COMPOSED = [
+    (fmt, first, then)
+    for first in STRUCTURAL
+    for then in TEXTUAL
+    for fmt in ("xlsx", "docx")
+    if fmt == "docx" or first not in WORD_ONLY
+]
+
+
+@pytest.mark.parametrize(("fmt", "first", "then"), COMPOSED)
+def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: str) -> None:
+    """Every rewriting of a form, then every re-encoding of its text: the same entries,
+    no problem."""
+    gap = COMPOSED_GAPS.get((fmt, first, then))
+    if gap:
+        pytest.xfail(gap)
+    form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, SETS["five"])))
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
     got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import parsers
 from mail_ingest.samples import SampleEntry, mau01_docx, mau02_docx
 from parsers.model import ParsedFile
+from parsers.vocabulary import Lesson, Taught
 
 UNIT = "CHI HỘI PHỤ NỮ THÔN ĐỒNG LẠC"
 FIELDS = {
@@ -540,3 +541,51 @@ def test_a_blank_m2_names_each_missing_item_once() -> None:
     ]
     assert len(messages(parsed)) == 10
     assert parsed.entries[0].name == ""
+
+
+# --- the board's lessons ------------------------------------------------------------------
+
+M1_LINES = (
+    "HỘI NÔNG DÂN XÃ CAO XÁ",
+    "BẢN ĐĂNG KÝ",
+    "Xây dựng mô hình, điển hình “Dân vận khéo” năm 2024",
+    "{label}: Cánh đồng mẫu lớn",
+    "2. Thuộc lĩnh vực: Kinh tế",
+    "3. Đăng ký mô hình, điển hình ở cấp: Cấp huyện",
+    "4. Nội dung thực hiện: Dồn điền đổi thửa",
+    "5. Thời gian thực hiện: Năm 2024",
+    "6. Địa chỉ, phạm vi thực hiện: Thôn Đồng Lạc",
+    "7. Kết quả dự kiến: Năng suất tăng 10%",
+)
+
+
+def m1_with_label(label: str) -> bytes:
+    """An M1 whose first item is introduced by the unit's own words, without its number."""
+    document = docx.Document()
+    for line in M1_LINES:
+        document.add_paragraph(line.format(label=label))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("label", ["Sáng kiến dự thi", "Công trình thi đua", "Đề tài"])
+def test_a_taught_label_reads_its_item_and_is_named(label: str) -> None:
+    """Unfamiliar, the label's item is missing; taught (with the number or colon the board
+    copied, or without), it is read and the lesson named; lessons of other forms and of
+    other items change nothing."""
+    data = m1_with_label(label)
+    before = parsers.parse_file("DK.docx", data)
+    assert before.form == "M1" and "model" not in before.entries[0].extra
+    assert before.taught == ()
+    for wording in (label, f"1. {label}:", label.upper()):
+        lesson = Lesson("7", wording, "model", "M1")
+        parsed = parsers.parse_file("DK.docx", data, taught=Taught(headers=(lesson,)))
+        assert parsed.entries[0].extra["model"] == "Cánh đồng mẫu lớn"
+        assert parsed.problems == () and parsed.taught == ("7",)
+        assert parsed.fields["don_vi"] == "HỘI NÔNG DÂN XÃ CAO XÁ"
+    elsewhere = Taught(headers=(Lesson("8", label, "model", "M2"), Lesson("9", "Tiêu đề", "model")))
+    assert parsers.parse_file("DK.docx", data, taught=elsewhere).taught == ()
+    # An unused lesson is not named on a file its wording does not appear in.
+    plain = parsers.parse_file("DK.docx", m1_with_label("1. Tên mô hình đăng ký"), taught=elsewhere)
+    assert plain.taught == () and plain.problems == ()

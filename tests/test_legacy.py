@@ -6,7 +6,9 @@ import io
 import shutil
 import subprocess
 import unicodedata
+from collections.abc import Iterator
 from copy import copy
+from dataclasses import replace
 
 import docx
 import openpyxl
@@ -324,3 +326,100 @@ def test_xlsx_cells_in_legacy_fonts(encoding: legacy.Encoding, font: str | None)
 def test_xlsx_in_read_only_mode_keeps_cell_fonts() -> None:
     parsed = parsers.parse_file("Mau 01.xlsx", legacy_workbook("vni", "VNI-Times"))
     assert sorted(parsed.entries, key=lambda e: e.name) == expected(ENTRIES)
+
+
+# --- the file's prevailing encoding --------------------------------------------------------
+
+# Words whose reading is Vietnamese both ways, each with its TCVN3 and VNI reading.
+EITHER = [("teá", "teỏ", "tế"), ("Löu", "Lửu", "Lưu")]
+
+
+@pytest.mark.parametrize(("word", "as_tcvn3", "as_vni"), EITHER)
+def test_a_word_either_way_follows_the_file(word: str, as_tcvn3: str, as_vni: str) -> None:
+    """Alone in a cell, a word both encodings read as Vietnamese is read as TCVN3 unless
+    the file's other words are clearly VNI; clear words of a cell still decide for it."""
+    assert detect_and_convert(f"Kinh {word}") == f"Kinh {as_tcvn3}"
+    vni_file = legacy.Prior([encode(text, "vni") for text in ("Cấp xã", "Văn hóa - xã hội")])
+    tcvn3_file = legacy.Prior([encode(text, "tcvn3") for text in ("Cấp xã", "Văn hóa - xã hội")])
+    unicode_file = legacy.Prior(["Cấp xã", "Văn hóa - xã hội", "Kinh tế"])
+    assert vni_file.encoding == "vni" and tcvn3_file.encoding == "tcvn3"
+    assert unicode_file.encoding is None
+    assert detect_and_convert(f"Kinh {word}", vni_file) == f"Kinh {as_vni}"
+    assert detect_and_convert(f"Kinh {word}", tcvn3_file) == f"Kinh {as_tcvn3}"
+    assert detect_and_convert(f"Kinh {word}", unicode_file) == f"Kinh {as_tcvn3}"
+    # A cell's own clear TCVN3 word outweighs a VNI file.
+    assert detect_and_convert(f"{encode('Phát triển', 'tcvn3')} {word}", vni_file).endswith(
+        as_tcvn3
+    )
+    # Unicode text stays Unicode whatever the file.
+    for text in ("Kinh tế", "Lưu VP", "Xây dựng Đảng"):
+        assert detect_and_convert(text, vni_file) == text
+
+
+def test_the_prior_is_judged_lazily_once_and_bounded() -> None:
+    """Judged only when a word needs it, once, over at most MAX_PRIOR_WORDS words."""
+    seen: list[str] = []
+
+    def texts() -> Iterator[str]:
+        for text in [encode("Cấp xã", "vni")] * (legacy.MAX_PRIOR_WORDS + 10):
+            seen.append(text)
+            yield text
+
+    prior = legacy.Prior(texts())
+    assert detect_and_convert("Kinh tế", prior) == "Kinh tế" and not seen
+    assert prior.encoding == "vni"
+    assert len(seen) <= legacy.MAX_PRIOR_WORDS // 2 + 1
+    assert prior.encoding == "vni"
+
+
+@pytest.mark.parametrize("fmt", ["docx", "xlsx"])
+def test_short_vni_cells_in_a_vni_file(fmt: str) -> None:
+    """A file typed in VNI without fonts: the cells too short to tell ("Kinh teá", "Löu VP")
+    read as VNI, like the rest of the file."""
+    make = mau01_docx if fmt == "docx" else mau01_xlsx
+    entries = [replace(e, field="kinh-te") for e in ENTRIES]
+    source = make(UNIT, entries)
+    if fmt == "docx":
+        document = docx.Document(io.BytesIO(source))
+        for node in document.element.body.iter(qn("w:t")):
+            node.text = encode(node.text or "", "vni")
+        document.add_paragraph(encode("Lưu VP", "vni"))
+        out = io.BytesIO()
+        document.save(out)
+    else:
+        book = openpyxl.load_workbook(io.BytesIO(source))
+        for sheet in book.worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str):
+                        cell.value = encode(cell.value, "vni")
+            sheet.cell(sheet.max_row + 2, 2, encode("Kinh tế", "vni"))
+            sheet.cell(sheet.max_row + 1, 2, encode("Lưu VP", "vni"))
+        out = io.BytesIO()
+        book.save(out)
+    content = parsers.office.read(out.getvalue())
+    texts = [
+        cell
+        for block in content.blocks
+        for cell in ([block] if isinstance(block, str) else [c for row in block.rows for c in row])
+    ]
+    joined = "\n".join(texts)
+    assert "Lưu VP" in joined and "Lửu" not in joined
+    assert "teỏ" not in joined
+    parsed = parsers.parse_file(f"Mau 01.{fmt}", out.getvalue())
+    assert parsed.form == "mau-01"
+    assert {e.field for e in parsed.entries} == {"kinh-te"}
+
+
+def test_a_word_vietnamese_as_it_stands_follows_an_all_legacy_file_only() -> None:
+    """ "Xaõ" is VNI "Xã" but could be typed Unicode: alone in a cell it is converted only
+    when the whole file is legacy, never in a Unicode file with a few legacy cells."""
+    legacy_words = [encode(t, "vni") for t in ("Cấp xã", "Văn hóa - xã hội", "Kinh tế")]
+    all_vni = legacy.Prior(legacy_words)
+    mixed = legacy.Prior([*legacy_words, "Đảng ủy xã Mường So", "Tổ tự quản an ninh"])
+    assert all_vni.sole == "vni" and mixed.encoding == "vni" and mixed.sole is None
+    assert detect_and_convert("Xaõ", all_vni) == "Xã"
+    assert detect_and_convert("Xaõ", mixed) == "Xaõ"
+    assert detect_and_convert("Xaõ") == "Xaõ"
+    # A Unicode neighbour still keeps it as typed.
+    assert detect_and_convert("Xaõ Mường", all_vni) == "Xaõ Mường"

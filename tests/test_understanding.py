@@ -160,6 +160,22 @@ def test_symbol_font_ticks_and_check_boxes_read_as_boxes() -> None:
     assert content.blocks == ("☒Kinh tế☐Văn hóa☒",)
 
 
+def test_text_in_a_symbol_font_reads_as_the_ticks_it_draws() -> None:
+    """LibreOffice writes a w:sym back as text in the font, in Word's private-use copy
+    (U+F0FE); a unit may type "þ" in Wingdings: both draw a tick, other glyphs no text."""
+
+    def run(font: str, text: str) -> str:
+        fonts = f'<w:rFonts w:ascii="{font}" w:hAnsi="{font}"/>'
+        return f"<w:r><w:rPr>{fonts}</w:rPr><w:t>{text}</w:t></w:r>"
+
+    body = (
+        f"<w:p>{run('Wingdings', chr(0xF0FE))}<w:r><w:t>Kinh tế</w:t></w:r>"
+        f"{run('Wingdings', chr(0xA8))}<w:r><w:t>Văn hóa</w:t></w:r>"
+        f"{run('Wingdings 2', 'P')}{run('Wingdings', 'ab')}{run('Arial', 'þ')}</w:p>"
+    )
+    assert read(_docx_with(body)).blocks == ("☒Kinh tế☐Văn hóa✓þ",)
+
+
 def test_m1_item_numbers_are_evidence_and_the_form_number_is_not_the_unit() -> None:
     document = docx.Document()
     for line in (

@@ -175,13 +175,13 @@ class Messages(Database):
             p = a.parsed
             cursor = db.execute(
                 "INSERT INTO attachments (message, position, filename, content_type, size, sha256,"
-                " form, fields, problems, confidence, inferred, taught, unknown)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " form, fields, problems, confidence, inferred, taught, unknown, doubted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message, position, a.filename, a.content_type, a.size, a.sha256, p.form,
                     json_text(dict(p.fields)), json_text([vars(problem) for problem in p.problems]),
                     p.confidence, json_text(list(p.inferred)), json_text(list(p.taught)),
-                    json_text(list(p.unknown)),
+                    json_text(list(p.unknown)), json_text(list(p.doubted)),
                 ),
             )  # fmt: skip
             db.executemany(

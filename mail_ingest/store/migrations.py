@@ -235,4 +235,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX login_attempts_address ON login_attempts (address, at);
         """,
     ),
+    (
+        "0010-doubt-attributes",
+        """
+        -- What a doubt stands behind (JSON list of entry attributes, "*" for the rows):
+        -- only the rules counting these wait for the board (rules.validation.judge).
+        ALTER TABLE attachments ADD COLUMN doubted TEXT;
+        """,
+    ),
 )

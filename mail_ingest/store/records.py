@@ -170,7 +170,7 @@ class AuditRow:
 # The columns parsed_file reads, in its order (checked_at last: set means settled).
 PARSED_COLUMNS = (
     "a.id, a.filename, a.form, a.fields, a.problems, a.confidence, a.inferred, a.taught,"
-    " a.unknown, a.checked_at"
+    " a.unknown, a.doubted, a.checked_at"
 )
 
 
@@ -178,7 +178,9 @@ def parsed_file(
     row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry]]
 ) -> ParsedFile:
     """A stored reading; rows from before 0007 are certain, as they were then."""
-    ident, filename, form, fields, problems, confidence, inferred, taught, unknown = row[:9]
+    ident, filename, form, fields, problems, confidence, inferred, taught, unknown, doubted = row[
+        :10
+    ]
     return ParsedFile(
         filename=str(filename),
         form=form if isinstance(form, str) else None,
@@ -189,4 +191,5 @@ def parsed_file(
         inferred=tuple(json.loads(str(inferred or "[]"))),
         taught=tuple(json.loads(str(taught or "[]"))),
         unknown=tuple(json.loads(str(unknown or "[]"))),
+        doubted=tuple(json.loads(str(doubted or "[]"))),
     )
