@@ -10,7 +10,7 @@ import click
 
 from mail_ingest import config as config_module
 from mail_ingest import corrections
-from mail_ingest.app import open_store
+from mail_ingest.app import App
 from mail_ingest.config import Config
 from mail_ingest.web import accounts
 
@@ -41,9 +41,7 @@ def user_add(
         password = click.get_text_stream("stdin").readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    config = _config(ctx)
-    with open_store(config) as store:
-        accounts.add(store, name, role, password, corrections.who(by))
+    App(_config(ctx)).user_add(name, role, password, actor=corrections.who(by))
     click.echo(f"user {name.strip()} added ({role})")
 
 
@@ -51,9 +49,7 @@ def user_add(
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """List the users and their roles."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        rows = accounts.users(store)
+    rows = App(_config(ctx)).users()
     if not rows:
         click.echo("No user yet: mail-ingest user add NAME --role staff")
     for u in rows:
@@ -67,9 +63,7 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_remove(ctx: click.Context, name: str, by: str | None) -> None:
     """Remove user NAME: their sessions end at their next request."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        accounts.remove(store, name, corrections.who(by))
+    App(_config(ctx)).user_remove(name, actor=corrections.who(by))
     click.echo(f"user {name} removed")
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -20,8 +22,9 @@ from jinja2 import PackageLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from mail_ingest.app import open_store
+from mail_ingest.app import App, open_store
 from mail_ingest.config import Config
+from mail_ingest.store import Store
 from mail_ingest.web import accounts
 
 OPEN = frozenset({"login", "static"})  # the only endpoints reachable without a session
@@ -30,6 +33,9 @@ CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 F = TypeVar("F", bound=Callable[..., Any])
+# How long an action waits for the store's write lock (a poll writing) before the page
+# says "busy, try again" instead of hanging the browser for the store's own 30 s.
+BUSY_MS = 8000
 
 
 def create_app(config: Config) -> Flask:
@@ -69,6 +75,25 @@ def config() -> Config:
     from flask import current_app
 
     return cast(Config, current_app.config["MAIL_INGEST"])
+
+
+def app_of() -> App:
+    """The application layer the page acts through, as the CLI does; its store waits
+    BUSY_MS for a poll's write lock, then the page says "busy, try again"."""
+    return WebApp(config())
+
+
+class WebApp(App):
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with super().store() as store:
+            store.busy_timeout(BUSY_MS)
+            yield store
+
+
+def busy(exc: BaseException) -> bool:
+    """The store stayed locked by another writer (a poll) longer than BUSY_MS."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def csrf_token() -> str:
