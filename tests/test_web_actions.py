@@ -286,3 +286,42 @@ def test_each_page_action_leaves_the_audit_row_its_cli_command_leaves(
 
     assert len(rows(by_cli)) >= 6
     assert rows(by_page) == rows(by_cli)
+
+
+SENDING = (
+    '[smtp]\nkind = "file"\npath = "outgoing"\nsender = "Ban Dân vận <bdv@example.vn>"\n'
+    '[report]\nrecipients = ["lanhdao@example.vn"]\n'
+)
+
+
+def test_send_report_now_previews_then_sends_as_the_cli_and_not_beside_the_service(
+    tmp_path: Path, at: Callable[..., datetime]
+) -> None:
+    board = web_board(tmp_path, at)
+    board.config.write_text(board.config.read_text("utf-8") + SENDING, encoding="utf-8")
+    config = config_module.load(board.config)
+    client = logged_in(create_app(config), "can-bo")
+    outbox = client.get("/thu-di").text
+    assert "Gửi nhắc nhở ngay" in outbox and "Gửi báo cáo ngay" in outbox
+    preview = client.get("/thu-di/xem-truoc/report").text
+    assert "lanhdao@example.vn" in preview and ".xlsx" in preview
+    assert 'action="/thu-di/gui/report"' in preview
+    with open_store(config) as store:
+        assert store.count("outbox") == 0  # looking sends and writes nothing
+    csrf = token(preview)
+    from mail_ingest.service import claim
+
+    with claim(config):  # `mail-ingest run` holds it: the page refuses, as `report` does
+        refused = client.post("/thu-di/gui/report", data={"csrf": csrf}, follow_redirects=True)
+    assert "Dịch vụ đang chạy" in refused.text
+    with open_store(config) as store:
+        assert store.count("outbox") == 0
+    sent = client.post("/thu-di/gui/report", data={"csrf": csrf}, follow_redirects=True)
+    assert "Đã gửi 1 thư báo cáo" in sent.text
+    assert len(list((config.storage.parent / "outgoing").rglob("*.eml"))) == 1
+    again = client.get("/thu-di/xem-truoc/report").text  # the same day's key: nothing new
+    assert "Không có thư báo cáo nào cần gửi" in again
+    leader = logged_in(create_app(config), "lanh-dao")
+    assert "Gửi báo cáo ngay" not in leader.get("/thu-di").text
+    assert leader.get("/thu-di/xem-truoc/report").status_code == 403
+    assert leader.post("/thu-di/gui/report", data={"csrf": csrf}).status_code in (401, 403)

@@ -20,7 +20,8 @@ from werkzeug.wrappers import Response
 from mail_ingest import __version__
 from mail_ingest.app import App, NotFound
 from mail_ingest.decisions import GROUP_LABELS
-from mail_ingest.errors import MailIngestError
+from mail_ingest.errors import LockedError, MailIngestError
+from mail_ingest.service import refuse_beside_service
 from mail_ingest.standing import LABELS, as_csv, doubts, notes_of
 from mail_ingest.web import accounts
 from mail_ingest.web.app import app_of, busy, config, csrf_token, now, require
@@ -373,6 +374,44 @@ def clear_failing() -> Response:
     return redirect(url_for("outbox"))
 
 
+SENDS = {"remind": "nhắc nhở", "report": "báo cáo"}  # what `remind` and `report` send
+
+
+@require("staff")
+def send_preview(kind: str) -> str:
+    """What `remind`/`report --dry-run` prints: the mails that would go now, unsent."""
+    if kind not in SENDS:
+        abort(404)
+    app = app_of()
+    pending = app.decide(now(), (kind,), force=True)  # type: ignore[arg-type]
+    fresh = [(p.decision, *app.render(p.decision)) for p in pending if not p.sent]
+    return _page("web/send.html.j2", kind=kind, what=SENDS[kind], fresh=fresh,
+                 sent=len(pending) - len(fresh), smtp=app.config.smtp is not None)  # fmt: skip
+
+
+@require("staff")
+def send_now(kind: str) -> Response:
+    """What `remind`/`report` do, refused as they are while the service runs (it sends)."""
+    if kind not in SENDS:
+        abort(404)
+    app = app_of()
+    if app.config.smtp is None:
+        flash("Chưa cấu hình máy chủ gửi thư ([smtp]); không gửi được.", "error")
+        return redirect(url_for("outbox"))
+    try:
+        refuse_beside_service(app.config)
+    except LockedError:
+        flash("Dịch vụ đang chạy và tự gửi theo lịch; không gửi tay lúc này để tránh gửi"
+              " trùng.", "error")  # fmt: skip
+        return redirect(url_for("outbox"))
+    result = app.send_due(now(), (kind,), force=True)  # type: ignore[arg-type]
+    log.info("%s sent %s by hand: %s sent, %s to retry, %s failed", g.user.name, kind,
+             result.sent, result.retrying, result.failed)  # fmt: skip
+    flash(f"Đã gửi {result.sent} thư {SENDS[kind]}; {result.retrying} thư sẽ thử gửi lại;"
+          f" {result.failed} thư gửi không được.", "error" if result.failed else "ok")  # fmt: skip
+    return redirect(url_for("outbox"))
+
+
 def system() -> str:
     return _page("web/system.html.j2", data=_system(app_of(), now()))
 
@@ -452,6 +491,8 @@ ROUTES = (
     ("/thu-di/gui-lai", outbox_retry, POST),
     ("/thu-di/huy", outbox_cancel, POST),
     ("/thu-di/bo-loi", clear_failing, POST),
+    ("/thu-di/xem-truoc/<kind>", send_preview, GET),
+    ("/thu-di/gui/<kind>", send_now, POST),
     ("/he-thong", system, GET),
     ("/tai-khoan", users, GET),
     ("/tai-khoan/them", user_add, POST),
