@@ -154,6 +154,7 @@ class WebConfig:
     port: int = 8080
     public_url: str | None = None  # e.g. https://dvk.example.vn/ behind a TLS proxy
     proxied: bool = False  # behind one reverse proxy: trust its X-Forwarded-* headers
+    serve: bool = False  # `mail-ingest run` serves the page too: [web] is there, serve unset
 
 
 @dataclass(frozen=True)
@@ -257,10 +258,12 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     requirements = tuple(
         _requirement(t, known_forms, units, forms) for t in root.tables("requirements")
     )
+    has_web = root.get("web", dict) is not None
     web_table = root.table("web")
     web = WebConfig(
         web_table.get("host", str, "127.0.0.1"), web_table.number("port", 8080, 1, 65535),
         web_table.get("public_url", str, None, check=_url), web_table.get("proxied", bool, False),
+        web_table.get("serve", bool, has_web),
     )  # fmt: skip
     _unique(errors, "units", [u.id for u in units])
     _unique(errors, "requirements", [r.id for r in requirements])
