@@ -38,7 +38,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 BUSY_MS = 8000
 
 
-def create_app(config: Config) -> Flask:
+def create_app(config: Config, clock: datetime | None = None) -> Flask:
+    """The page for `config`; with `clock`, it shows and acts as of that fixed instant
+    (the demo's campaign day, a rehearsal), else as of now."""
     app = Flask(__name__, static_folder="static")
     app.config.update(
         SECRET_KEY=accounts.secret_key(config.storage),
@@ -49,6 +51,7 @@ def create_app(config: Config) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAX_CONTENT_LENGTH=64 * 1024,  # forms only: nobody uploads here
         MAIL_INGEST=config,
+        MAIL_INGEST_CLOCK=clock,
     )
     # The mail templates' loader and filters: the same Vietnamese dates everywhere.
     app.jinja_loader = PackageLoader("mail_ingest", "templates")
@@ -149,4 +152,7 @@ def _headers(response: Response) -> Response:
 
 
 def now() -> datetime:
-    return datetime.now(config().timezone)
+    from flask import current_app
+
+    fixed = current_app.config.get("MAIL_INGEST_CLOCK")
+    return fixed if isinstance(fixed, datetime) else datetime.now(config().timezone)
