@@ -9,6 +9,7 @@ manage users (`require`).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -62,6 +63,8 @@ def create_app(config: Config, clock: datetime | None = None) -> Flask:
     app.jinja_env.filters["clock"] = lambda t: (
         f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}" if t else ""
     )
+    names = form_names(config)
+    app.jinja_env.filters["form_names"] = lambda ids: ", ".join(names.get(i, i) for i in ids)
     app.jinja_env.filters["short"] = lambda t: f"{t.astimezone(tz):%d/%m/%Y %H:%M}" if t else ""
     if config.web.proxied:  # one proxy in front: its X-Forwarded-For/Proto/Host/Prefix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
@@ -72,6 +75,16 @@ def create_app(config: Config, clock: datetime | None = None) -> Flask:
 
     views.register(app)
     return app
+
+
+def form_names(config: Config) -> dict[str, str]:
+    """A form as the board names it in a line: "Mẫu số 01" from its title's "(mẫu số 01)",
+    else its whole title (an id is nobody's word for a form)."""
+    names = {}
+    for spec in config.forms:
+        found = re.search(r"\((mẫu[^()]*)\)\s*$", spec.title, re.IGNORECASE)
+        names[spec.id] = found.group(1).capitalize() if found else spec.title
+    return names
 
 
 def config() -> Config:

@@ -24,7 +24,7 @@ from mail_ingest.errors import LockedError, MailIngestError
 from mail_ingest.service import refuse_beside_service
 from mail_ingest.standing import LABELS, as_csv, doubts, notes_of
 from mail_ingest.web import accounts
-from mail_ingest.web.app import app_of, busy, config, csrf_token, now, require
+from mail_ingest.web.app import app_of, busy, config, csrf_token, form_names, now, require
 from parsers.model import FIELD_LABELS, KIND_LABELS, LEVEL_LABELS
 from parsers.specs import FormSpec
 from rules.status import STATUSES
@@ -42,6 +42,7 @@ TEMPLATE_GLOBALS = {"LABELS": LABELS, "STATUSES": STATUSES, "VIA": VIA, "KIND": 
                     "FIELD": FIELD_LABELS, "LEVEL": LEVEL_LABELS, "STATES": OUTBOX_STATES,
                     "OUTCOMES": OUTCOMES, "doubts": doubts, "notes_of": notes_of,
                     "GROUP": GROUP_LABELS}  # fmt: skip
+MAILBOXES = {"imap": "IMAP (máy chủ thư)", "maildir": "thư mục Maildir trên máy"}
 ROLE_LABELS = {"leader": "Lãnh đạo (chỉ xem)", "staff": "Cán bộ (xem và xử lý)",
                "admin": "Quản trị (xử lý và quản lý tài khoản)"}  # fmt: skip
 VOCABULARY_LABELS = {"kind": ("Tập thể/Cá nhân", KIND_LABELS), "field": ("Lĩnh vực", FIELD_LABELS),
@@ -453,12 +454,13 @@ def _system(app: App, at: datetime) -> System:
     polls = [{**p, "started_at": datetime.fromisoformat(str(p["started_at"]))}
              for p in app.polls()]  # fmt: skip
     groups = Counter(u.group for u in cfg.units)
+    forms = form_names(cfg)
     lines = [
         f"Tệp cấu hình: {cfg.path}",
         f"Múi giờ: {cfg.timezone.key}",
-        f"Hộp thư: {cfg.mailbox.kind}",
+        f"Hộp thư: {MAILBOXES.get(cfg.mailbox.kind, cfg.mailbox.kind)}",
         "Đơn vị: " + "; ".join(f"{GROUP_LABELS.get(g, g)}: {n}" for g, n in groups.items()),
-        *(f"Yêu cầu {r.id}: {', '.join(r.forms)}, {r.schedule.phrase()}"
+        *(f"{r.title}: {', '.join(forms.get(f, f) for f in r.forms)}, {r.schedule.phrase()}"
           for r in cfg.requirements),
     ]  # fmt: skip
     versions = {"mail-ingest": __version__}
