@@ -25,6 +25,7 @@ from mail_ingest.store import (
     AuditRow,
     FileCheck,
     LearnedAddress,
+    ManualSubmission,
     MessageRow,
     OutboxItem,
     Store,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from mail_ingest.delivery import DeliveryReport
     from mail_ingest.mailbox import Source
     from mail_ingest.pipeline import PollResult, Progress
+    from mail_ingest.web.accounts import User
+    from parsers.model import Entry, ParsedFile
     from rules.status import UnitStatus
 
 log = logging.getLogger(__name__)
@@ -361,6 +364,124 @@ class App:
         if done:
             audit_log.info("%s: cleared failing address %s", actor, address)
         return done
+
+    # -- lessons, checked once for the CLI and the page ---------------------------------
+    def learn(
+        self, kind: str | None, args: Sequence[str], form: str | None, *, actor: str,
+        note: str = "",
+    ) -> tuple[int, bool, str, str]:  # fmt: skip
+        """A lesson as `teach header|value` takes it: checked (CorrectionError, nothing
+        stored), then taught; (its id, whether it is new, its text, its meaning)."""
+        from mail_ingest import lessons
+
+        text, meaning, vocabulary = lessons.check(self.config, kind, args, form)
+        ident, new = self.teach(kind or "", text, meaning, vocabulary, form, actor=actor,
+                                note=note)  # fmt: skip
+        return ident, new, text, meaning
+
+    # -- one unit, downloads, recent polls (the page's reads) ---------------------------
+    def unit_history(self, unit_id: str) -> UnitHistory:
+        """Every message of a unit with what was read in each file, its marks and audit."""
+        if not any(u.id == unit_id for u in self.config.units):
+            raise NotFound(unit_id)
+        with self.store() as store:
+            messages = [m for m in store.messages() if m.unit_id == unit_id]
+            files = {m.id: [StoredFile(ident, m.id, size, parsed, checked)
+                            for ident, size, parsed, checked in store.message_files(m.id)]
+                     for m in messages}  # fmt: skip
+            marks = [s for s in store.manual_submissions(removed=True) if s.unit_id == unit_id]
+            audit = [a for a in store.audit() if a.unit_id == unit_id]
+        return UnitHistory(messages, files, marks, audit)
+
+    def marks(self) -> list[ManualSubmission]:
+        """Every paper or Zalo submission recorded, removed ones included."""
+        with self.store() as store:
+            return store.manual_submissions(removed=True)
+
+    def polls(self, limit: int = 10) -> list[dict[str, object]]:
+        with self.store() as store:
+            return store.polls(limit)
+
+    def counts(self) -> dict[str, int]:
+        with self.store() as store:
+            return {t: store.count(t) for t in ("messages", "attachments", "outbox", "audit")}
+
+    def raw_message(self, message: int) -> tuple[str, bytes]:
+        """(file name, bytes) of a message as received; NotFound if only its header was kept."""
+        from mail_ingest.archive import Archive
+
+        with self.store() as store:
+            digest = store.message_digest(message)
+        if digest is None:
+            raise NotFound(str(message))
+        return f"thu-{message}.eml", Archive(self.config.storage / "archive").get(digest)
+
+    def attachment(self, ident: int) -> tuple[str, bytes]:
+        """The original bytes of a stored file, found again in its archived message by
+        digest (a file inside a .zip unpacked the way ingestion did): never by a path."""
+        from mail_ingest import mime
+        from mail_ingest.archive import sha256
+        from parsers.bundle import expand
+
+        with self.store() as store:
+            ref = store.attachment_ref(ident)
+        if ref is None:
+            raise NotFound(str(ident))
+        message, name, digest = ref
+        for part in mime.parse(self.raw_message(message)[1]).attachments:
+            if sha256(part.data) == digest:
+                return name, part.data
+            for item in expand(part.filename, part.data):
+                if sha256(item.data) == digest:
+                    return name, item.data
+        raise NotFound(str(ident))
+
+    def report_rows(self, now: datetime) -> list[tuple[UnitStatus, Entry]]:
+        """The consolidated list: every registered entry with its unit, as the workbook's
+        second sheet orders them (field, group, unit)."""
+        rows = [(s, e) for s in self.status(now).statuses for e in s.entries]
+        rows.sort(key=lambda r: (r[1].field or "~", str(r[0].unit.group), str(r[0].unit.name)))
+        return rows
+
+    # -- web accounts (the `user` commands and the Tài khoản page) ----------------------
+    def users(self) -> list[User]:
+        from mail_ingest.web import accounts
+
+        with self.store() as store:
+            return accounts.users(store)
+
+    def user_add(self, name: str, role: str, password: str, *, actor: str) -> User:
+        from mail_ingest.web import accounts
+
+        with self.store() as store:
+            return accounts.add(store, name, role, password, actor)
+
+    def user_remove(self, name: str, *, actor: str) -> None:
+        from mail_ingest.web import accounts
+
+        with self.store() as store:
+            accounts.remove(store, name, actor)
+
+
+class NotFound(LookupError):
+    """No such message, file or unit."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    id: int  # the attachment's id: downloads and `accept` take it
+    message: int
+    size: int
+    parsed: ParsedFile
+    checked: bool
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    messages: list[MessageRow]
+    files: dict[int, list[StoredFile]]  # by message id
+    marks: list[ManualSubmission]
+    audit: list[AuditRow]
 
 
 def _span(span: timedelta) -> str:

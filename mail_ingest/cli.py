@@ -232,11 +232,17 @@ def messages(ctx: click.Context, limit: int) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to build the demo [default: a new temporary folder].",
 )
-def demo(workspace: Path | None) -> None:
-    """Build a Phong Thổ demo mailbox, ingest it, and print the status table."""
+@click.option(
+    "--serve/--no-serve", default=None,
+    help="Serve the web page on it [default: when the output is a terminal].",
+)  # fmt: skip
+def demo(workspace: Path | None, serve: bool | None) -> None:
+    """Build a Phong Thổ demo mailbox, ingest it, print the status table, and open the
+    web page on it (a demo account is printed)."""
     from mail_ingest import demo as demo_module
+    from mail_ingest.web.demo import interactive
 
-    demo_module.run(workspace)
+    demo_module.run(workspace, web=interactive() if serve is None else serve)
 
 
 @cli.command()

@@ -14,7 +14,7 @@ import click
 
 from mail_ingest import cli_doubt, corrections
 from mail_ingest import config as config_module
-from mail_ingest.app import open_store
+from mail_ingest.app import App, open_store
 from mail_ingest.config import Config
 from mail_ingest.store import Attribution, LearnedAddress
 from parsers.text import printable
@@ -100,11 +100,9 @@ def assign(
     ctx: click.Context, message: str, unit: str, remember: bool, note: str, by: str | None
 ) -> None:
     """Attribute MESSAGE (an id from `review` or `messages`, or a Message-ID) to UNIT."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        done = corrections.assign(
-            config, store, message, unit, remember=remember, by=corrections.who(by), note=note
-        )
+    done = App(_config(ctx)).assign(
+        message, unit, remember=remember, actor=corrections.who(by), note=note
+    )
     ident = done.message.id
     if done.changed:
         click.echo(f"message {ident} is now a submission of {unit}")
@@ -138,12 +136,11 @@ def mark(ctx: click.Context, **options: Any) -> None:
     """Record UNIT's paper or Zalo submission for REQUIREMENT; the status counts it."""
     config = _config(ctx)
     received = _aware(options["received"], config.timezone)
-    with open_store(config) as store:
-        ident, created = corrections.mark(
-            config, store, options["unit"], options["requirement"], received,
-            forms=options["forms"], via=options["via"], note=options["note"],
-            by=corrections.who(options["by"]),
-        )  # fmt: skip
+    ident, created = App(config).mark(
+        options["unit"], options["requirement"], received,
+        forms=options["forms"], via=options["via"], note=options["note"],
+        actor=corrections.who(options["by"]),
+    )  # fmt: skip
     what = "recorded" if created else "already recorded; nothing changed:"
     click.echo(f"{what} manual:{ident} for {options['unit']} ({options['requirement']})")
 
@@ -164,11 +161,9 @@ def unmark(
     by: str | None,
 ) -> None:
     """Stop counting UNIT's manual submissions for REQUIREMENT (kept in the audit)."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        removed = corrections.unmark(
-            config, store, unit, requirement, forms=forms, by=corrections.who(by), note=note
-        )
+    removed = App(_config(ctx)).unmark(
+        unit, requirement, forms=forms, actor=corrections.who(by), note=note
+    )
     click.echo(f"no longer counted: {', '.join(f'manual:{i}' for i in removed)}")
 
 

@@ -13,16 +13,13 @@ import click
 
 from mail_ingest import config as config_module
 from mail_ingest import corrections, standing
-from mail_ingest.app import open_store
+from mail_ingest.app import App
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError
 from mail_ingest.store import FileCheck, StoredLesson
-from parsers.model import FIELDS, KINDS, LEVELS
 from parsers.text import printable
 
-VOCABULARIES = {"kind": KINDS, "field": FIELDS, "level": LEVELS}
 _BY = click.option("--by", help="Who makes the change [default: the OS user].")
-MAX_TEXT = 200  # a header or value as a unit writes it; longer is a paste mistake
 
 
 def _config(ctx: click.Context) -> Config:
@@ -62,11 +59,10 @@ def echo_checks(checks: Sequence[FileCheck], config: Config) -> None:
 def accept(ctx: click.Context, attachment: int, note: str, by: str | None) -> None:
     """Accept the reading of ATTACHMENT (an id from `review`) as it is."""
     config = _config(ctx)
-    with open_store(config) as store:
-        try:
-            changed = store.accept(attachment, corrections.who(by), note)
-        except KeyError:
-            raise MailIngestError(f"no attached file has id {attachment}") from None
+    try:
+        changed = App(config).accept(attachment, actor=corrections.who(by), note=note)
+    except KeyError:
+        raise MailIngestError(f"no attached file has id {attachment}") from None
     if changed:
         click.echo(f"file {attachment} checked: its reading counts as read")
     else:
@@ -99,61 +95,20 @@ def teach(
     mail-ingest teach value "TEXT" VOCABULARY ID [--form FORM]   (kind | field | level)
     mail-ingest teach --list | --remove ID
     """
-    config = _config(ctx)
-    with open_store(config) as store:
-        if listing:
-            _echo_lessons(store.lessons())
-            return
-        if remove is not None:
-            if store.unteach(remove, corrections.who(by), note):
-                click.echo(f"lesson {remove} removed: later files are read without it")
-            else:
-                raise MailIngestError(f"no lesson {remove} is in force")
-            return
-        text, meaning, vocabulary = _lesson_args(config, kind, args, form)
-        ident, new = store.teach(
-            kind or "", text, meaning, vocabulary, form, corrections.who(by), note
-        )
+    app = App(_config(ctx))
+    if listing:
+        _echo_lessons(app.lessons())
+        return
+    if remove is not None:
+        if not app.unteach(remove, actor=corrections.who(by), note=note):
+            raise MailIngestError(f"no lesson {remove} is in force")
+        click.echo(f"lesson {remove} removed: later files are read without it")
+        return
+    ident, new, text, meaning = app.learn(kind, args, form, actor=corrections.who(by), note=note)
     if new:
         click.echo(printable(f"lesson {ident} stored: “{text}” = {meaning}; later files use it"))
     else:
         click.echo(f"lesson {ident} already says so; nothing changed")
-
-
-def _lesson_args(
-    config: Config, kind: str | None, args: tuple[str, ...], form: str | None
-) -> tuple[str, str, str | None]:
-    """(text, meaning, vocabulary), checked against the specs and the vocabularies."""
-    specs = [s for s in config.forms if form in (None, s.id)]
-    if form is not None and not specs:
-        raise click.BadParameter(f"no form {form!r}", param_hint="--form")
-    if kind == "header" and len(args) == 2:
-        text, column = args
-        columns = sorted(
-            {c.key for s in specs if s.table for c in s.table.columns}
-            | {i.key for s in specs if s.labelled for i in s.labelled.items}  # M1/M2 items
-        )
-        if column not in columns:
-            raise click.BadParameter(f"{column!r} is not a column; one of {', '.join(columns)}")
-        return _text(text), column, None
-    if kind == "value" and len(args) == 3:
-        text, vocabulary, ident = args
-        if vocabulary not in VOCABULARIES:
-            raise click.BadParameter(f"{vocabulary!r}: one of {', '.join(VOCABULARIES)}")
-        if ident not in VOCABULARIES[vocabulary]:
-            raise click.BadParameter(f"{ident!r}: one of {', '.join(VOCABULARIES[vocabulary])}")
-        return _text(text), ident, vocabulary
-    raise click.UsageError(
-        'expected: teach header "TEXT" COLUMN, teach value "TEXT" VOCABULARY ID,'
-        " teach --list or teach --remove ID"
-    )
-
-
-def _text(text: str) -> str:
-    shown = printable(text).strip()
-    if not shown or len(shown) > MAX_TEXT:
-        raise click.BadParameter(f"the text must be 1 to {MAX_TEXT} printable characters")
-    return shown
 
 
 def _echo_lessons(lessons: Sequence[StoredLesson]) -> None:

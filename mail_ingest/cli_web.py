@@ -5,12 +5,14 @@ Kept apart from cli.py, which adds COMMANDS to its group (and its error handling
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import click
 
 from mail_ingest import config as config_module
 from mail_ingest import corrections
-from mail_ingest.app import open_store
+from mail_ingest.app import App
+from mail_ingest.cli_common import Instant, aware
 from mail_ingest.config import Config
 from mail_ingest.web import accounts
 
@@ -41,9 +43,7 @@ def user_add(
         password = click.get_text_stream("stdin").readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    config = _config(ctx)
-    with open_store(config) as store:
-        accounts.add(store, name, role, password, corrections.who(by))
+    App(_config(ctx)).user_add(name, role, password, actor=corrections.who(by))
     click.echo(f"user {name.strip()} added ({role})")
 
 
@@ -51,9 +51,7 @@ def user_add(
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """List the users and their roles."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        rows = accounts.users(store)
+    rows = App(_config(ctx)).users()
     if not rows:
         click.echo("No user yet: mail-ingest user add NAME --role staff")
     for u in rows:
@@ -67,27 +65,21 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_remove(ctx: click.Context, name: str, by: str | None) -> None:
     """Remove user NAME: their sessions end at their next request."""
-    config = _config(ctx)
-    with open_store(config) as store:
-        accounts.remove(store, name, corrections.who(by))
+    App(_config(ctx)).user_remove(name, actor=corrections.who(by))
     click.echo(f"user {name} removed")
 
 
 @click.command()
 @click.option("--host", help="Address to listen on [default: [web].host, 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), help="[default: [web].port, 8080].")
+@click.option("--now", type=Instant(), help="Show and act as of this instant (the demo).")
 @click.pass_context
-def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+def web(ctx: click.Context, host: str | None, port: int | None, now: datetime | None) -> None:
     """Serve the board's web page (waitress; put a TLS reverse proxy in front of it)."""
-    import waitress
-
-    from mail_ingest.web.app import create_app
+    from mail_ingest.web.serve import serve_forever
 
     config = _config(ctx)
-    host, port = host or config.web.host, port or config.web.port
-    app = create_app(config)
-    click.echo(f"serving the web page on http://{host}:{port}/ (Ctrl-C stops it)")
-    waitress.serve(app, host=host, port=port, threads=4, ident="mail-ingest")
+    serve_forever(config, host, port, aware(now, config) if now else None)
 
 
 COMMANDS = (user, web)

@@ -195,6 +195,7 @@ def reminders(
                 unit=s.unit, board=_board(config), title=s.requirement.title,
                 deadline=s.deadline_phrase, status=s.status,
                 problems=s.problems, now=now, overdue=now >= s.due,
+                public_url=config.web.public_url if s.unit.leaders else None,
             )  # fmt: skip
             out.append(
                 Decision(
@@ -238,6 +239,7 @@ def daily_report(
         requirements=list(dict.fromkeys(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
+        public_url=config.web.public_url,
     )  # fmt: skip
     return Decision(
         kind="report", key=f"report:{day.isoformat()}", to=config.report_recipients,

@@ -138,8 +138,9 @@ class Outcome:
     poll: PollResult
 
 
-def run(workspace: Path | None, console: Console | None = None) -> Outcome:
-    """Build the workspace, ingest the mail, print the status; returns where it all is."""
+def run(workspace: Path | None, console: Console | None = None, web: bool | None = None) -> Outcome:
+    """Build the workspace, ingest the mail, print the status; returns where it all is.
+    With `web`, the page's part too: served (True) or its command printed (False)."""
     console = console or Console()
     root = workspace or Path(tempfile.mkdtemp(prefix="mail-ingest-demo-"))
     config_path = build(root)
@@ -157,6 +158,10 @@ def run(workspace: Path | None, console: Console | None = None) -> Outcome:
         f"     mail-ingest --config {config_path} report --now {NOW.isoformat()} --dry-run\n"
         f"     mail-ingest --config {config_path} remind --now 2024-01-26T09:00 --dry-run"
     )
+    if web is not None:  # the command: a held message, a demo account, the page
+        from mail_ingest.web import demo as web_demo
+
+        web_demo.start(config_path, NOW, console, serve=web)
     return Outcome(root, config_path, result)
 
 

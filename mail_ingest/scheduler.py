@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
@@ -29,6 +30,9 @@ from mail_ingest.errors import LockedError, MailIngestError, TransientError
 from mail_ingest.idle import IdleWatcher
 from mail_ingest.imap import ImapSource
 from mail_ingest.service import claim
+
+if TYPE_CHECKING:
+    from mail_ingest.web.serve import PageServer
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ def poll_now(scheduler: BaseScheduler, config: Config, wake: threading.Event) ->
 def _run(config: Config) -> None:
     wake = threading.Event()
     scheduler = build_scheduler(config, wake=wake)
+    page = _page(config)
     watcher = _idle_watcher(config, lambda: poll_now(scheduler, config, wake))
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -105,12 +110,25 @@ def _run(config: Config) -> None:
     )  # fmt: skip
     if watcher:
         watcher.start()
+    if page:
+        page.start()
     try:
         scheduler.start()
     finally:
         if watcher:
             watcher.stop()
+        if page:
+            page.stop()
     log.info("stopped")
+
+
+def _page(config: Config) -> PageServer | None:
+    """With [web] in the config, the page is served beside the jobs (web/serve.py)."""
+    if not config.web.serve:
+        return None
+    from mail_ingest.web.serve import PageServer
+
+    return PageServer(config)
 
 
 def _idle_watcher(config: Config, on_change: Callable[[], None]) -> IdleWatcher | None:

@@ -19,7 +19,8 @@ from mail_ingest import config as config_module
 from mail_ingest.app import open_store, poll_config
 from mail_ingest.cli import cli
 from mail_ingest.samples import SampleEntry, mau01_xlsx
-from mail_ingest.web import accounts, actions
+from mail_ingest.web import accounts
+from mail_ingest.web import app as web_app
 from mail_ingest.web.app import create_app
 
 from conftest import Deployment, make_message
@@ -155,7 +156,7 @@ def test_login_is_throttled_per_client_address(app: Flask) -> None:
 def test_a_page_action_while_the_store_is_locked_says_busy_and_changes_nothing(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(actions, "BUSY_MS", 300)
+    monkeypatch.setattr(web_app, "BUSY_MS", 300)
     client = logged_in(app, "can-bo")
     csrf = token(client.get("/cho-xu-ly").text)
     holder = sqlite3.connect(_config(app).storage / "mail-ingest.sqlite3", isolation_level=None)
@@ -234,3 +235,93 @@ def test_forwarded_addresses_count_only_behind_a_declared_proxy(
     # Behind a proxy each desk counts apart; without one the header is a stranger's word
     # and every try counts against the one real address.
     assert answer.status_code == (302 if proxied else 200)
+
+
+def test_each_page_action_leaves_the_audit_row_its_cli_command_leaves(
+    tmp_path: Path, at: Callable[..., datetime]
+) -> None:
+    """Two identical boards: one acted on by the CLI (--by can-bo), one by the page as
+    can-bo; their audit tables must say the same (who, what, which unit, why)."""
+    (tmp_path / "cli").mkdir(), (tmp_path / "page").mkdir()
+    by_cli, by_page = web_board(tmp_path / "cli", at), web_board(tmp_path / "page", at)
+    config = config_module.load(by_cli.config)
+    with open_store(config) as store:
+        held = store.attributions()[0].id
+        attachment = store.checks(1.01)[0].id  # any counted file can be accepted
+    runner = CliRunner()
+
+    def cli_does(*args: str) -> None:
+        answer = runner.invoke(cli, ["--config", str(by_cli.config), *args, "--by", "can-bo"])
+        assert answer.exit_code == 0, answer.output
+
+    cli_does("assign", str(held), "xa-hoang-than", "--remember", "--note", "gọi điện")
+    cli_does("mark", "xa-hoang-thanh", "dvk-2024", "--received", "2024-01-29T08:00",
+             "--note", "bản giấy", "--via", "paper")  # fmt: skip
+    cli_does("unmark", "xa-hoang-thanh", "dvk-2024", "--note", "nhầm")
+    cli_does("accept", str(attachment), "--note", "đúng")
+    cli_does("teach", "header", "Họ tên", "name", "--note", "cột tên")
+    cli_does("teach", "--remove", "1", "--note", "thôi")
+
+    page = create_app(config_module.load(by_page.config))
+    client = logged_in(page, "can-bo")
+    csrf = token(client.get("/cho-xu-ly").text)
+    for path, form in (
+        ("/cho-xu-ly/gan", {"message": held, "unit": "xa-hoang-than", "remember": "1",
+                            "note": "gọi điện"}),
+        ("/ban-giay/ghi-nhan", {"unit": "xa-hoang-thanh", "requirement": "dvk-2024",
+                                "received": "2024-01-29T08:00", "note": "bản giấy",
+                                "via": "paper", "form": ["mau-01", "mau-02"]}),
+        ("/ban-giay/bo-ghi-nhan", {"unit": "xa-hoang-thanh", "requirement": "dvk-2024",
+                                   "note": "nhầm"}),
+        ("/cho-xu-ly/chap-nhan", {"attachment": attachment, "note": "đúng"}),
+        ("/cho-xu-ly/day", {"text": "Họ tên", "meaning": "header:name", "note": "cột tên"}),
+        ("/cho-xu-ly/bo-day", {"lesson": "1", "note": "thôi"}),
+    ):  # fmt: skip
+        answer = client.post(path, data={"csrf": csrf, **form}, follow_redirects=True)
+        assert 'class="flash ok"' in answer.text, (path, answer.text)
+
+    def rows(board: Deployment) -> list[tuple[object, ...]]:
+        with open_store(config_module.load(board.config)) as store:
+            return [(a.by, a.action, a.unit_id, a.subject, a.note) for a in store.audit()]
+
+    assert len(rows(by_cli)) >= 6
+    assert rows(by_page) == rows(by_cli)
+
+
+SENDING = (
+    '[smtp]\nkind = "file"\npath = "outgoing"\nsender = "Ban Dân vận <bdv@example.vn>"\n'
+    '[report]\nrecipients = ["lanhdao@example.vn"]\n'
+)
+
+
+def test_send_report_now_previews_then_sends_as_the_cli_and_not_beside_the_service(
+    tmp_path: Path, at: Callable[..., datetime]
+) -> None:
+    board = web_board(tmp_path, at)
+    board.config.write_text(board.config.read_text("utf-8") + SENDING, encoding="utf-8")
+    config = config_module.load(board.config)
+    client = logged_in(create_app(config), "can-bo")
+    outbox = client.get("/thu-di").text
+    assert "Gửi nhắc nhở ngay" in outbox and "Gửi báo cáo ngay" in outbox
+    preview = client.get("/thu-di/xem-truoc/report").text
+    assert "lanhdao@example.vn" in preview and ".xlsx" in preview
+    assert 'action="/thu-di/gui/report"' in preview
+    with open_store(config) as store:
+        assert store.count("outbox") == 0  # looking sends and writes nothing
+    csrf = token(preview)
+    from mail_ingest.service import claim
+
+    with claim(config):  # `mail-ingest run` holds it: the page refuses, as `report` does
+        refused = client.post("/thu-di/gui/report", data={"csrf": csrf}, follow_redirects=True)
+    assert "Dịch vụ đang chạy" in refused.text
+    with open_store(config) as store:
+        assert store.count("outbox") == 0
+    sent = client.post("/thu-di/gui/report", data={"csrf": csrf}, follow_redirects=True)
+    assert "Đã gửi 1 thư báo cáo" in sent.text
+    assert len(list((config.storage.parent / "outgoing").rglob("*.eml"))) == 1
+    again = client.get("/thu-di/xem-truoc/report").text  # the same day's key: nothing new
+    assert "Không có thư báo cáo nào cần gửi" in again
+    leader = logged_in(create_app(config), "lanh-dao")
+    assert "Gửi báo cáo ngay" not in leader.get("/thu-di").text
+    assert leader.get("/thu-di/xem-truoc/report").status_code == 403
+    assert leader.post("/thu-di/gui/report", data={"csrf": csrf}).status_code in (401, 403)

@@ -122,6 +122,7 @@ def test_the_board_logs_in_assigns_marks_and_downloads(
         "/ban-giay",
         "/tong-hop",
         "/thu-di",
+        "/thu-di/xem-truoc/report",
         "/he-thong",
     ):
         browser.get(url + path)
@@ -129,3 +130,43 @@ def test_the_board_logs_in_assigns_marks_and_downloads(
             "return [document.documentElement.scrollWidth, window.innerWidth]"
         )
         assert width[0] <= width[1], (path, width)
+
+
+PAGES = ("/", "/don-vi/xa-dao-san", "/cho-xu-ly", "/ban-giay", "/tong-hop", "/thu-di",
+         "/thu-di/xem-truoc/remind", "/thu-di/xem-truoc/report", "/he-thong", "/tai-khoan",
+         "/dang-nhap")  # fmt: skip
+RAW = ("None", "[]", "{'", "<function", "Traceback", "datetime.", "UnitStatus(", "undefined")
+
+
+def test_every_page_at_desktop_and_phone_width_fits_and_shows_no_raw_values(
+    served: tuple[str, Path], browser: object
+) -> None:
+    """The tour an admin takes; with MAIL_INGEST_WEB_SHOTS=DIR each page is also saved as
+    DIR/<width>-<page>.png, for a person to look at (kept out of the repository)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    assert isinstance(browser, WebDriver)
+    url, _ = served
+    shots = os.environ.get("MAIL_INGEST_WEB_SHOTS")
+    browser.get(url + "/dang-nhap")
+    browser.find_element(By.NAME, "name").send_keys("quan-tri")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    for width, height in ((1280, 900), (390, 844)):
+        browser.set_window_size(width, height)
+        for path in PAGES:
+            browser.get(url + path)
+            text = browser.find_element(By.TAG_NAME, "body").text
+            assert not [r for r in RAW if r in text], (path, text)
+            scroll = browser.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert scroll[0] <= scroll[1], (width, path, scroll)
+            if shots:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                full = browser.execute_script("return document.body.scrollHeight")
+                browser.set_window_size(width, min(max(height, full + 120), 6000))
+                name = path.strip("/").replace("/", "_") or "tong-quan"
+                browser.save_screenshot(f"{shots}/{width}-{name}.png")
+                browser.set_window_size(width, height)

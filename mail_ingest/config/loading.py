@@ -117,12 +117,14 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     requirements = tuple(
         read_requirement(t, known_forms, units, forms) for t in root.tables("requirements")
     )
+    has_web = root.get("web", dict) is not None
     web_table = root.table("web")
     web = WebConfig(
         web_table.get("host", str, WebConfig.host),
         web_table.number("port", WebConfig.port, 1, 65535),
         web_table.get("public_url", str, None, check=url),
         web_table.get("proxied", bool, WebConfig.proxied),
+        web_table.get("serve", bool, has_web),
     )
     unique(errors, "units", [u.id for u in units])
     unique(errors, "requirements", [r.id for r in requirements])

@@ -93,6 +93,7 @@ class WebConfig:
     port: int = 8080
     public_url: str | None = None  # e.g. https://dvk.example.vn/ behind a TLS proxy
     proxied: bool = False  # behind one reverse proxy: trust its X-Forwarded-* headers
+    serve: bool = False  # `mail-ingest run` serves the page too: [web] is there, serve unset
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class Database:
                          "failing_addresses"}  # fmt: skip
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
+    def busy_timeout(self, ms: int) -> None:
+        """How long a write waits for another writer's lock (the page waits less than a poll)."""
+        self._db.execute(f"PRAGMA busy_timeout = {int(ms)}")
+
     def _entries(self) -> dict[int, list[Entry]]:
         by_attachment: dict[int, list[Entry]] = defaultdict(list)
         for attachment, name, kind, field, level, extra in self._db.execute(

@@ -9,7 +9,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from mail_ingest.store.database import Database, json_text, utc_now, utc_text
-from mail_ingest.store.records import MessageRecord, MessageRow
+from mail_ingest.store.records import PARSED_COLUMNS, MessageRecord, MessageRow, parsed_file
+from parsers.model import ParsedFile
 
 
 class Messages(Database):
@@ -261,6 +262,42 @@ class Messages(Database):
             return None
         finished = datetime.fromisoformat(row[1]) if row[1] else None
         return datetime.fromisoformat(row[0]), finished, row[2]
+
+    # -- reads for the web page (downloads by stored id, a unit's files, recent polls) --
+    def message_digest(self, message: int) -> str | None:
+        """The archive digest of a message's raw bytes; None if unknown or header only."""
+        row = self._db.execute(
+            "SELECT sha256, headers_only FROM messages WHERE id = ?", (message,)
+        ).fetchone()
+        return None if row is None or row[1] else str(row[0])
+
+    def attachment_ref(self, ident: int) -> tuple[int, str, str] | None:
+        """(message id, file name, sha256) of a stored file."""
+        row = self._db.execute(
+            "SELECT message, filename, sha256 FROM attachments WHERE id = ?", (ident,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    def message_files(self, message: int) -> list[tuple[int, int, ParsedFile, bool]]:
+        """(id, size, reading, checked) of each file of a message, in the message's order."""
+        entries = self._entries()
+        return [
+            (int(row[1]), int(row[0]), parsed_file(row[1:], entries), bool(row[-1]))
+            for row in self._db.execute(
+                f"SELECT a.size, {PARSED_COLUMNS} FROM attachments a WHERE a.message = ?"
+                " ORDER BY a.position",
+                (message,),
+            )
+        ]
+
+    def polls(self, limit: int = 10) -> list[dict[str, object]]:
+        """The latest polls, newest first: started, finished, counts, failure."""
+        names = ("started_at", "finished_at", "fetched", "recorded", "errors", "downloaded",
+                 "failure")  # fmt: skip
+        rows = self._db.execute(
+            f"SELECT {', '.join(names)} FROM polls ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 MAX_REPORTED = 20  # Message-IDs of one delivery report looked up

@@ -9,8 +9,11 @@ manage users (`require`).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -20,8 +23,9 @@ from jinja2 import PackageLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from mail_ingest.app import open_store
+from mail_ingest.app import App, open_store
 from mail_ingest.config import Config
+from mail_ingest.store import Store
 from mail_ingest.web import accounts
 
 OPEN = frozenset({"login", "static"})  # the only endpoints reachable without a session
@@ -30,9 +34,14 @@ CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 F = TypeVar("F", bound=Callable[..., Any])
+# How long an action waits for the store's write lock (a poll writing) before the page
+# says "busy, try again" instead of hanging the browser for the store's own 30 s.
+BUSY_MS = 8000
 
 
-def create_app(config: Config) -> Flask:
+def create_app(config: Config, clock: datetime | None = None) -> Flask:
+    """The page for `config`; with `clock`, it shows and acts as of that fixed instant
+    (the demo's campaign day, a rehearsal), else as of now."""
     app = Flask(__name__, static_folder="static")
     app.config.update(
         SECRET_KEY=accounts.secret_key(config.storage),
@@ -43,6 +52,7 @@ def create_app(config: Config) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAX_CONTENT_LENGTH=64 * 1024,  # forms only: nobody uploads here
         MAIL_INGEST=config,
+        MAIL_INGEST_CLOCK=clock,
     )
     # The mail templates' loader and filters: the same Vietnamese dates everywhere.
     app.jinja_loader = PackageLoader("mail_ingest", "templates")
@@ -53,6 +63,8 @@ def create_app(config: Config) -> Flask:
     app.jinja_env.filters["clock"] = lambda t: (
         f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}" if t else ""
     )
+    names = form_names(config)
+    app.jinja_env.filters["form_names"] = lambda ids: ", ".join(names.get(i, i) for i in ids)
     app.jinja_env.filters["short"] = lambda t: f"{t.astimezone(tz):%d/%m/%Y %H:%M}" if t else ""
     if config.web.proxied:  # one proxy in front: its X-Forwarded-For/Proto/Host/Prefix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
@@ -65,10 +77,39 @@ def create_app(config: Config) -> Flask:
     return app
 
 
+def form_names(config: Config) -> dict[str, str]:
+    """A form as the board names it in a line: "Mẫu số 01" from its title's "(mẫu số 01)",
+    else its whole title (an id is nobody's word for a form)."""
+    names = {}
+    for spec in config.forms:
+        found = re.search(r"\((mẫu[^()]*)\)\s*$", spec.title, re.IGNORECASE)
+        names[spec.id] = found.group(1).capitalize() if found else spec.title
+    return names
+
+
 def config() -> Config:
     from flask import current_app
 
     return cast(Config, current_app.config["MAIL_INGEST"])
+
+
+def app_of() -> App:
+    """The application layer the page acts through, as the CLI does; its store waits
+    BUSY_MS for a poll's write lock, then the page says "busy, try again"."""
+    return WebApp(config())
+
+
+class WebApp(App):
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with super().store() as store:
+            store.busy_timeout(BUSY_MS)
+            yield store
+
+
+def busy(exc: BaseException) -> bool:
+    """The store stayed locked by another writer (a poll) longer than BUSY_MS."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def csrf_token() -> str:
@@ -124,4 +165,7 @@ def _headers(response: Response) -> Response:
 
 
 def now() -> datetime:
-    return datetime.now(config().timezone)
+    from flask import current_app
+
+    fixed = current_app.config.get("MAIL_INGEST_CLOCK")
+    return fixed if isinstance(fixed, datetime) else datetime.now(config().timezone)
