@@ -62,6 +62,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
     )  # fmt: skip
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
     driver.set_window_size(1280, 900)
+    driver.implicitly_wait(10)  # a click that posts a form returns before the next page loads
     yield driver
     driver.quit()
 
