@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from rules.status import UnitStatus
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("mail_ingest.audit")  # actions the store has no audit row for
 
 STUCK = timedelta(hours=6)  # pending longer than the longest retry wait: a person looks
 ALL_KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
@@ -344,26 +343,17 @@ class App:
     def retry(self, key: str, *, actor: str) -> bool:
         """Queue a failed or interrupted mail again (the board checked it never arrived)."""
         with self.store() as store:
-            done = store.outbox_retry(key)
-        if done:
-            audit_log.info("%s: outbox retry %s", actor, key)
-        return done
+            return store.outbox_retry(key, actor)
 
     def cancel(self, key: str, *, actor: str) -> bool:
         """Never send a waiting, failed or interrupted mail."""
         with self.store() as store:
-            done = store.outbox_cancel(key)
-        if done:
-            audit_log.info("%s: outbox cancel %s", actor, key)
-        return done
+            return store.outbox_cancel(key, actor)
 
     def clear_failing(self, address: str, *, actor: str) -> bool:
         """Send to an address that bounced again (the unit fixed its mailbox)."""
         with self.store() as store:
-            done = store.clear_failing(address)
-        if done:
-            audit_log.info("%s: cleared failing address %s", actor, address)
-        return done
+            return store.clear_failing(address, actor)
 
     # -- lessons, checked once for the CLI and the page ---------------------------------
     def learn(

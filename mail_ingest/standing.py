@@ -235,5 +235,5 @@ def _row(s: UnitStatus, notes: Notes | None = None) -> dict[str, Any]:
         "checks": list(s.checks),  # files whose reading the board should check
         "corrections": list(s.corrections),  # which copy replaced which (rules.status)
         "notes": notes_of(s, notes),  # decided by hand, or counted provisionally
-        "manual": any(ref.startswith("manual:") for ref in s.sources),
+        "manual": s.manual,
     }

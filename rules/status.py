@@ -56,6 +56,7 @@ class Submission:
     ref: str  # the store's id of the message, for tracing a status back to mail
     received_at: datetime
     files: tuple[ParsedFile, ...]
+    manual: bool = False  # a paper copy the board recorded: vouched for, nothing typed in
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class UnitStatus:
     # What the parser is not sure of: for the board only, never told to the unit.
     doubts: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()  # counted files whose reading needs the board's check
+    manual: bool = False  # a paper copy the board recorded counts now
 
     @property
     def deadline(self) -> Deadline:
@@ -239,7 +241,7 @@ class _Tracker:
             if form not in self.latest
         ]
         entries = self._entries()
-        if any(s.ref.startswith("manual:") for _, s in self.latest.values()):
+        if any(s.manual for _, s in self.latest.values()):
             return problems, []  # the board vouched for a paper copy nobody typed in
         judged: list[tuple[str, bool]] = []
         if entries or not problems:  # no rows because the form is missing: said once above
@@ -285,6 +287,7 @@ class _Tracker:
             corrections=tuple(self.corrections),
             doubts=tuple(d for d in dict.fromkeys(doubtful) if d not in certain) if shown else (),
             checks=tuple(dict.fromkeys(f.filename for f in self._doubtful())),
+            manual=any(s.manual for _, s in self.latest.values()),
         )
 
 

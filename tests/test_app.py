@@ -162,3 +162,33 @@ def test_the_built_scheduler_polls_a_real_maildir(deployment: tuple[Config, Path
     with open_store(config) as store:
         last = store.last_poll()
     assert last is not None and last != before and last[2] is None  # finished, no error
+
+
+def test_outbox_changes_by_hand_leave_audit_rows(deployment: tuple[Config, Path]) -> None:
+    """Retry, cancel and clearing a bounced address are the board's decisions: audited."""
+    config, path = deployment
+    with open_store(config) as store:
+        store._db.execute(
+            "INSERT INTO outbox (key, recipients, subject, raw, status, attempts, created_at)"
+            " VALUES ('k-failed', '[]', 's', X'00', 'failed', 3, '2024-02-01T00:00:00+00:00'),"
+            " ('k-pending', '[]', 's', X'00', 'pending', 0, '2024-02-01T00:00:00+00:00')"
+        )
+        store._db.execute(
+            "INSERT INTO failing_addresses (address, since)"
+            " VALUES ('ub@example.vn', '2024-02-01T00:00:00+00:00')"
+        )
+    runner = CliRunner()
+    for args in (["--retry", "k-failed"], ["--cancel", "k-pending"],
+                 ["--clear-failing", "ub@example.vn"]):  # fmt: skip
+        result = runner.invoke(cli, ["--config", str(path), "outbox", *args, "--by", "can-bo"])
+        assert result.exit_code == 0, result.output
+    rows = {(r.action, r.subject) for r in App(config).audit() if r.by == "can-bo"}
+    assert rows == {
+        ("outbox-retry", "outbox:k-failed"),
+        ("outbox-cancel", "outbox:k-pending"),
+        ("clear-failing", "ub@example.vn"),
+    }
+    before = len(App(config).audit())
+    result = runner.invoke(cli, ["--config", str(path), "outbox", "--retry", "k-failed"])
+    assert result.exit_code != 0  # pending again: nothing to retry, and no row either
+    assert len(App(config).audit()) == before

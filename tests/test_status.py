@@ -341,7 +341,9 @@ def test_a_missing_form_is_not_also_reported_as_empty_quotas() -> None:
 
 
 def test_a_paper_copy_marked_by_the_board_completes_despite_quotas() -> None:
-    paper = sub("manual:1", vn(2024, 1, 30), ParsedFile("bản giấy", "mau-01"))
+    paper = Submission(
+        "manual:1", vn(2024, 1, 30), (ParsedFile("bản giấy", "mau-01"),), manual=True
+    )
     [status] = evaluate_all([QUOTAS], [COMMUNE], {COMMUNE.id: [paper]}, vn(2024, 2, 5), TZ, TITLES)
     assert (status.status, status.problems) == ("on_time", ())
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from mail_ingest.store.database import Database, json_text, utc_now, utc_text
+from mail_ingest.store.database import Database, json_text, utc_now, utc_text, write_audit
 from mail_ingest.store.records import OutboxItem
 from parsers.text import printable
 
@@ -94,39 +94,50 @@ class Outbox(Database):
         ).fetchone()
         return int(row[0])
 
-    def outbox_retry(self, key: str) -> bool:
+    def outbox_retry(self, key: str, by: str) -> bool:
         """Put a failed or interrupted item back in the queue (the board checked it).
 
         One never composed (no bytes) is forgotten instead: the next cycle composes it anew.
         """
         key = outbox_key(key)
         with self._transaction() as db:
-            cursor = db.execute(
+            forgotten = db.execute(
                 "DELETE FROM outbox WHERE key = ? AND status = 'failed' AND length(raw) = 0",
                 (key,),
+            ).rowcount
+            done = (
+                forgotten == 1
+                or db.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = NULL, attempts = 0"
+                    " WHERE key = ? AND status IN ('failed', 'unknown')",
+                    (key,),
+                ).rowcount
+                == 1
             )
-            if cursor.rowcount == 1:
-                return True
-            cursor = db.execute(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = NULL, attempts = 0"
-                " WHERE key = ? AND status IN ('failed', 'unknown')",
-                (key,),
-            )
-        return cursor.rowcount == 1
+            if done:
+                write_audit(db, by, "outbox-retry", None, f"outbox:{key}", "")
+        return done
 
     def own_message_ids(self) -> frozenset[str]:
         """The Message-IDs of every mail we composed: ours if they come back to the mailbox."""
         rows = self._db.execute("SELECT message_id FROM outbox WHERE message_id IS NOT NULL")
         return frozenset(row[0] for row in rows)
 
-    def outbox_cancel(self, key: str) -> bool:
+    def outbox_cancel(self, key: str, by: str) -> bool:
         """Never send this mail (the board decided): kept, under its key, as `cancelled`."""
-        cursor = self._db.execute(
-            "UPDATE outbox SET status = 'cancelled', next_attempt_at = NULL"
-            " WHERE key = ? AND status IN ('pending', 'failed', 'unknown')",
-            (outbox_key(key),),
-        )
-        return cursor.rowcount == 1
+        key = outbox_key(key)
+        with self._transaction() as db:
+            done = (
+                db.execute(
+                    "UPDATE outbox SET status = 'cancelled', next_attempt_at = NULL"
+                    " WHERE key = ? AND status IN ('pending', 'failed', 'unknown')",
+                    (key,),
+                ).rowcount
+                == 1
+            )
+            if done:
+                write_audit(db, by, "outbox-cancel", None, f"outbox:{key}", "")
+        return done
 
     def outbox_attention(self, stuck_before: datetime) -> list[OutboxItem]:
         """Mail a person must look at: failed, interrupted, or pending since before then."""
@@ -159,12 +170,20 @@ class Outbox(Database):
             )
         }
 
-    def clear_failing(self, address: str) -> bool:
-        cursor = self._db.execute(
-            "UPDATE failing_addresses SET cleared_at = ? WHERE address = ? AND cleared_at IS NULL",
-            (utc_now(), address.lower()),
-        )
-        return cursor.rowcount == 1
+    def clear_failing(self, address: str, by: str) -> bool:
+        """Send to an address that bounced again (the unit fixed its mailbox)."""
+        with self._transaction() as db:
+            done = (
+                db.execute(
+                    "UPDATE failing_addresses SET cleared_at = ?"
+                    " WHERE address = ? AND cleared_at IS NULL",
+                    (utc_now(), address.lower()),
+                ).rowcount
+                == 1
+            )
+            if done:
+                write_audit(db, by, "clear-failing", None, address.lower(), "")
+        return done
 
 
 MAX_KEY = 200  # characters of an outbox key: a 100 KB Message-ID must not make one

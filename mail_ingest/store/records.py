@@ -129,7 +129,7 @@ class ManualSubmission:
             ParsedFile(filename=f"{self.ref}:{form}", form=form, fields={"ghi_chu": self.note})
             for form in self.forms
         )
-        return Submission(ref=self.ref, received_at=self.received_at, files=files)
+        return Submission(self.ref, self.received_at, files, manual=True)
 
 
 @dataclass(frozen=True)
