@@ -28,7 +28,7 @@ from mail_ingest.errors import ConfigError
 from parsers.text import printable
 from rules.deadlines import EVERY_MONTHS, MAX_OCCURRENCES, Deadline, Every, parse_rrule
 from rules.matching import DEFAULT_SETTINGS, MatchSettings
-from rules.requirements import Requirement
+from rules.requirements import Letter, Requirement
 from rules.status import CHECK_BELOW
 from rules.units import Unit
 from rules.validation import (
@@ -144,6 +144,7 @@ class NotifyConfig:
     reminder_shift: str = "previous"  # a reminder on a closed day: previous | next | keep
     closed_days: tuple[date, ...] = ()  # the district's own closures, beyond public holidays
     templates: Path | None = None  # a folder whose templates replace the packaged ones
+    contact: str = ""  # the board's person to contact, named in every mail
 
 
 @dataclass(frozen=True)
@@ -354,6 +355,7 @@ def _notify(t: _Table, schedule: _Table) -> NotifyConfig:
         ),
         closed_days=tuple(days),
         templates=_optional_path(t, "templates"),
+        contact=" ".join(t.get("contact", str, "").split()),
     )
 
 
@@ -517,6 +519,17 @@ def _requirement(
         ),
         strict_resubmission=t.get("strict_resubmission", bool, False),
         model_forms=tuple(t.strings("model_forms", check=_one_of(*sorted(known_forms)))),
+        letter=_letter(t.table("letter")) if t.has("letter") else None,
+    )
+
+
+def _letter(t: _Table) -> Letter:
+    """`letter = { number = "35-CV/BDVHU", date = 2024-01-23, by = "...", about = "..." }`."""
+    return Letter(
+        number=" ".join(t.get("number", str, "", required=True).split()),
+        date=t.day("date"),
+        by=" ".join(t.get("by", str, "").split()),
+        about=" ".join(t.get("about", str, "").split()),
     )
 
 

@@ -25,7 +25,8 @@ from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Literal
 
-from mail_ingest import standing, workbook
+from mail_ingest import contexts, standing, thread, wording, workbook
+from mail_ingest.archive import Archive
 from mail_ingest.config import Config
 from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.files import private_dir, write_private
@@ -33,40 +34,22 @@ from mail_ingest.mime import Attachment
 from mail_ingest.outcomes import HELD
 from mail_ingest.render import Templates
 from mail_ingest.store import MessageRow, Store, outbox_key
-from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.calendar import public_holidays, reminder_days
 from rules.matching import Guess
-from rules.status import CHECK_BELOW, UnitStatus, needs_check
+from rules.status import UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 
 log = logging.getLogger(__name__)
 
-ACK_LABELS = {
-    "on_time": "đã đầy đủ, đúng hạn",
-    "late": "đã đầy đủ nhưng trễ hạn",
-    "incomplete": "chưa đầy đủ",
-    "checking": "đã nhận hồ sơ, đang chờ kiểm tra",
-    "missing": "chưa nhận được hồ sơ",
-}
-GROUP_LABELS = {
-    "xa": "Khối xã, thị trấn",
-    "co-quan": "Khối cơ quan",
-    "doan-the": "Khối Mặt trận và các đoàn thể",
-    "llvt": "Khối lực lượng vũ trang",
-}
+ACK_LABELS = wording.ACK_LABELS  # kept under their old names for the web page
+GROUP_LABELS = wording.GROUP_LABELS
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Kind = Literal["ack", "remind", "report"]
 PROVISIONAL = "ack-provisional"  # the key prefix and templates of notices to a unit about
 # mail a stranger sent in its name
 KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
 UNKNOWN_SHOWN = 20  # in the mail; the workbook has them all
-
-
-@dataclass(frozen=True)
-class FileSummary:
-    filename: str
-    summary: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +82,7 @@ class Decision:
     requirement: str | None = None  # the requirement's id, for a reminder
     auto: Literal["auto-replied", "auto-generated"] = "auto-generated"
     in_reply_to: str | None = None
+    references: tuple[str, ...] = ()  # the unit's thread, for an acknowledgement
     sheet: Sheet | None = field(default=None, repr=False)  # the report's workbook
     sheet_name: str | None = None
 
@@ -118,7 +102,8 @@ def acknowledgements(
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
     directory = UnitDirectory(config.units, learned)
     rows = {str(m.id): m for m in store.messages()}
-    board = _board(config)
+    titles = config.form_titles()
+    archive = Archive(config.storage / "archive")
     own = address_key(config.smtp.sender)
     out = []
     for unit_id, submissions in store.submissions().items():
@@ -133,19 +118,23 @@ def acknowledgements(
             if address_key(address) == own:
                 continue
             mine = [s for s in statuses if s.unit.id == unit.id]
+            found = contexts.problems(submission.files, mine, titles)
             context = dict(
-                unit=unit, board=board, subject=row.subject or "", sender=address,
+                contexts.common(config), unit=unit, subject=row.subject or "",
+                reply_subject=wording.reply_subject(row.subject or ""), sender=address,
                 received=submission.received_at, now=now,
-                files=_summaries(submission.files, config.form_titles(), config.check_below),
-                problems=_problems(submission.files, mine),
+                files=contexts.summaries(submission.files, titles, config.check_below),
+                problems=found,
                 checking=any(needs_check(f, config.check_below) for f in submission.files),
-                statuses=[_ack_status(s) for s in mine],
+                statuses=[contexts.ack_status(s) for s in mine],
+                reply_welcome=bool(found) or any(
+                    s.status in ("missing", "incomplete") for s in mine),
             )  # fmt: skip
             kind = "ack" if _speaks_for(directory, row, unit.id) else PROVISIONAL
             if kind == "ack":
-                to: tuple[str, ...] = (address,)
+                to: tuple[str, ...] = contexts.named(unit.name, (address,))
             else:  # the unit is told, never the stranger
-                to = tuple(e for e in unit.emails if address_key(e) != own)
+                to = contexts.named(unit.name, (e for e in unit.emails if address_key(e) != own))
             if not to:
                 continue
             out.append(
@@ -153,6 +142,7 @@ def acknowledgements(
                     kind=kind, key=f"{kind}:{row.message_id or f'message-{row.id}'}", to=to,
                     template=kind, context=context, unit=unit.id, auto="auto-replied",
                     in_reply_to=row.message_id,
+                    references=thread.references(store, archive, row.id, row.message_id),
                 )
             )  # fmt: skip
     return out
@@ -174,6 +164,7 @@ def reminders(
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
     closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
+    titles = config.form_titles()
     out = []
     for s in statuses:
         if s.status not in ("missing", "incomplete") or not s.unit.emails:
@@ -192,14 +183,16 @@ def reminders(
         ]
         for r in today:
             context = dict(
-                unit=s.unit, board=_board(config), title=s.requirement.title,
-                deadline=s.deadline_phrase, status=s.status,
-                problems=s.problems, now=now, overdue=now >= s.due,
+                contexts.common(config), unit=s.unit, title=s.requirement.title,
+                letter=contexts.citation(s), deadline=s.deadline_phrase, status=s.status,
+                problems=[wording.name_forms(p, titles) for p in s.problems], now=now,
+                overdue=now >= s.due,
             )  # fmt: skip
             out.append(
                 Decision(
                     kind="remind", key=f"remind:{s.unit.id}:{s.requirement.id}:{period}:{r.offset}",
-                    to=s.unit.emails, cc=s.unit.leaders, template="reminder", context=context,
+                    to=contexts.named(s.unit.name, s.unit.emails), cc=s.unit.leaders,
+                    template="reminder", context=context,
                     unit=s.unit.id, requirement=s.requirement.id,
                 )
             )  # fmt: skip
@@ -226,21 +219,24 @@ def daily_report(
     missed day; `force` (the command line) reports on `now`'s own day.
     """
     day = report_day(config, now, force=force)
-    rows = [_held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
+    rows = [contexts.held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
     sheet = Sheet(tuple(statuses), now, tuple(rows), notes, tuple(checks), tuple(unknown))
     counts = Counter(s.status for s in statuses)
+    titles = config.form_titles()
     context = dict(
-        board=_board(config), now=now, total=len(statuses),
+        contexts.common(config), now=now, total=len(statuses),
         counts={k: counts[k] for k in ("on_time", "late", "incomplete", "checking", "missing")},
         checks=checks, unknown=unknown[:UNKNOWN_SHOWN],
-        groups=_groups(statuses), sections=_sections(statuses), held=held, failing=failing,
+        groups=contexts.groups(statuses), sections=contexts.sections(statuses, titles),
+        held=held, failing=failing,
         notes=[f"{s.unit.name}: {n}" for s in statuses for n in standing.notes_of(s, notes)],
         requirements=list(dict.fromkeys(
             f"{s.requirement.title}, {s.deadline_phrase}" for s in statuses
         )),
     )  # fmt: skip
     return Decision(
-        kind="report", key=f"report:{day.isoformat()}", to=config.report_recipients,
+        kind="report", key=f"report:{day.isoformat()}",
+        to=contexts.named(contexts.board(config), config.report_recipients),
         template="report", context=context, sheet=sheet,
         sheet_name=f"bao-cao-tinh-hinh-{day:%Y-%m-%d}.xlsx",
     )  # fmt: skip
@@ -259,7 +255,7 @@ def report(
     guesses = {a.id: a.guesses for a in store.attributions()}
     return daily_report(
         config, statuses, held, now, force=force, guesses=guesses,
-        failing=_failing(config, store.failing_addresses()),
+        failing=contexts.failing(config, store.failing_addresses()),
         notes=standing.notes(config, store), checks=standing.check_rows(config, store, now),
         unknown=standing.unknown(store, now),
     )  # fmt: skip
@@ -303,16 +299,45 @@ def decide(
     """
     statuses = standing.compute(config, store, now)
     out: list[Decision] = []
+    acks = acknowledgements(config, store, statuses, now)
     if "ack" in kinds:
-        out += acknowledgements(config, store, statuses, now)
+        out += acks
     if "remind" in kinds:
-        out += reminders(config, statuses, now, force=force)
+        out += _not_after_ack(store, reminders(config, statuses, now, force=force), acks, now)
     if (
         "report" in kinds
         and config.report_recipients
         and (force or report_is_due(config, store, now))
     ):
         out.append(report(config, store, statuses, now, force=force))
+    return out
+
+
+ACK_QUIET = timedelta(hours=1)
+
+
+def _not_after_ack(
+    store: Store, reminders: Sequence[Decision], acks: Sequence[Decision], now: datetime
+) -> list[Decision]:
+    """Reminders, less those to a unit answered within the hour (or being answered now).
+
+    Deferred, not dropped: the reminder is decided again at every cycle of its day, and
+    goes at the first one past the hour. An acknowledgement always goes: it answers.
+    """
+    answering = {d.unit for d in acks if not is_sent(store, d)}
+    since = now - ACK_QUIET
+    out = []
+    for r in reminders:
+        if is_sent(store, r):
+            out.append(r)
+            continue
+        answered = r.unit in answering or any(
+            store.outbox_sent_to(parseaddr(a)[1], since, "ack:", among=True) for a in r.to
+        )
+        if answered:
+            log.info("%s: deferred, the unit was acknowledged within the hour", r.key)
+        else:
+            out.append(r)
     return out
 
 
@@ -345,7 +370,7 @@ def render(config: Config, decision: Decision) -> Outgoing:
     return Outgoing(
         key=decision.key, to=decision.to, cc=decision.cc, subject=text.subject, text=text.text,
         html=text.html, attachments=attachments, auto=decision.auto,
-        in_reply_to=decision.in_reply_to,
+        in_reply_to=decision.in_reply_to, references=decision.references,
     )  # fmt: skip
 
 
@@ -353,7 +378,7 @@ def build_sheet(config: Config, sheet: Sheet) -> bytes:
     """The report workbook's bytes."""
     return workbook.build(
         sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
-        sheet.unknown,
+        sheet.unknown, config.form_titles(),
     )  # fmt: skip
 
 
@@ -450,151 +475,3 @@ def _keep(config: Config, mail: Outgoing) -> None:
     stem = attachment.filename.removesuffix(".xlsx")
     write_private(folder / f"{stem}.xlsx", attachment.data)
     write_private(folder / f"{stem}.html", (mail.html or "").encode("utf-8"))
-
-
-def _failing(config: Config, failing: Mapping[str, datetime]) -> list[str]:
-    """Units' addresses that bounced, as the report lists them for the board to fix."""
-    owners = {e.lower(): u.name for u in config.units for e in u.emails}
-    return [
-        f"{owners.get(address, 'không thuộc đơn vị nào')}: {address} "
-        f"(thư báo lỗi từ {since.astimezone(config.timezone):%d/%m/%Y})"
-        for address, since in sorted(failing.items())
-    ]
-
-
-def _board(config: Config) -> str:
-    """The board's name as it signs: the display name of the sender address."""
-    name = parseaddr(config.smtp.sender)[0] if config.smtp else ""
-    return name or "Ban Dân vận Huyện ủy"
-
-
-# Problems that only inform (a scan was received and will be looked at): said next to the
-# file, never under "Đề nghị đơn vị kiểm tra, bổ sung", which asks the unit to act.
-INFORMATIONAL = frozenset({"scan-needs-review"})
-CHECKING = "đã nhận, đang chờ cán bộ kiểm tra nội dung"
-
-
-def _summaries(
-    files: Sequence[ParsedFile], titles: dict[str, str], check_below: float = CHECK_BELOW
-) -> list[FileSummary]:
-    """What the unit is told of each file; of one the parser doubts, only that it arrived
-    (a count read wrongly would be a complaint in disguise)."""
-    return [
-        FileSummary(f.filename, CHECKING)
-        if needs_check(f, check_below)
-        else _summary(f, titles, files)
-        for f in files
-    ]
-
-
-def _summary(
-    parsed: ParsedFile, titles: dict[str, str], siblings: Sequence[ParsedFile] = ()
-) -> FileSummary:
-    if parsed.form is None:
-        return FileSummary(parsed.filename, _unread(parsed, siblings))
-    kinds = Counter(e.kind for e in parsed.entries)
-    text = titles.get(parsed.form, parsed.form)
-    if parsed.entries:
-        text += f", {len(parsed.entries)} nội dung đăng ký"
-        if kinds["tap-the"] or kinds["ca-nhan"]:
-            text += f" ({kinds['tap-the']} tập thể, {kinds['ca-nhan']} cá nhân)"
-    return FileSummary(parsed.filename, text)
-
-
-def _unread(parsed: ParsedFile, siblings: Sequence[ParsedFile]) -> str:
-    """What to say of a file that is not a form: opened archive, scan, or truly unread."""
-    inside = [f for f in siblings if f.filename.startswith(f"{parsed.filename}/")]
-    asks = [p for p in parsed.problems if p.code not in INFORMATIONAL]
-    if inside and not asks:
-        return f"tệp nén, đã mở và đọc {len(inside)} tệp bên trong (kết quả từng tệp ở dưới)"
-    if parsed.problems and not asks:
-        return "bản chụp/bản scan, đã nhận; Ban Dân vận sẽ xem trực tiếp"
-    if asks:
-        return "chưa đọc được tự động (xem đề nghị bên dưới)"
-    return "chưa đọc được tự động; Ban Dân vận sẽ xem trực tiếp"
-
-
-def _problems(files: Iterable[ParsedFile], statuses: Sequence[UnitStatus]) -> list[str]:
-    """Only what the parser is sure of: a doubt goes to the board, never to the unit."""
-    found = [
-        p.message for f in files for p in f.problems if p.certain and p.code not in INFORMATIONAL
-    ]
-    found += [p for s in statuses if s.status == "incomplete" for p in s.problems]
-    return list(dict.fromkeys(found))
-
-
-@dataclass(frozen=True)
-class _AckStatus:
-    title: str
-    deadline: str
-    label: str
-
-
-def _ack_status(s: UnitStatus) -> _AckStatus:
-    return _AckStatus(s.requirement.title, s.deadline_phrase, ACK_LABELS[s.status])
-
-
-@dataclass(frozen=True)
-class _Group:
-    name: str
-    done: int
-    total: int
-
-
-def _groups(statuses: Sequence[UnitStatus]) -> list[_Group]:
-    groups: dict[str, list[UnitStatus]] = {}
-    for s in statuses:
-        groups.setdefault(s.unit.group, []).append(s)
-    return [
-        _Group(
-            GROUP_LABELS.get(g, g), sum(s.status in ("on_time", "late") for s in rows), len(rows)
-        )
-        for g, rows in groups.items()
-    ]
-
-
-@dataclass(frozen=True)
-class _Row:
-    unit: str
-    requirement: str
-    deadline: str
-    problems: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Section:
-    title: str
-    rows: list[_Row]
-
-
-def _sections(statuses: Sequence[UnitStatus]) -> list[_Section]:
-    def rows(status: str) -> list[_Row]:
-        return [
-            _Row(
-                s.unit.name,
-                s.requirement.title,
-                s.deadline_phrase,
-                (*s.problems, *standing.doubts(s)),
-            )
-            for s in statuses
-            if s.status == status
-        ]
-
-    return [
-        _Section("Đơn vị chưa gửi", rows("missing")),
-        _Section("Đơn vị gửi chưa đầy đủ", rows("incomplete")),
-        _Section("Đơn vị chờ kiểm tra hồ sơ (chưa báo đơn vị)", rows("checking")),
-        _Section("Đơn vị gửi trễ hạn", rows("late")),
-    ]
-
-
-def _held_row(m: MessageRow, config: Config, guesses: Sequence[Guess]) -> dict[str, str]:
-    names = {u.id: u.name for u in config.units}
-    return {
-        "received": f"{m.received_at.astimezone(config.timezone):%H:%M %d/%m/%Y}",
-        "sender": m.sender or "",
-        "subject": m.subject or "",
-        "guesses": "; ".join(
-            f"{names.get(g.unit_id, g.unit_id)} ({g.score:.0f}%)" for g in guesses
-        ),
-    }
