@@ -33,6 +33,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
 from typing import Literal, Protocol
 
+from mail_ingest import backoff
 from mail_ingest.config import SmtpConfig
 from mail_ingest.errors import AuthError, ConfigError, TrustError
 from mail_ingest.files import private_dir
@@ -261,7 +262,15 @@ def _retry_or_fail(
         store.outbox_mark(item.id, "failed", error)
         report.failed += 1
         return
-    delay = min(LONGEST_RETRY, FIRST_RETRY * 2 ** (attempts - 1)) * rng.uniform(0.5, 1.0)
+    delay = timedelta(
+        seconds=backoff.delay(
+            attempts - 1,
+            base=FIRST_RETRY.total_seconds(),
+            cap=LONGEST_RETRY.total_seconds(),
+            rng=rng,
+            least=0.5,
+        )
+    )
     log.warning("outbox %s: %s; retrying in %s", item.key, error, str(delay).split(".")[0])
     store.outbox_mark(item.id, "pending", error, next_attempt=now + delay)
     report.retrying += 1

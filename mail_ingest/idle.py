@@ -24,12 +24,13 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from mail_ingest import backoff
+
 log = logging.getLogger(__name__)
 
 # socket.timeout is an alias of TimeoutError, an OSError; ssl.SSLError is an OSError too.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (IMAPClientError, OSError)
 BACKOFF_BASE = 1.0  # seconds; the first retry waits uniform(0, 1 s)
-_MAX_EXPONENT = 32  # 2**32 s is far beyond any max_backoff; keeps the float finite
 
 
 class IdleWatcher:
@@ -140,9 +141,7 @@ class IdleWatcher:
             if client is not None:
                 _shutdown(client)
             reconnecting = True
-            delay = self._rng.uniform(
-                0, min(self._max_backoff, BACKOFF_BASE * 2 ** min(attempt, _MAX_EXPONENT))
-            )
+            delay = backoff.delay(attempt, base=BACKOFF_BASE, cap=self._max_backoff, rng=self._rng)
             attempt += 1
             log.debug("IMAP IDLE on %s: retry %d in %.1f s", self.folder, attempt, delay)
             self._stop.wait(delay)

@@ -14,49 +14,54 @@ judged by when the board's server received the mail, not by the sender's Date he
 
 from __future__ import annotations
 
-import ast
 import logging
 import random
-import re
-import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from datetime import time as midnight
-from itertools import islice
 from typing import Any
 
-from imapclient import IMAPClient, SocketTimeout
+from imapclient import IMAPClient
 from imapclient.exceptions import (
-    CapabilityError,
     IMAPClientAbortError,
     IMAPClientError,
-    LoginError,
 )
-from imapclient.response_types import BodyData
 
-from mail_ingest import mime
+from mail_ingest import backoff, mime
 from mail_ingest.config import MailboxConfig
 from mail_ingest.errors import (
-    AuthError,
     ConfigError,
     MailIngestError,
     TransientError,
-    TrustError,
 )
+from mail_ingest.imap_client import (
+    ClientFactory,
+    login,
+    shutdown,
+    ssl_context,
+    starttls,
+    tls_client,
+    transient,
+)
+from mail_ingest.imap_preview import PREVIEW_ITEMS, has_attachment
 from mail_ingest.mailbox import Checkpoint, FetchedMessage, Partial, Preview
 
 log = logging.getLogger(__name__)
 
 # True: download it whole; False, or the reason, keep its header only.
 Wanted = Callable[[Preview], bool | Partial]
-_PREVIEW = [b"RFC822.SIZE", b"INTERNALDATE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER]"]
+MAX_BACKOFF = 300.0  # seconds between reconnections at most, however many retries
 
 
 class ImapSource:
-    """The configured folders of one IMAP account, over one connection at a time."""
+    """The configured folders of one IMAP account, over one connection at a time.
+
+    Each connection's client comes from `client_factory` (mail_ingest.imap_client):
+    imapclient by default, a fake in tests of what only a misbehaving server does.
+    """
 
     def __init__(
         self,
@@ -69,6 +74,7 @@ class ImapSource:
         retries: int = 4,
         backoff: float = 1.0,
         rng: random.Random | None = None,
+        client_factory: ClientFactory = tls_client,
     ) -> None:
         if preview_batch < 1 or body_batch_bytes < 1:
             raise ValueError("batch sizes must be positive")
@@ -82,6 +88,7 @@ class ImapSource:
         self.downloaded = 0
         self.planned: int | None = None
         self._rng = rng or random.Random()
+        self._client_factory = client_factory
         self._client: IMAPClient | None = None
         self._yielded = 0
         # `since` is a day in the district's zone; SEARCH SINCE compares dates in the
@@ -112,7 +119,7 @@ class ImapSource:
             except TransientError as exc:
                 if attempt == self.retries:
                     raise
-                delay = self._rng.uniform(0, self.backoff * 2**attempt)
+                delay = backoff.delay(attempt, base=self.backoff, cap=MAX_BACKOFF, rng=self._rng)
                 log.warning(
                     "%s; reconnecting in %.1f s (attempt %d of %d)",
                     exc, delay, attempt + 1, self.retries,
@@ -120,23 +127,17 @@ class ImapSource:
                 time.sleep(delay)
 
     def connect(self) -> IMAPClient:
-        """A new logged-in connection (the IDLE watcher keeps its own)."""
-        context = self._ssl_context()
+        """A new logged-in connection from the factory (the IDLE watcher keeps its own)."""
+        context = ssl_context(self.box)
         with self._network("connect", drop=False):
-            client = IMAPClient(
-                self.box.host,
-                self.box.port,
-                ssl=self.box.security == "ssl",
-                ssl_context=context,
-                timeout=SocketTimeout(self.box.connect_timeout, self.box.read_timeout),
-            )
+            client = self._client_factory(self.box, context)
         client.normalise_times = False  # keep INTERNALDATE's offset: deadlines need it
         try:
             if self.box.security == "starttls":
-                self._starttls(client, context)
-            self._login(client)
+                starttls(self.box, client, context)
+            login(self.box, client)
         except BaseException:
-            _shutdown(client)
+            shutdown(client)
             raise
         return client
 
@@ -148,7 +149,7 @@ class ImapSource:
         try:
             client.logout()
         except (IMAPClientError, OSError):
-            _shutdown(client)
+            shutdown(client)
 
     # -- one pass over every folder ---------------------------------------------------
 
@@ -184,10 +185,11 @@ class ImapSource:
         uids: list[int],
     ) -> Iterator[FetchedMessage]:
         """Preview a batch, then download the candidates' bodies a few megabytes at a time."""
-        fetch = _PREVIEW + ([b"X-GM-MSGID"] if client.has_capability("X-GM-EXT-1") else [])
+        fetch = PREVIEW_ITEMS + ([b"X-GM-MSGID"] if client.has_capability("X-GM-EXT-1") else [])
         with self._network("fetch headers"):
             items = client.fetch(uids, fetch)
         plan: list[tuple[int, dict[bytes, Any], Partial | None, mime.Mail | None]] = []
+        self._expunged(client, [u for u in uids if b"BODY[HEADER]" not in items.get(u, {})])
         for uid in uids:
             item = items.get(uid)
             if item is None or b"BODY[HEADER]" not in item:
@@ -216,6 +218,7 @@ class ImapSource:
                     bodies = self._bodies(client, candidates)
                 raw = bodies.pop(uid, None)
                 if raw is None:
+                    self._expunged(client, [uid])
                     continue  # expunged between the preview and the download
                 fetched = replace(fetched, raw=raw, size=len(raw))
             self._yielded += 1
@@ -235,7 +238,7 @@ class ImapSource:
         gm_msgid = item.get(b"X-GM-MSGID")
         if checkpoint.has_message(mail.message_id, size, gm_msgid, mime.header_digest(header)):
             return "copy", mail
-        preview = Preview(mail, size, _has_attachment(item.get(b"BODYSTRUCTURE")))
+        preview = Preview(mail, size, has_attachment(item.get(b"BODYSTRUCTURE")))
         verdict = True if self.wanted is None else self.wanted(preview)
         if verdict is not True:
             return verdict or "not-candidate", mail
@@ -255,6 +258,24 @@ class ImapSource:
         bodies = {uid: item[b"BODY[]"] for uid, item in items.items() if b"BODY[]" in item}
         self.downloaded += sum(map(len, bodies.values()))
         return bodies
+
+    def _expunged(self, client: IMAPClient, uids: list[int]) -> None:
+        """Check that messages FETCH said nothing about are gone; raise if one is not.
+
+        Passing over a message that is still there would lose it for good: the
+        checkpoint moves past its UID once a later one is recorded. A retry on a new
+        connection fetches it again (or finds it expunged by then).
+        """
+        if not uids:
+            return
+        with self._network("search"):
+            found = client.search(["UID", ",".join(map(str, uids))])
+        if there := sorted(set(found) & set(uids)):
+            self._drop()
+            raise TransientError(
+                f"IMAP {self.box.host}: FETCH returned nothing for UID {there[0]},"
+                " which is still in the folder"
+            )
 
     # -- after processing --------------------------------------------------------------
 
@@ -295,57 +316,6 @@ class ImapSource:
         self._client = self.connect()
         return self._client
 
-    def _starttls(self, client: IMAPClient, context: ssl.SSLContext | None) -> None:
-        try:
-            client.starttls(context)
-        except CapabilityError:
-            raise ConfigError(
-                f"mailbox.security: {self.box.host}:{self.box.port} does not offer STARTTLS; "
-                "use security = 'ssl' (usually port 993)"
-            ) from None
-        except (IMAPClientError, OSError) as exc:
-            raise self._transient("STARTTLS", exc) from exc
-
-    def _login(self, client: IMAPClient) -> None:
-        method, secret = self.box.credentials()
-        try:
-            if method == "xoauth2":
-                client.oauth2_login(self.box.username, secret)
-            else:
-                client.login(self.box.username, secret)
-        except LoginError as exc:
-            raise AuthError(self._login_advice(method, _text(exc))) from None
-            # (from None: the chained imaplib frames would carry the secret)
-        except (IMAPClientError, OSError) as exc:
-            raise self._transient("login", exc) from None
-
-    def _login_advice(self, method: str, reply: str) -> str:
-        box = self.box
-        where = f"IMAP {box.host}:{box.port} refused the login for {box.username!r} ({reply})."
-        if method == "xoauth2":
-            return (
-                f"{where} The OAuth2 access token is invalid or expired; check the token "
-                "helper (mailbox.oauth2_token_command or oauth2_token_env) and that the token "
-                "has the mail scope (Gmail: https://mail.google.com/)."
-            )
-        return (
-            f"{where} Check mailbox.username and the password in mailbox.password_env. "
-            "For Gmail, enable 2-Step Verification on the account and use an app "
-            "password, not the account password."
-        )
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        """A verifying TLS context: the board's mail is not worth a man in the middle."""
-        if self.box.security == "none":
-            return None
-        ca_file = self.box.ca_file
-        try:
-            return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"mailbox.ca_file: cannot read CA certificates from {str(ca_file)!r}: {exc}"
-            ) from exc
-
     def _resolve(self, client: IMAPClient, folder: str) -> str:
         """A folder name; a special-use flag such as "\\\\All" finds Gmail's localised folder."""
         if not folder.startswith("\\"):
@@ -362,14 +332,14 @@ class ImapSource:
             info = client.select_folder(folder, readonly=not self.acts)
         except IMAPClientAbortError as exc:
             self._drop()
-            raise self._transient("select", exc) from exc
+            raise transient(self.box, "select", exc) from exc
         except IMAPClientError as exc:
             with self._network("list folders"):
                 exists = client.folder_exists(folder)
                 folders = [] if exists else [f[2] for f in client.list_folders()]
             if exists:
                 self._drop()
-                raise self._transient("select", exc) from exc
+                raise transient(self.box, "select", exc) from exc
             shown = ", ".join(repr(str(name)) for name in folders[:15])
             raise ConfigError(
                 f"mailbox.folders: {folder!r} does not exist in {self.box.username}'s "
@@ -377,7 +347,7 @@ class ImapSource:
             ) from None
         except OSError as exc:
             self._drop()
-            raise self._transient("select", exc) from exc
+            raise transient(self.box, "select", exc) from exc
         uidvalidity = info.get(b"UIDVALIDITY")
         if not isinstance(uidvalidity, int):
             self._drop()
@@ -404,77 +374,9 @@ class ImapSource:
         except (IMAPClientError, OSError) as exc:
             if drop:
                 self._drop()
-            raise self._transient(action, exc) from exc
-
-    def _transient(self, action: str, exc: BaseException) -> TransientError | TrustError:
-        """What went wrong, as an error saying whether waiting can help."""
-        where = f"IMAP {self.box.host}:{self.box.port}"
-        if isinstance(exc, ssl.SSLCertVerificationError):  # not retried: it cannot heal
-            return TrustError(
-                f"{where}: TLS certificate not trusted ({exc.verify_message}); if the server "
-                "uses a private CA, set mailbox.ca_file to its certificate"
-            )
-        if isinstance(exc, TimeoutError):
-            return TransientError(f"{where}: {action} timed out")
-        if isinstance(exc, ConnectionRefusedError):
-            return TransientError(f"{where}: connection refused; is the server up?")
-        kind = type(exc).__name__
-        return TransientError(f"{where}: {action} failed ({kind}: {_text(exc)})")
+            raise transient(self.box, action, exc) from exc
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            _shutdown(client)
-
-
-def _has_attachment(structure: BodyData | None) -> bool:
-    """Whether BODYSTRUCTURE shows a file: when unsure, say yes (a download beats a loss)."""
-    if structure is None:
-        return True
-    try:
-        return any(_is_file(leaf) for leaf in _leaves(structure))
-    except (IndexError, TypeError, ValueError):
-        return True
-
-
-def _leaves(structure: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    if isinstance(structure, BodyData) and structure.is_multipart:
-        for part in structure[0]:
-            yield from _leaves(part)
-    else:
-        yield structure
-
-
-def _is_file(leaf: Sequence[Any]) -> bool:
-    maintype = _str(leaf[0]).lower()
-    if maintype in ("application", "message", "audio", "video", "model"):
-        return True
-    # The disposition is an extension field whose index depends on the type; look for it.
-    return any(
-        isinstance(field, tuple) and field and _str(field[0]).lower() == "attachment"
-        for field in islice(leaf, 7, None)
-    )
-
-
-def _str(value: object) -> str:
-    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _shutdown(client: IMAPClient) -> None:
-    with suppress(IMAPClientError, OSError):
-        client.shutdown()
-
-
-def _text(exc: BaseException) -> str:
-    """An exception's message as text (imaplib errors often carry bytes, and imapclient
-    passes them on as the text of their repr: "b'[AUTHENTICATIONFAILED] ...'")."""
-    arg = exc.args[0] if len(exc.args) == 1 else exc
-    if isinstance(arg, bytes):
-        return arg.decode("utf-8", "replace")
-    text = str(arg)
-    if re.fullmatch(r"b(['\"]).*\1", text, re.DOTALL):
-        with suppress(ValueError, SyntaxError):
-            value = ast.literal_eval(text)
-            if isinstance(value, bytes):
-                return value.decode("utf-8", "replace")
-    return text or type(exc).__name__
+            shutdown(client)

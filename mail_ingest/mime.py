@@ -6,11 +6,10 @@ through `_header`, which falls back to the undecoded text instead of failing the
 message. Attachments inside a forwarded message (message/rfc822) count too: units
 often forward a colleague's email.
 
-Strangers write these bytes, and decoding a header costs memory quadratic in its length
-(a 1 MB subject of encoded words grew to 23 GB). So what is decoded is bounded before
-anything is decoded: each header field value, the fields of each part and their total
-size are cut to fixed caps as the parser reads them, and a message with more MIME parts
-or deeper nesting than a unit's mail ever has is not walked at all (its header still is).
+Strangers write these bytes, so what is decoded is bounded before anything is decoded
+(mail_ingest.mime_bounds): header values, fields and parts are cut to fixed caps as the
+parser reads them, and a message with more MIME parts or deeper nesting than a unit's
+mail ever has is not walked at all (its header still is).
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import contextlib
 import dataclasses
 import email
 import email.policy
-import functools
-import hashlib
 import mimetypes
 import re
 import unicodedata
@@ -28,21 +25,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email import errors
 from email.header import decode_header, make_header
-from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
-from email.policy import EmailPolicy
 from email.utils import collapse_rfc2231_value
 
 from mail_ingest.errors import MessageError
+from mail_ingest.mime_bounds import (
+    HEADERS,
+    MAX_DEPTH,
+    BoundedPolicy,
+    bound_parts,
+    header_block,
+    too_many_parts,
+)
+from mail_ingest.mime_bounds import MAX_FIELD_CHARS as MAX_FIELD_CHARS  # re-exported
+from mail_ingest.mime_bounds import MAX_FIELDS as MAX_FIELDS
+from mail_ingest.mime_bounds import MAX_HEADER_CHARS as MAX_HEADER_CHARS
+from mail_ingest.mime_bounds import MAX_PARTS as MAX_PARTS
+from mail_ingest.mime_bounds import header_digest as header_digest
 from parsers.text import printable
 
-# What one message may make us decode. A unit's mail has a few dozen fields of at most a
-# few kilobytes (DKIM and ARC signatures, long References) and a few dozen parts.
-MAX_FIELD_CHARS = 16 * 1024  # one header field's raw value
-MAX_FIELDS = 500  # fields in one part's header
-MAX_HEADER_CHARS = 256 * 1024  # one part's whole header
-MAX_PARTS = 1000  # MIME parts, containers included
-MAX_DEPTH = 30  # multiparts and forwarded messages inside one another
 MAX_MESSAGE_ID = 250
 MAX_FILENAME = 255  # characters of an attachment's name
 
@@ -72,54 +73,11 @@ class Mail:
     structure_error: str | None = None
 
 
-class _Headers(HeaderRegistry):
-    """The standard header classes, made once: the stdlib's registry makes a new class for
-    every header it parses, cyclic garbage that piles up until a full collection."""
-
-    def __getitem__(self, name: str) -> type:
-        # Keyed by the class, never by the name: header names are strangers' text.
-        return _header_class(self.registry.get(name.lower(), self.default_class), self.base_class)
-
-
-@functools.cache
-def _header_class(kind: type, base: type) -> type:
-    return type("_" + kind.__name__, (kind, base), {})
-
-
-_HEADERS = _Headers()
-
-
-class _BoundedPolicy(EmailPolicy):
-    """policy.default that cuts each header value as the parser reads it, before decoding.
-
-    The parser itself decodes Content-Type to find boundaries, so the cut must happen
-    here, not after parsing. Each parse gets its own `cut` list of the values it cut.
-    """
-
-    cut: list[tuple[str, int, str]] | None = None  # (name, original length, kept value)
-
-    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
-        name, value = super().header_source_parse(sourcelines)
-        if len(value) > MAX_FIELD_CHARS:
-            original = len(value)
-            value = _cut(value, MAX_FIELD_CHARS)
-            if self.cut is not None:
-                self.cut.append((name, original, value))
-        return name, value
-
-
-def _cut(value: str, limit: int) -> str:
-    """The value up to `limit` characters, at a fold or space so encoded words stay whole."""
-    head = value[:limit]
-    space = max(head.rfind(" "), head.rfind("\t"), head.rfind("\n"))
-    return head[:space].rstrip() if space > limit // 2 else head
-
-
 def parse(raw: bytes) -> Mail:
     """Parse a raw message; raises MessageError when it is not an email at all."""
     if not raw.strip():
         raise MessageError("not an email message: it is empty")
-    problem = _too_many_parts(raw)
+    problem = too_many_parts(raw)
     if problem is None:
         try:
             return _parse(raw)
@@ -142,11 +100,11 @@ def replace_mail(mail: Mail, problem: str) -> Mail:
 
 def _parse(raw: bytes, *, walk: bool = True) -> Mail:
     cut: list[tuple[str, int, str]] = []
-    msg = email.message_from_bytes(raw, policy=_BoundedPolicy(cut=cut, header_factory=_HEADERS))  # type: ignore[call-overload]
+    msg = email.message_from_bytes(raw, policy=BoundedPolicy(cut=cut, header_factory=HEADERS))  # type: ignore[call-overload]
     notes = [
         f"header {name} of {length} characters cut to {len(kept)}" for name, length, kept in cut
     ]
-    problem = _bound(msg, notes)
+    problem = bound_parts(msg, notes)
     headers = {name.lower(): _header(msg, name) for name in dict.fromkeys(msg.keys())}
     if not ({"from", "message-id", "subject", "date"} & headers.keys()):
         raise MessageError("not an email message: no From, Message-ID, Subject or Date header")
@@ -174,69 +132,6 @@ def _parse(raw: bytes, *, walk: bool = True) -> Mail:
         failed_recipients=_failed_recipients(msg),
         reported_ids=_reported_ids(msg),
     )
-
-
-def header_block(raw: bytes) -> bytes:
-    """The raw header, up to and including the empty line that ends it (IMAP BODY[HEADER])."""
-    ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
-    if raw.startswith((b"\r\n", b"\n")):  # no header at all
-        return raw[: 2 if raw.startswith(b"\r\n") else 1]
-    return raw[: min(ends)] if ends else raw
-
-
-def header_digest(raw: bytes) -> str:
-    """sha256 of the header block, line endings as LF (Maildir keeps LF, IMAP sends CRLF)."""
-    return hashlib.sha256(header_block(raw).replace(b"\r\n", b"\n")).hexdigest()
-
-
-_BOUNDARY_PARAM = re.compile(rb'boundary\s*=\s*"?([^"\r\n;]{1,200})', re.IGNORECASE)
-_DELIMITER = re.compile(rb"^--([^\r\n]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
-
-
-def _too_many_parts(raw: bytes) -> str | None:
-    """Counted on the bytes, before parsing: the parser costs time per part (50k: 12 s)."""
-    boundaries = {m.group(1).strip() for m in _BOUNDARY_PARAM.finditer(raw)}
-    if not boundaries:
-        return None
-    delimiters = sum(1 for m in _DELIMITER.finditer(raw) if m.group(1) in boundaries)
-    if delimiters > MAX_PARTS + 1:
-        return f"more than {MAX_PARTS} MIME parts"
-    return None
-
-
-def _bound(msg: Message, notes: list[str]) -> str | None:
-    """Cut each part's header to MAX_FIELDS/MAX_HEADER_CHARS; a problem if the tree is too big.
-
-    Iterative, so a deep tree cannot exhaust the stack here; nothing is decoded.
-    """
-    stack: list[tuple[Message, int]] = [(msg, 0)]
-    parts = 0
-    while stack:
-        part, depth = stack.pop()
-        parts += 1
-        if parts > MAX_PARTS:
-            return f"more than {MAX_PARTS} MIME parts"
-        if depth > MAX_DEPTH:
-            return f"more than {MAX_DEPTH} MIME levels nested"
-        _bound_fields(part, notes)
-        if part.is_multipart():
-            children = part.get_payload()
-            stack.extend((child, depth + 1) for child in children if isinstance(child, Message))
-    return None
-
-
-def _bound_fields(part: Message, notes: list[str]) -> None:
-    fields = part._headers  # type: ignore[attr-defined]  # raw (name, value) pairs, undecoded
-    kept: list[tuple[str, object]] = []
-    total = 0
-    for name, value in fields:
-        total += len(name) + len(str(value))
-        if len(kept) >= MAX_FIELDS or total > MAX_HEADER_CHARS:
-            break
-        kept.append((name, value))
-    if len(kept) < len(fields):
-        notes.append(f"header of {len(fields)} fields cut to {len(kept)}")
-        part._headers = kept  # type: ignore[attr-defined]
 
 
 _MESSAGE_ID = re.compile(r"<[^<>@\s\x00-\x1f\x7f-\uffff]+@[^<>@\s\x00-\x1f\x7f-\uffff]+>")

@@ -38,10 +38,10 @@ def references(
     """The References of an answer to stored message `message`; on any trouble reading
     the archive, the message's own id alone (the answer still goes)."""
     try:
-        row = store._db.execute("SELECT sha256 FROM messages WHERE id = ?", (message,)).fetchone()
+        digest = store.digest(message)
         head = b""
-        if row is not None:
-            with open(archive.path(row[0]), "rb") as handle:
+        if digest is not None:
+            with open(archive.path(digest), "rb") as handle:
                 head = handle.read(HEADER_BYTES)
         block = head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
         header = BytesHeaderParser(policy=compat32).parsebytes(block)

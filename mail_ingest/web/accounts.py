@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from mail_ingest.errors import MailIngestError
 from mail_ingest.files import FILE_MODE, private_dir
 from mail_ingest.store import Store
-from mail_ingest.store import _audit as store_audit
+from mail_ingest.store.database import write_audit as store_audit
 
 ROLES = ("leader", "staff", "admin")  # leaders read; staff act; admins also manage users
 MAX_NAME = 64

@@ -27,7 +27,6 @@ from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError
 from mail_ingest.store import (
-    _PARSED,
     Attribution,
     AuditRow,
     FileCheck,
@@ -37,8 +36,8 @@ from mail_ingest.store import (
     OutboxItem,
     Store,
     StoredLesson,
-    _parsed,
 )
+from mail_ingest.store.records import PARSED_COLUMNS, parsed_file
 from mail_ingest.web import accounts
 from parsers.bundle import expand
 from parsers.model import ParsedFile
@@ -350,11 +349,11 @@ def _store_files(store: Store, message: int) -> list[UnitFile]:
     entries = store._entries()
     out = []
     for row in store._db.execute(
-        f"SELECT a.message, a.size, {_PARSED} FROM attachments a WHERE a.message = ?"
+        f"SELECT a.message, a.size, {PARSED_COLUMNS} FROM attachments a WHERE a.message = ?"
         " ORDER BY a.position",
         (message,),
     ):
-        out.append(UnitFile(row[2], row[0], row[1], _parsed(row[2:], entries), bool(row[-1])))
+        out.append(UnitFile(row[2], row[0], row[1], parsed_file(row[2:], entries), bool(row[-1])))
     return out
 
 
