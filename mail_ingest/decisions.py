@@ -1,17 +1,17 @@
 """What the service tells people: acknowledgements, reminders and the daily report.
 
 Deciding is pure: `decide` reads the store and the statuses as of `now` (so `--now`
-replays any day) and returns Decisions, each with its idempotency key, its recipients
-and what its mail will be built from. Acting is `send`: a decision whose key is already
-in the outbox is skipped before anything is rendered (no template, no workbook); the
-others are rendered, recorded under their key and delivered (`delivery.enqueue` sends
-each key at most once), and a sent report is kept under <storage>/reports/.
+replays any day) and returns Decisions (decision.py), each with its idempotency key,
+its recipients and what its mail will be built from. Acting is sending.py: a decision
+whose key is already in the outbox is skipped before anything is rendered; the others
+are rendered, recorded under their key and delivered.
 
 - Acknowledgements answer a unit's mail that reached the store as a submission, within
   `ack_max_age` of its arrival: a first poll over a year-old mailbox answers nobody, and
   robots, bounces, lists and strangers never get one (their outcome is not submission).
 - Reminders go on the working days derived from each requirement's `reminders`
-  offsets, to units missing or incomplete at that moment.
+  offsets, to units missing or incomplete at that moment, never within the hour after
+  an acknowledgement to the same unit (`_not_after_ack`).
 - The report goes once a day, with the workbook attached.
 """
 
@@ -19,72 +19,34 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
-from typing import Any, Literal
 
-from mail_ingest import contexts, standing, thread, wording, workbook
+from mail_ingest import contexts, standing, thread, wording
 from mail_ingest.archive import Archive
 from mail_ingest.config import Config
-from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
-from mail_ingest.files import private_dir, write_private
-from mail_ingest.mime import Attachment
+from mail_ingest.decision import KINDS, PROVISIONAL, Decision, Kind, Sheet
+from mail_ingest.delivery import DeliveryReport, Outgoing
 from mail_ingest.outcomes import HELD
-from mail_ingest.render import Templates
-from mail_ingest.store import MessageRow, Store, outbox_key
-from parsers.text import printable
+from mail_ingest.sending import XLSX, build_sheet, is_sent, render, send
+from mail_ingest.store import MessageRow, Store
 from rules.calendar import public_holidays, reminder_days
 from rules.matching import Guess
 from rules.status import UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 
+__all__ = [  # importers (the web page, app.py, tests) keep reading them from here
+    "ACK_LABELS", "GROUP_LABELS", "KINDS", "PROVISIONAL", "XLSX", "Decision", "Kind",
+    "Outgoing", "Sheet", "build_sheet", "decide", "due", "is_sent", "render", "send",
+    "send_due",
+]  # fmt: skip
+
 log = logging.getLogger(__name__)
 
 ACK_LABELS = wording.ACK_LABELS  # kept under their old names for the web page
 GROUP_LABELS = wording.GROUP_LABELS
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-Kind = Literal["ack", "remind", "report"]
-PROVISIONAL = "ack-provisional"  # the key prefix and templates of notices to a unit about
-# mail a stranger sent in its name
-KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
 UNKNOWN_SHOWN = 20  # in the mail; the workbook has them all
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """What the report's workbook is built from (built only when the report is rendered)."""
-
-    statuses: tuple[UnitStatus, ...]
-    now: datetime
-    held: tuple[Mapping[str, str], ...]
-    notes: standing.Notes | None
-    checks: tuple[Mapping[str, str], ...]
-    unknown: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One mail that is due: who gets it, why, and what it will be built from.
-
-    `context` is the template's context as it is (render.Templates); nothing is rendered
-    until `render`, so a decision whose key was sent costs no template and no workbook.
-    """
-
-    kind: str  # ack | ack-provisional | remind | report
-    key: str  # the outbox's idempotency key
-    to: tuple[str, ...]
-    template: str  # ack | ack-provisional | reminder | report
-    context: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    cc: tuple[str, ...] = ()
-    unit: str | None = None  # the unit's id, for an acknowledgement or a reminder
-    requirement: str | None = None  # the requirement's id, for a reminder
-    auto: Literal["auto-replied", "auto-generated"] = "auto-generated"
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()  # the unit's thread, for an acknowledgement
-    sheet: Sheet | None = field(default=None, repr=False)  # the report's workbook
-    sheet_name: str | None = None
 
 
 def acknowledgements(
@@ -353,125 +315,7 @@ def due(
     return [render(config, d) for d in decide(config, store, now, kinds, force=force)]
 
 
-def is_sent(store: Store, decision: Decision | Outgoing) -> bool:
-    """Whether the decision's key is already in the outbox (sent, waiting or failed)."""
-    return store.outbox_has(outbox_key(decision.key))
-
-
-def render(config: Config, decision: Decision) -> Outgoing:
-    """The mail a decision calls for: its template rendered, a report's workbook built."""
-    text = Templates(config.timezone, config.notify.templates).render(
-        decision.template, **decision.context
-    )
-    attachments: tuple[Attachment, ...] = ()
-    if decision.sheet is not None:
-        name = decision.sheet_name or "bao-cao.xlsx"
-        attachments = (Attachment(name, XLSX, build_sheet(config, decision.sheet)),)
-    return Outgoing(
-        key=decision.key, to=decision.to, cc=decision.cc, subject=text.subject, text=text.text,
-        html=text.html, attachments=attachments, auto=decision.auto,
-        in_reply_to=decision.in_reply_to, references=decision.references,
-    )  # fmt: skip
-
-
-def build_sheet(config: Config, sheet: Sheet) -> bytes:
-    """The report workbook's bytes."""
-    return workbook.build(
-        sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
-        sheet.unknown, config.form_titles(),
-    )  # fmt: skip
-
-
 def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> DeliveryReport:
     """One notification cycle for a deployment, under the store lock the poller takes too."""
     with Store(config.storage / "mail-ingest.sqlite3") as store, store.lock():
         return send(config, store, now, decide(config, store, now, kinds))
-
-
-def send(
-    config: Config, store: Store, now: datetime, items: Iterable[Decision | Outgoing]
-) -> DeliveryReport:
-    """Record each mail under its key (once, within the daily cap), then deliver the outbox.
-
-    A decision whose key is in the outbox is skipped before it is rendered. One mail that
-    cannot be rendered or composed (a header `email` refuses, a bug) is recorded as
-    failed with its reason; it never stops the others.
-    """
-    assert config.smtp is not None
-    for item in items:
-        if is_sent(store, item):
-            continue
-        mail = item if isinstance(item, Outgoing) else _unrendered(item)
-        mail = replace(mail, key=outbox_key(mail.key))  # bounded and printable, for logs too
-        try:
-            if isinstance(item, Decision):
-                mail = replace(render(config, item), key=mail.key)
-            _record(config, store, mail, now)
-        except Exception as exc:
-            log.exception("outbox %s: cannot compose this mail", mail.key)
-            why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-            _record_failure(store, mail, f"cannot compose this mail: {why}", now)
-    return deliver(store, transport_for(config.smtp), config.smtp.sender, now)
-
-
-def _record(config: Config, store: Store, mail: Outgoing, now: datetime) -> None:
-    """Enqueue one mail unless sent before, to bounced addresses only, or over the cap."""
-    assert config.smtp is not None
-    if store.outbox_has(mail.key):
-        return
-    unreachable = store.failing_addresses()
-    if any(parseaddr(r)[1].lower() in unreachable for r in (*mail.to, *mail.cc)):
-        log.warning("not sending %s to addresses that bounced: %s", mail.key, mail.to)
-        to, cc = (
-            tuple(r for r in rs if parseaddr(r)[1].lower() not in unreachable)
-            for rs in (mail.to, mail.cc)
-        )
-        if not to:
-            return
-        mail = replace(mail, to=to, cc=cc)
-    if mail.auto == "auto-replied" or mail.key.startswith("remind:"):
-        # Each mail is in the outbox once enqueued (committed), so the count includes
-        # those of this very run: counting them here as well would halve the cap.
-        since = now - timedelta(days=1)
-        recipients = [parseaddr(r)[1].lower() for r in mail.to]
-        # Notices about strangers' mail have a cap of their own: a flood of them must not
-        # use up the unit's acknowledgements and reminders.
-        provisional = mail.key.startswith(f"{PROVISIONAL}:")
-        if any(
-            store.outbox_sent_to(r, since, f"{PROVISIONAL}:", among=provisional)
-            >= config.notify.daily_cap
-            for r in recipients
-        ):
-            log.warning("daily cap reached for %s; not sending %s", recipients, mail.key)
-            return
-    if enqueue(store, mail, config.smtp.sender, now) and mail.key.startswith("report:"):
-        try:
-            _keep(config, mail)
-        except OSError:  # the mail still goes; only the copy on disk is missing
-            log.exception("%s: cannot keep its files under %s", mail.key, config.storage)
-
-
-def _unrendered(decision: Decision) -> Outgoing:
-    """A decision's mail before rendering: enough to record its failure if rendering fails."""
-    subject = f"({decision.kind}: {decision.unit or decision.key})"
-    return Outgoing(key=decision.key, to=decision.to, cc=decision.cc, subject=subject, text="")
-
-
-def _record_failure(store: Store, mail: Outgoing, reason: str, now: datetime) -> None:
-    """The outbox shows the board what could not be sent and why; if even that fails, the
-    log does, and the other mails still go."""
-    try:
-        recipients = [printable(a) for r in (*mail.to, *mail.cc) if (a := parseaddr(r)[1])]
-        store.outbox_failed(mail.key, recipients, printable(mail.subject), reason, now)
-    except Exception:
-        log.exception("outbox %s: cannot even record the failure; skipped", mail.key)
-
-
-def _keep(config: Config, mail: Outgoing) -> None:
-    """A report as sent, under the storage folder too: written once it is in the outbox,
-    never by a dry run or a decision, so the folder holds exactly what was sent."""
-    folder = private_dir(config.storage / "reports")
-    [attachment] = mail.attachments
-    stem = attachment.filename.removesuffix(".xlsx")
-    write_private(folder / f"{stem}.xlsx", attachment.data)
-    write_private(folder / f"{stem}.html", (mail.html or "").encode("utf-8"))
