@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 
 from mail_ingest import contexts, standing, thread, wording
@@ -119,10 +119,17 @@ def _speaks_for(directory: UnitDirectory, row: MessageRow, unit_id: str) -> bool
 
 
 def reminders(
-    config: Config, statuses: Sequence[UnitStatus], now: datetime, *, force: bool = False
+    config: Config,
+    statuses: Sequence[UnitStatus],
+    now: datetime,
+    *,
+    force: bool = False,
+    day: date | None = None,
 ) -> list[Decision]:
-    """Reminders due today (in the district's zone) once `reminders_at` has passed."""
+    """Reminders due today (in the district's zone) once `reminders_at` has passed; those
+    of another `day` (a reminder carried over), worded as of `now`."""
     local = now.astimezone(config.timezone)
+    on = day or local.date()
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
     closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
@@ -141,7 +148,7 @@ def reminders(
                 closed,
                 config.notify.reminder_shift,  # type: ignore[arg-type]
             )
-            if r.day == local.date()
+            if r.day == on
         ]
         for r in today:
             context = dict(
@@ -265,7 +272,9 @@ def decide(
     if "ack" in kinds:
         out += acks
     if "remind" in kinds:
-        out += _not_after_ack(store, reminders(config, statuses, now, force=force), acks, now)
+        today = reminders(config, statuses, now, force=force)
+        today += _carried(config, store, statuses, now, acks, today, force=force)
+        out += _not_after_ack(store, today, acks, now)
     if (
         "report" in kinds
         and config.report_recipients
@@ -283,24 +292,71 @@ def _not_after_ack(
 ) -> list[Decision]:
     """Reminders, less those to a unit answered within the hour (or being answered now).
 
-    Deferred, not dropped: the reminder is decided again at every cycle of its day, and
-    goes at the first one past the hour. An acknowledgement always goes: it answers.
+    The acknowledgement already told the unit what is missing, in the same words; a
+    reminder right behind it reads as a complaint about mail just sent. Deferred, not
+    dropped: the reminder is decided again at every cycle, and goes at the first one past
+    the hour (see `_carried` for an hour that crosses midnight). An acknowledgement
+    always goes: it answers.
     """
     answering = {d.unit for d in acks if not is_sent(store, d)}
-    since = now - ACK_QUIET
     out = []
     for r in reminders:
         if is_sent(store, r):
             out.append(r)
-            continue
-        answered = r.unit in answering or any(
-            store.outbox_sent_to(parseaddr(a)[1], since, "ack:", among=True) for a in r.to
-        )
-        if answered:
+        elif r.unit in answering or _acked(store, _addresses(r, acks), now - ACK_QUIET, None):
             log.info("%s: deferred, the unit was acknowledged within the hour", r.key)
         else:
             out.append(r)
     return out
+
+
+def _carried(
+    config: Config,
+    store: Store,
+    statuses: Sequence[UnitStatus],
+    now: datetime,
+    acks: Sequence[Decision],
+    today: Sequence[Decision],
+    *,
+    force: bool = False,
+) -> list[Decision]:
+    """Yesterday's reminders that an acknowledgement in its last hour held past midnight.
+
+    A unit acknowledged at 23:30 before that day's reminder went (the service was down,
+    or the unit wrote every few minutes) would otherwise never get it: its day ended
+    inside the quiet hour. A board expects the reminder still, but not at night: it goes
+    at today's `reminders_at` under yesterday's key (so once), if the unit still lacks
+    something then, and not at all when one of today's own reminders says the same.
+    """
+    local = now.astimezone(config.timezone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=config.timezone)
+    yesterday = local.date() - timedelta(days=1)
+    planned = {(d.unit, d.requirement) for d in today}
+    return [
+        r
+        for r in reminders(config, statuses, now, force=force, day=yesterday)
+        if (r.unit, r.requirement) not in planned
+        and not is_sent(store, r)
+        and _acked(store, _addresses(r, acks), midnight - ACK_QUIET, midnight)
+    ]
+
+
+def _addresses(reminder: Decision, acks: Sequence[Decision]) -> set[str]:
+    """Where the reminder's unit is written to: its addresses and those its recent
+    acknowledgements went to (a learned or assigned sender is the unit's too)."""
+    named = [*reminder.to, *(a for d in acks if d.unit == reminder.unit for a in d.to)]
+    return {parseaddr(a)[1].lower() for a in named if parseaddr(a)[1]}
+
+
+def _acked(store: Store, addresses: set[str], since: datetime, until: datetime | None) -> bool:
+    """Whether an acknowledgement was recorded for one of the addresses in [since, until)."""
+    for address in addresses:
+        count = store.outbox_sent_to(address, since, "ack:", among=True)
+        if until is not None:
+            count -= store.outbox_sent_to(address, until, "ack:", among=True)
+        if count > 0:
+            return True
+    return False
 
 
 def due(
