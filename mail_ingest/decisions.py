@@ -57,7 +57,9 @@ def acknowledgements(
     Only to the From's single addr-spec parsed at arrival (MessageRow.sender_address),
     and only when it is the unit's own (listed, learned, or the board assigned the mail):
     a stranger who names a unit gets nothing, and the unit's addresses are told instead
-    ("ack-provisional"), so nobody speaks for a unit without the unit knowing.
+    ("ack-provisional"), so nobody speaks for a unit without the unit knowing. A reply to
+    one of our mails that carries no file (a thank-you) is not answered: a reply with the
+    corrected file is a submission like any other, and is.
     """
     if not config.notify.acknowledge or config.smtp is None:
         return []
@@ -67,6 +69,7 @@ def acknowledgements(
     titles = config.form_titles()
     archive = Archive(config.storage / "archive")
     own = address_key(config.smtp.sender)
+    ours = store.own_message_ids()
     out = []
     for unit_id, submissions in store.submissions().items():
         unit = directory.get(unit_id)
@@ -79,6 +82,8 @@ def acknowledgements(
             address = row.sender_address or ""
             if address_key(address) == own:
                 continue
+            if not submission.files and thread.answers_us(store, archive, row.id, ours):
+                continue  # "đã nhận, cảm ơn" to our mail: conversation, not a new submission
             mine = [s for s in statuses if s.unit.id == unit.id]
             found = contexts.problems(submission.files, mine, titles)
             context = dict(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -37,16 +39,31 @@ def references(
 ) -> tuple[str, ...]:
     """The References of an answer to stored message `message`; on any trouble reading
     the archive, the message's own id alone (the answer still goes)."""
+    header = _header(store, archive, message)
+    value = " ".join(str(v) for v in header.get_all("References", [])) if header else ""
+    return chain(value, message_id)
+
+
+def answers_us(store: Store, archive: Archive, message: int, own: Collection[str]) -> bool:
+    """Whether stored message `message` replies to a mail we sent (its In-Reply-To or
+    References names one of `own`, our Message-IDs)."""
+    header = _header(store, archive, message)
+    if header is None or not own:
+        return False
+    named = " ".join(str(v) for k in ("In-Reply-To", "References") for v in header.get_all(k, []))
+    return any(i in own for i in MSG_ID.findall(named[:HEADER_BYTES]))
+
+
+def _header(store: Store, archive: Archive, message: int) -> Message | None:
+    """The archived header block of a stored message, read no further than HEADER_BYTES."""
     try:
         digest = store.digest(message)
-        head = b""
-        if digest is not None:
-            with open(archive.path(digest), "rb") as handle:
-                head = handle.read(HEADER_BYTES)
+        if digest is None:
+            return None
+        with open(archive.path(digest), "rb") as handle:
+            head = handle.read(HEADER_BYTES)
         block = head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-        header = BytesHeaderParser(policy=compat32).parsebytes(block)
-        value = " ".join(str(v) for v in header.get_all("References", []))
+        return BytesHeaderParser(policy=compat32).parsebytes(block)
     except (OSError, ValueError):
-        log.warning("message %s: cannot read its References from the archive", message)
-        value = ""
-    return chain(value, message_id)
+        log.warning("message %s: cannot read its header from the archive", message)
+        return None
