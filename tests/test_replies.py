@@ -85,7 +85,7 @@ def test_a_reply_with_the_corrected_file_is_a_submission_in_the_thread(app: App)
     app.poll()
     app.send_due(at(26, 9, 5))
     app.send_due(at(26, 9, 30))
-    first_ack, second = acks(app)
+    _, second = acks(app)
     assert str(second["In-Reply-To"]) == reply
     assert str(second["References"]).split() == [earlier, first, ours, reply]
     assert str(second["Subject"]).count("Re:") == 1
@@ -107,3 +107,18 @@ def test_a_reply_with_the_corrected_file_is_a_submission_in_the_thread(app: App)
     assert [(s.status, s.completed_at) for s in after] == [
         (s.status, s.completed_at) for s in before
     ]
+
+
+def test_the_boards_notes_date_as_a_letter_does(app: App) -> None:
+    """corrections.notes words its instants through wording, as every mail does."""
+    from mail_ingest import corrections, wording
+
+    with app.store() as store:
+        held = next(m for m in store.messages() if m.outcome == "submission")
+        corrections.assign(app.config, store, str(held.id), held.unit_id or "xa-dao-san",
+                           remember=False, by="cán bộ A", note="")  # fmt: skip
+        corrections.mark(app.config, store, "xa-khong-lao", "dvk-2024-dang-ky", at(29, 9),
+                         forms=("mau-01",), via="paper", note="giấy", by="cán bộ A")  # fmt: skip
+        notes = corrections.notes(store, TZ)
+    assert f"Thư nhận lúc {wording.clock(held.received_at, TZ)} từ " in notes[str(held.id)]
+    assert any(n.startswith(f"Nhận bản giấy {wording.day(at(29, 9))}") for n in notes.values())
