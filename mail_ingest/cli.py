@@ -205,7 +205,8 @@ def _print_status(view: Standing, fmt: str, config: config_module.Config) -> Non
     else:
         from rich.console import Console
 
-        Console().print(standing.as_table(statuses, config.timezone, now, notes))
+        table = standing.as_table(statuses, config.timezone, now, notes, config.form_titles())
+        Console().print(table)
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from mail_ingest import wording
 from mail_ingest.config import Config
 from mail_ingest.errors import CorrectionError
 from mail_ingest.outcomes import ASSIGNABLE
@@ -139,14 +140,14 @@ def notes(store: Store, tz: ZoneInfo) -> dict[str, str]:
     """Submission ref -> a sentence in Vietnamese, for every submission a person decided."""
     result: dict[str, str] = {}
     for m in store.manual_submissions():
-        text = f"{VIA.get(m.via, VIA['other'])} ngày {m.received_at.astimezone(tz):%d/%m/%Y}"
+        text = f"{VIA.get(m.via, VIA['other'])} {wording.day(m.received_at, tz)}"
         result[m.ref] = f"{text} (ghi chú: {m.note}; người ghi nhận: {m.by})"
     assigners = {a.subject: a.by for a in reversed(store.audit()) if a.action == "assign"}
     for a in store.assigned():
         by = assigners.get(f"message:{a.id}", "cán bộ")
         address = address_key(a.sender_address or "") or "địa chỉ không rõ"
         result[str(a.id)] = (
-            f"Thư nhận lúc {a.received_at.astimezone(tz):%H:%M ngày %d/%m/%Y} từ "
+            f"Thư nhận lúc {wording.clock(a.received_at, tz)} từ "
             f"{address} do {by} xác định đơn vị gửi"
         )
     return result

@@ -69,6 +69,7 @@ class Outgoing:
     # auto-generated. Either way, well-behaved robots will not answer them.
     auto: Literal["auto-replied", "auto-generated"] = "auto-generated"
     in_reply_to: str | None = None  # the Message-ID we acknowledge
+    references: tuple[str, ...] = ()  # the thread, ending with in_reply_to (thread.chain)
 
 
 def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
@@ -90,7 +91,8 @@ def compose(out: Outgoing, sender: str, now: datetime) -> EmailMessage:
     msg["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office replies to us
     if out.in_reply_to and _MSG_ID.fullmatch(out.in_reply_to.strip()):
         msg["In-Reply-To"] = out.in_reply_to.strip()
-        msg["References"] = out.in_reply_to.strip()
+        chain = [r for r in out.references if _MSG_ID.fullmatch(r)] or [out.in_reply_to.strip()]
+        msg["References"] = " ".join(chain)
     # Quoted-printable keeps the mail 7-bit (any server takes it) and readable in the raw.
     msg.set_content(printable(out.text, newlines=True), cte="quoted-printable")
     if out.html is not None:

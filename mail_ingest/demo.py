@@ -70,6 +70,9 @@ path = "data"
 
 [report]
 recipients = ["lanhdao.phongtho@gmail.com"]
+
+[notify]
+contact = "đồng chí Nguyễn Văn A, Phó Trưởng Ban Dân vận Huyện ủy, điện thoại 0912 345 678"
 {units}
 [[requirements]]
 id = "dvk-2024-dang-ky"
@@ -77,6 +80,7 @@ title = "Đăng ký thi đua “Dân vận khéo” năm 2024"
 forms = ["mau-01", "mau-02"]
 before = 2024-02-01
 reminders = [-3, 1]
+letter = {{ number = "35-CV/BDVHU", date = 2024-01-23, by = "Ban Dân vận Huyện ủy", about = "tiếp tục đẩy mạnh thực hiện phong trào thi đua “Dân vận khéo” năm 2024" }}
 
 [requirements.rules]
 min_collectives = {{ xa = 2, default = 1 }}
@@ -148,7 +152,7 @@ def run(workspace: Path | None, console: Console | None = None, web: bool | None
     result = poll_config(config)
     with open_store(config) as store:
         statuses = standing.compute(config, store, NOW)
-    console.print(standing.as_table(statuses, config.timezone, NOW))
+    console.print(standing.as_table(statuses, config.timezone, NOW, titles=config.form_titles()))
     console.print(
         f"\nIngested {result.new} messages ({', '.join(f'{k} {v}' for k, v in sorted(result.outcomes.items()))}).\n"
         f"Workspace: {root}\n"

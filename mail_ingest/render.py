@@ -9,7 +9,6 @@ broken template fails a test rather than sending a mail with holes in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from mail_ingest import wording
 from mail_ingest.errors import ConfigError
 
 
@@ -45,8 +45,8 @@ class Templates:
             trim_blocks=True,  # a line holding only a tag leaves no blank line behind
             lstrip_blocks=True,
         )
-        self._env.filters["clock"] = lambda t: f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}"
-        self._env.filters["day"] = lambda t: f"{_local(t, tz):%d/%m/%Y}"
+        self._env.filters["clock"] = lambda t: wording.clock(t, tz)
+        self._env.filters["day"] = lambda t: wording.numeric_day(t, tz)
 
     def render(self, kind: str, **context: Any) -> Rendered:
         """`kind` is ack, reminder or report: its .subject, .txt and .html templates."""
@@ -63,7 +63,3 @@ class Templates:
             text=parts["txt"].strip() + "\n",
             html=parts["html"].strip() + "\n",
         )
-
-
-def _local(t: Any, tz: ZoneInfo) -> Any:
-    return t.astimezone(tz) if isinstance(t, datetime) else t

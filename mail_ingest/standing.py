@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 from rich.text import Text
 
-from mail_ingest import corrections
+from mail_ingest import corrections, wording
 from mail_ingest.config import Config
 from mail_ingest.outcomes import Outcome
 from mail_ingest.store import Store
@@ -25,13 +25,7 @@ from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.status import STATUSES, UnitStatus, evaluate_all
 
-LABELS = {
-    "missing": "Chưa gửi",
-    "incomplete": "Chưa đầy đủ",
-    "checking": "Chờ kiểm tra",  # only the parser's doubt: the board checks, nobody is told
-    "on_time": "Đúng hạn",
-    "late": "Trễ hạn",
-}
+LABELS = wording.STATUS_LABELS  # the name the CLI, the workbook and the web page use
 # Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes)
 # or about mail that counts only provisionally (`provisional`).
 Notes = Mapping[str, str]
@@ -74,8 +68,7 @@ def provisional(config: Config, store: Store) -> dict[str, str]:
         told = "đã báo đơn vị để xác nhận" if emails.get(m.unit_id) else (
             "đơn vị chưa có địa chỉ thư để báo, đề nghị Ban liên hệ xác nhận")  # fmt: skip
         result[str(m.id)] = (
-            f"Ghi nhận tạm thời: thư nhận lúc "
-            f"{m.received_at.astimezone(config.timezone):%H:%M ngày %d/%m/%Y} từ "
+            f"Ghi nhận tạm thời: thư nhận lúc {wording.clock(m.received_at, config.timezone)} từ "
             f"{m.sender_address or 'địa chỉ không xác định'}, không phải địa chỉ của đơn vị; "
             f"xác định đơn vị theo tên trong {NAMED_IN[m.evidence]}; {told}"
         )
@@ -118,13 +111,17 @@ def _inert(cell: str) -> str:
 
 
 def as_table(
-    statuses: Sequence[UnitStatus], tz: ZoneInfo, now: datetime, notes: Notes | None = None
+    statuses: Sequence[UnitStatus],
+    tz: ZoneInfo,
+    now: datetime,
+    notes: Notes | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> Table:
     """A rich table in Vietnamese, one row per unit and requirement, coloured by status."""
     noted = [notes_of(s, notes) for s in statuses]
     several = len({s.requirement.id for s in statuses}) > 1
     table = Table(
-        title=f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}",
+        title=f"Tình hình gửi biểu mẫu tính đến {wording.clock(now, tz)}",
         caption=summary(statuses),
         show_lines=False,
         expand=False,
@@ -147,10 +144,13 @@ def as_table(
         cells += [
             _deadline_cell(s),
             Text(LABELS[s.status], style=STYLES[s.status]),
-            f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else "",
-            ", ".join(s.forms),
+            wording.stamp(s.completed_at, tz) if s.completed_at else "",
+            wording.form_names(s.forms, titles or {}),
             str(len(s.entries)) if s.forms else "",
-            "\n".join([f"• {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
+            wording.name_forms(
+                "\n".join([f"• {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
+                titles or {},
+            ),
         ]
         if any(noted):
             cells.append("\n".join(noted[i]))
@@ -185,7 +185,7 @@ def check_rows(config: Config, store: Store, now: datetime) -> list[dict[str, st
             continue
         rows.append({
             "id": str(c.id),
-            "received": f"{c.received_at.astimezone(config.timezone):%H:%M %d/%m/%Y}",
+            "received": wording.stamp(c.received_at, config.timezone),
             "unit": names.get(c.unit_id or "", c.unit_id or ""),
             "filename": c.parsed.filename,
             "confidence": f"{c.parsed.confidence:.0%}",

@@ -25,7 +25,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mail_ingest.standing import LABELS, Notes, doubts, notes_of
+from mail_ingest import wording
+from mail_ingest.standing import Notes, doubts, notes_of
 from parsers.model import FIELD_LABELS, FIELDS, KIND_LABELS, LEVEL_LABELS
 from parsers.text import printable
 from rules.status import UnitStatus
@@ -50,15 +51,16 @@ def build(
     notes: Notes | None = None,
     checks: Sequence[Mapping[str, str]] = (),
     unknown: Sequence[tuple[str, int]] = (),
+    titles: Mapping[str, str] | None = None,
 ) -> bytes:
     """The workbook's bytes; `held` are messages awaiting review (received, sender, subject);
     `notes` (standing.notes) are shown beside the statuses they concern; `checks`
     (standing.check_rows) the files waiting for the board's check; `unknown` what the parsers
-    met and did not know, with how often."""
+    met and did not know, with how often; `titles` name the forms (never their ids)."""
     book = Workbook()
     status_sheet = book.active
     assert status_sheet is not None
-    _status(status_sheet, statuses, now, tz, notes)
+    _status(status_sheet, statuses, now, tz, notes, titles or {})
     _consolidated(book.create_sheet("Tổng hợp đăng ký"), statuses)
     _held(book.create_sheet("Thư chờ xem xét"), held)
     if checks or unknown:
@@ -74,14 +76,16 @@ def _status(
     now: datetime,
     tz: ZoneInfo,
     notes: Notes | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> None:
+    titles = titles or {}
     sheet.title = "Tình trạng"
-    sheet.append([f"Tình hình gửi biểu mẫu tính đến {now.astimezone(tz):%H:%M ngày %d/%m/%Y}"])
+    sheet.append([f"Tình hình gửi biểu mẫu tính đến {wording.clock(now, tz)}"])
     sheet["A1"].font = Font(bold=True, size=13)
     several = len({s.requirement.id for s in statuses}) > 1
     columns = [("STT", 6), ("Đơn vị", 32), *([("Yêu cầu", 28)] if several else []),
                ("Hạn gửi", 22), ("Trạng thái", 13), ("Hoàn thành lúc", 17),
-               ("Biểu mẫu đã nhận", 16), ("Số nội dung", 9),
+               ("Biểu mẫu đã nhận", 40), ("Số nội dung", 9),
                ("Vấn đề cần khắc phục", 70)]  # fmt: skip
     noted = [notes_of(s, notes) for s in statuses]
     if any(noted):  # a person decided, or mail counts only provisionally (standing.notes)
@@ -89,12 +93,16 @@ def _status(
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     _header(sheet, columns, row=3)
     for i, s in enumerate(statuses, start=1):
-        completed = f"{s.completed_at.astimezone(tz):%H:%M %d/%m/%Y}" if s.completed_at else ""
+        completed = wording.stamp(s.completed_at, tz) if s.completed_at else ""
         _append(sheet, [
             i, s.unit.name, *([s.requirement.title] if several else []),
-            s.deadline_phrase, LABELS[s.status], completed, ", ".join(s.forms),
+            s.deadline_phrase, wording.STATUS_LABELS[s.status], completed,
+            "\n".join(wording.form_name(f, titles) for f in s.forms),
             len(s.entries) if s.forms else None,
-            "\n".join([f"- {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
+            wording.name_forms(
+                "\n".join([f"- {p}" for p in s.problems] + [f"? {d}" for d in doubts(s)]),
+                titles,
+            ),
             *(["\n".join(noted[i - 1])] if any(noted) else []),
         ])  # fmt: skip
         _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))

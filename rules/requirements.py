@@ -11,6 +11,16 @@ from rules.validation import Rule
 
 
 @dataclass(frozen=True)
+class Letter:
+    """The board's letter a requirement carries out (Công văn số 35-CV/BDVHU ...)."""
+
+    number: str
+    date: date | None = None
+    by: str = ""  # who signed it: "Ban Dân vận Huyện ủy"
+    about: str = ""  # its "V/v": what it is about
+
+
+@dataclass(frozen=True)
 class Requirement:
     id: str
     title: str
@@ -30,6 +40,7 @@ class Requirement:
     # Forms sent one file per registered model (Tân Yên's M1, M2): not required, but
     # their entries count toward the rules; a new copy for the same model replaces it.
     model_forms: tuple[str, ...] = ()
+    letter: Letter | None = None  # cited by reminders and acknowledgements
 
     @property
     def schedule(self) -> Schedule:

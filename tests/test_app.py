@@ -103,7 +103,7 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
     assert reminders and all(d.kind == "remind" and d.template == "reminder" for d in reminders)
     khong_lao = [d for d in reminders if d.unit == "xa-khong-lao"]
     assert khong_lao and khong_lao[0].requirement == "dvk-2024-dang-ky"
-    assert khong_lao[0].to == ("danguykhonglao@gmail.com",)
+    assert khong_lao[0].to == ("Đảng ủy xã Khổng Lào <danguykhonglao@gmail.com>",)
     assert khong_lao[0].key.startswith("remind:xa-khong-lao:dvk-2024-dang-ky:")
 
 

@@ -123,16 +123,23 @@ def sent_files(config: Config) -> list[email.message.EmailMessage]:
 # -- 1. the board's address relays nothing --------------------------------------------
 
 
+def addresses(recipients: tuple[str, ...]) -> list[str]:
+    """The addr-specs of recipients written under the unit's name."""
+    return [email.utils.parseaddr(r)[1] for r in recipients]
+
+
 def test_an_ack_goes_only_to_the_single_parsed_address(tmp_path: Path, at: At) -> None:
     board = deployment(tmp_path)
     board.deliver(message(packed_from(UNIT), files=forms("Đảng ủy xã Mường So")), at(25))
     invoke(board, "poll")
     config = load(board)
     [ack] = acks(config, at(25, hour=10))
-    assert ack.to == (UNIT,)  # as parsed from the From header
+    # as parsed from the From header, under the unit's name (never the From's own words)
+    assert ack.to == (f"Đảng ủy xã Mường So <{UNIT}>",)
     decisions.send_due(config, at(25, hour=10), ("ack",))
     [sent] = sent_files(config)
-    assert sent["To"] == UNIT and sent["Bcc"] is None and sent["Cc"] is None
+    [to] = sent["To"].addresses
+    assert to.addr_spec == UNIT and sent["Bcc"] is None and sent["Cc"] is None
     raw = sent.as_string()
     assert not any(v in raw for v in THIRD_PARTIES) and "boss@third" not in raw
 
@@ -155,7 +162,7 @@ def test_a_stranger_naming_a_unit_gets_nothing(tmp_path: Path, at: At, sender: s
     invoke(board, "poll")
     config = load(board)
     for ack in acks(config, at(25, hour=10)):
-        assert ack.to == (UNIT_KEY,)  # the unit is told, nobody else
+        assert addresses(ack.to) == [UNIT_KEY]  # the unit is told, nobody else
         assert "gửi thay cho đơn vị" in ack.text
         assert STRANGER not in ack.subject and "victim" not in ack.text
 
@@ -175,22 +182,23 @@ def test_a_strangers_submission_counts_provisionally_and_the_unit_is_told(
     assert invoke(board, "poll").output.startswith("fetched 1, new 1: submission 1")
     config = load(board)
     [ack] = acks(config, at(25, hour=10))
-    assert ack.to == (UNIT_KEY,)
-    assert f"gửi thay cho đơn vị từ địa chỉ {STRANGER} lúc 09:00 ngày 25/01/2024" in ack.text
+    assert addresses(ack.to) == [UNIT_KEY]
+    assert f"gửi thay cho đơn vị từ địa chỉ {STRANGER} lúc 09 giờ 00 ngày 25/01/2024" in ack.text
     assert "Nếu đơn vị không gửi thư này, đề nghị phản hồi để Ban kiểm tra." in ack.text
     assert STRANGER not in ack.subject and "Muong So" not in ack.subject  # not his subject
     # nor anywhere in the board's mail: his words would speak with the board's address
     assert "Bao cao dan van kheo" not in ack.text and "Bao cao dan van kheo" not in ack.html
     decisions.send_due(config, at(25, hour=10), ("ack",))
     [sent] = sent_files(config)
-    assert sent["To"] == UNIT_KEY
+    assert [a.addr_spec for a in sent["To"].addresses] == [UNIT_KEY]
 
     # The status counts it, and says how.
     rows = json.loads(invoke(board, "status", "--format", "json", "--now", "2024-02-10").output)
     [row] = [r for r in rows["rows"] if r["unit"] == "xa-muong-so"]
     assert row["status"] == "on_time"
     [note] = row["notes"]
-    assert note.startswith("Ghi nhận tạm thời: thư nhận lúc 09:00 ngày 25/01/2024 từ " + STRANGER)
+    when = "09 giờ 00 ngày 25/01/2024"
+    assert note.startswith(f"Ghi nhận tạm thời: thư nhận lúc {when} từ {STRANGER}")
     assert "theo tên trong tiêu đề thư; đã báo đơn vị để xác nhận" in note
     assert note in invoke(board, "status", "--format", "csv", "--now", "2024-02-10").output
     assert "Ghi nhận tạm thời" in invoke(board, "status", "--now", "2024-02-10").output
@@ -225,7 +233,7 @@ def test_the_units_own_address_gets_the_usual_ack_without_note(tmp_path: Path, a
     invoke(board, "poll")
     config = load(board)
     [ack] = acks(config, at(25, hour=10))
-    assert ack.to == (UNIT.lower(),) and "gửi thay" not in ack.text
+    assert addresses(ack.to) == [UNIT.lower()] and "gửi thay" not in ack.text
     rows = json.loads(invoke(board, "status", "--format", "json", "--now", "2024-02-10").output)
     assert all(not r["notes"] for r in rows["rows"])
 

@@ -131,7 +131,7 @@ def test_assign_settles_a_held_message_once_and_is_audited(board: Deployment, at
     row = status_row(board, "xa-hoang-than")
     assert row["status"] == "on_time"  # the board says whose forms they are
     assert row["notes"] == [
-        "Thư nhận lúc 09:00 ngày 25/01/2024 từ nguyenvanhai1988@gmail.com "
+        "Thư nhận lúc 09 giờ 00 ngày 25/01/2024 từ nguyenvanhai1988@gmail.com "
         "do canbo.lan xác định đơn vị gửi"
     ]
     audit = invoke(board, "audit").output.splitlines()

@@ -83,6 +83,7 @@ class NotifyConfig:
     reminder_shift: str = "previous"  # a reminder on a closed day: previous | next | keep
     closed_days: tuple[date, ...] = ()  # the district's own closures, beyond public holidays
     templates: Path | None = None  # a folder whose templates replace the packaged ones
+    contact: str = ""  # the board's person to contact, named in every mail
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import parsers
 from mail_ingest.config.checks import identifier, known_unit, one_of
 from mail_ingest.config.table import LAST_DAY, Table, day_range, show
 from rules.deadlines import EVERY_MONTHS, MAX_OCCURRENCES, Deadline, Every, parse_rrule
-from rules.requirements import Requirement
+from rules.requirements import Letter, Requirement
 from rules.units import Unit
 from rules.validation import (
     CUSTOM,
@@ -65,6 +65,17 @@ def read_requirement(
         ),
         strict_resubmission=t.get("strict_resubmission", bool, False),
         model_forms=tuple(t.strings("model_forms", check=one_of(*sorted(known_forms)))),
+        letter=_letter(t.table("letter")) if t.has("letter") else None,
+    )
+
+
+def _letter(t: Table) -> Letter:
+    """`letter = { number = "35-CV/BDVHU", date = 2024-01-23, by = "...", about = "..." }`."""
+    return Letter(
+        number=" ".join(t.get("number", str, "", required=True).split()),
+        date=t.day("date"),
+        by=" ".join(t.get("by", str, "").split()),
+        about=" ".join(t.get("about", str, "").split()),
     )
 
 

@@ -103,6 +103,7 @@ def read_notify(t: Table, schedule: Table) -> NotifyConfig:
         ),
         closed_days=tuple(days),
         templates=_optional_path(t, "templates"),
+        contact=" ".join(t.get("contact", str, "").split()),
     )
 
 
