@@ -374,11 +374,13 @@ TICKS = {
 SYMBOL, CHECKBOX, EMPTY_BOX = "<sym>", "<checked>", "<unchecked>"
 
 
-def ticks(key: str, mark: str = "x", blank: str = "") -> Callable[[Form], Form]:
-    """`key` as tick columns under a merged heading (its column or its sections replaced)."""
+def ticks(key: str, mark: str = "x", blank: str = "", heading: str = "") -> Callable[[Form], Form]:
+    """`key` as tick columns under a merged heading (its column or its sections replaced),
+    the heading worded as the sample words it unless `heading` is given."""
 
     def transform(form: Form) -> Form:
-        heading, choices = TICKS[key]
+        own, choices = TICKS[key]
+        heading_ = heading or own
         col = column_of(form, key)
         width = len(choices)
 
@@ -397,7 +399,7 @@ def ticks(key: str, mark: str = "x", blank: str = "") -> Callable[[Form], Form]:
                 body.append(widen(r, (r[-1],) * width))
             else:
                 body.append(widen(r, ("",) * width))
-        top = widen(form.header[-1], (heading,) * width)
+        top = widen(form.header[-1], (heading_,) * width)
         low = widen(form.header[-1], tuple(label for _, label in choices))
         return replace(form, header=(top, low), body=tuple(body))
 
@@ -571,6 +573,9 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "tick-level": ticks("level", "✓"),
     "tick-symbols": ticks("kind", SYMBOL),
     "tick-checkboxes": ticks("kind", CHECKBOX, EMPTY_BOX),
+    "tick-kind-reworded": ticks("kind", heading="Tập thể hoặc cá nhân"),
+    "tick-field-reworded": ticks("field", heading="Thuộc lĩnh vực nào"),
+    "tick-level-reworded": ticks("level", "X", heading="Đăng ký ở cấp"),
     "abbreviations": abbreviated,
     "typos": rename(
         {"name": "Tên tập thẻ, cá nhan", "field": "Lihn vực", "level": "Cấp cong nhạn"}
@@ -601,6 +606,8 @@ CASES = [
 
 @pytest.mark.parametrize(("fmt", "entries", "transform"), CASES)
 def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
+    if (fmt, transform, "identity") in GAPS:
+        pytest.xfail(GAPS[(fmt, transform, "identity")])
     form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
@@ -700,6 +707,8 @@ COMPOSED = [
 def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: str) -> None:
     """Every rewriting of a form, then every re-encoding of its text: the same entries,
     no problem."""
+    if (fmt, first, then) in GAPS:
+        pytest.xfail(GAPS[(fmt, first, then)])
     form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, SETS["five"])))
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
@@ -707,3 +716,50 @@ def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: s
     want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
     assert got == want
     assert parsed.problems == ()
+
+
+# --- rewritings composed -------------------------------------------------------------------
+
+# A unit rewrites a form more than once: tick columns first, then the columns reordered;
+# a tick heading reworded, then the header split over two rows; its own kind heading
+# beside synonyms for the rest. Every tick rewriting composed with each layout change, and
+# every kind wording with every wording of the other headers.
+TICKED = [t for t in TRANSFORMS if t.startswith("tick-")]
+KIND_WORDINGS = [t for t in TRANSFORMS if t.startswith("kind-") and t != "kind-from-sheet"]
+REWORDED = ["synonyms", "unseen", "typos", "abbreviations", "two-row-header"]
+PAIRS = [
+    (fmt, first, then)
+    for first, then in [
+        *((t, layout) for t in TICKED for layout in ("shuffle-add", "two-row-header")),
+        *((k, w) for k in KIND_WORDINGS for w in REWORDED),
+    ]
+    for fmt in ("xlsx", "docx")
+    if fmt == "docx" or first not in WORD_ONLY
+]
+
+
+# Known gaps (Word only): a two-row tick header whose second row is read as a body row
+# when the tick group is not where the sample had its column (reordered columns, or the
+# field's ticks under a reworded heading). Not to be tuned away by phrases.
+_WORD_TICK_ROW = "Word: the tick names' row of a moved or reworded tick group read as a row"
+GAPS = {
+    ("docx", t, "shuffle-add"): _WORD_TICK_ROW
+    for t in ("tick-kind", "tick-symbols", "tick-checkboxes", "tick-kind-reworded",
+              "tick-field-reworded")
+} | {("docx", "tick-field-reworded", then): _WORD_TICK_ROW
+     for then in ("identity", *TEXTUAL)}  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "first", "then"), PAIRS)
+def test_a_form_rewritten_twice_reads_the_same(fmt: str, first: str, then: str) -> None:
+    """Two rewritings, one after the other, over every sample: the same entries, no problem."""
+    if (fmt, first, then) in GAPS:
+        pytest.xfail(GAPS[(fmt, first, then)])
+    for entries in SETS.values():
+        form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, entries)))
+        parsed = parse_file(f"bieu.{fmt}", write(form))
+        assert parsed.form == "mau-01", parsed.problems
+        got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
+        want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
+        assert got == want
+        assert parsed.problems == ()
