@@ -59,6 +59,10 @@ class Recognised:
     spec: FormSpec
     head: tuple[str, ...]  # the lines above the form's table, or the document's first lines
     table: tuple[int, Header] | None = None  # the grid's index in Content.blocks, its header
+    # Recognised only by weak clues (its file name, the subject): no title, no column and
+    # no item of the form. An invoice named "Mau 01.xlsx" is such a file; what its reading
+    # finds wrong is the board's to check, never the unit's to hear.
+    weak: bool = False
 
 
 def recognise(
@@ -86,8 +90,9 @@ def recognise(
         title_text = "" if foreign else block
         named = _any(spec.names, block)
         telling = table is not None and _telling_columns(spec, content, table) > 0
+        titled = named or _any(spec.titles, title_text)
         score = (
-            WEIGHTS["title"] * (_any(spec.titles, title_text) or named)
+            WEIGHTS["title"] * titled
             + WEIGHTS["header"] * (telling or items is not None)
             + WEIGHTS["filename"] * _any(spec.filenames, filename)
             + WEIGHTS["hint"] * _any(spec.filenames, hint)
@@ -108,8 +113,15 @@ def recognise(
         if not seen and readable is None:
             readable = has_text(content)
         if score >= THRESHOLD and (seen or readable) and (best is None or rank > best[0]):
-            best = (rank, Recognised(spec, head, table))
+            weak = not (titled or telling or items is not None)
+            best = (rank, Recognised(spec, head, table, weak))
     return best[1] if best else None
+
+
+def named_like_a_form(specs: Sequence[FormSpec], filename: str) -> bool:
+    """Whether the file's name is one units give a form ("Mau 01.xlsx"): a clue that the
+    unit meant to send it, so what its content lacks is for the board to check."""
+    return any(_any(spec.filenames, filename) for spec in specs)
 
 
 def _title_lines(head: Sequence[str]) -> Sequence[str]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
 from parsers import bundle
-from parsers.detect import Recognised, date_line, recognise, unit_line
+from parsers.detect import Recognised, date_line, named_like_a_form, recognise, unit_line
 from parsers.labelled import before_items, read_labelled, with_lessons
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
@@ -91,20 +92,51 @@ def _parse(
     found = recognise(specs, filename, hint, content)
     if found is None:
         known = "; ".join(spec.title for spec in specs)
-        return _fail(
+        failed = _fail(
             filename,
             "unrecognised-form",
             f"Không nhận ra biểu mẫu trong tệp '{filename}'; "
             f"đề nghị dùng đúng biểu mẫu theo hướng dẫn ({known})",
         )
+        if not named_like_a_form(specs, filename):
+            return failed
+        # Named like a form, read as none: maybe a form in a layout we do not know.
+        problems = tuple(replace(p, certain=False) for p in failed.problems)
+        return replace(failed, problems=problems, confidence=WEAK_CONFIDENCE)
     if found.spec.report is not None:
         fields, problems = read_report(found.spec, found.spec.report, content, found.head, filename)
-        return ParsedFile(filename, found.spec.id, fields, (), problems)
-    if found.spec.labelled is not None:
-        return _labelled(
+        parsed = ParsedFile(filename, found.spec.id, fields, (), problems)
+    elif found.spec.labelled is not None:
+        parsed = _labelled(
             filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id)
         )
-    return _table(filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id))
+    else:
+        parsed = _table(
+            filename, content, found, _for_form(taught or NOTHING_TAUGHT, found.spec.id)
+        )
+    return _doubted_form(parsed, found.spec) if found.weak else parsed
+
+
+WEAK_CONFIDENCE = 0.3  # a form known only by its file name or the subject
+
+
+def _doubted_form(parsed: ParsedFile, spec: FormSpec) -> ParsedFile:
+    """A file recognised only by weak clues (its name, the subject): maybe no form at all
+    (an invoice or a CV named "Mau 01.docx"). Nothing it lacks is told to the unit, none
+    of its rows counts until the board has looked: every problem becomes a doubt."""
+    why = (
+        f"tệp được nhận là {spec.title} chỉ theo tên tệp hoặc tiêu đề thư "
+        "(không thấy tên biểu, hàng tiêu đề hay các mục của biểu mẫu)"
+    )
+    problems = tuple(replace(p, certain=False) for p in parsed.problems)
+    return replace(
+        parsed,
+        entries=(),
+        problems=problems,
+        confidence=min(parsed.confidence, WEAK_CONFIDENCE),
+        inferred=(why, *parsed.inferred),
+        doubted=("*",),
+    )
 
 
 def _for_form(taught: Taught, form: str) -> Taught:

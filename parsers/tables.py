@@ -600,13 +600,28 @@ def _match_columns(
                         (exact, best, in_sub >= ACCEPT, len(wanted), -i, key, i, clean(cell))
                     )
     taken_keys: set[str] = {k for k, _, _ in ticks}
+    held: dict[str, tuple[int, str]] = {}  # key: (cell, its text)
     taken_cells: set[int] = set()
-    out = []
-    for *_, key, i, text in sorted(scored, reverse=True):
+    ranked = sorted(scored, reverse=True)
+    for *_, key, i, text in ranked:
         if key not in taken_keys and i not in taken_cells:
             taken_keys.add(key)
             taken_cells.add(i)
-            out.append((key, i, text))
+            held[key] = (i, text)
+    # A cell left out because its only meaning went to a cell that has another: give the
+    # holder its next meaning ("Tập thể hoặc cá nhân" reads as the name and the kind alike;
+    # beside "Họ tên / Tên đơn vị" it is the kind). One exchange per cell, best first.
+    for *_, key, j, text in ranked:
+        if j in taken_cells or key not in held:
+            continue
+        i, its = held[key]
+        other = next((k for *_, k, c, _ in ranked if c == i and k not in taken_keys), None)
+        if other is not None:
+            held[other] = (i, its)
+            held[key] = (j, text)
+            taken_keys.add(other)
+            taken_cells.add(j)
+    out = [(key, i, text) for key, (i, text) in held.items()]
     return tuple(sorted(out, key=lambda c: c[1])), ticks
 
 

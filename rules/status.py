@@ -246,6 +246,7 @@ class _Tracker:
         judged: list[tuple[str, bool]] = []
         if entries or not problems:  # no rows because the form is missing: said once above
             doubts = [self._doubt(f) for f in self._counted() for _ in f.entries]
+            doubts += [self._doubt(f) for f in self._counted() if not f.entries]
             rules = self.requirement.rules
             judged = validation.judge(rules, self.unit.group, entries, self.unit, doubts)
         certain = [message for message, sure in judged if sure]

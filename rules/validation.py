@@ -147,18 +147,20 @@ def judge(
     (ParsedFile.doubted; "*" for the rows themselves). A failure is certain when no
     reading of those could pass the rule: a quota of collectives missed even if every
     doubtful row were one, a blank column on rows whose column was read for sure. The
-    doubt about kinds never softens a failure about levels.
+    doubt about kinds never softens a failure about levels. Doubts past the last entry
+    stand for rows not read at all (a file whose reading waits for the board): they
+    leave every count in doubt.
     """
     entries = list(entries)
     doubt = [doubts[i] if i < len(doubts) else frozenset() for i in range(len(entries))]
-    rows_in_doubt = any(ROWS in d for d in doubt)
+    rows_in_doubt = any(ROWS in d for d in doubts)
     failures: list[tuple[str, bool]] = []
     for rule in rules:
         if isinstance(rule, RequiredFields):
             failures += _required_judged(rule, entries, doubt)
             continue
         if isinstance(rule, CustomRule):
-            sure = not any(doubt)  # a custom rule may read anything
+            sure = not any(doubts)  # a custom rule may read anything
             found = CUSTOM[rule.name](unit or Unit("", "", group), entries)
             failures += [(message, sure) for message in found]
             continue

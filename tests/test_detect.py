@@ -191,3 +191,28 @@ def test_a_non_form_stays_none_rewritten(kind: str, rewrite: str, fmt: str) -> N
     data = as_docx(lines, table) if fmt == "docx" else as_xlsx(lines, table)
     parsed = parsers.parse_file(f"tai-lieu.{fmt}", data, hint="Gửi biểu mẫu 01 Dân vận khéo")
     assert (parsed.form, parsed.entries) == (None, ()), parsed
+
+
+# File names units give their forms: the only clue an invoice or a CV so named offers.
+FORM_LIKE_NAMES = ("Mau 01", "mau01", "Mẫu số 01", "M01", "Mẫu 02", "MS02", "DS dang ky DVK",
+                   "M1", "Mau M2", "bieu dang ky", "BC mo hinh")  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["docx", "xlsx"])
+@pytest.mark.parametrize("name", FORM_LIKE_NAMES)
+@pytest.mark.parametrize("kind", sorted(NON_FORMS))
+def test_a_non_form_named_like_a_form_is_a_doubt_not_a_complaint(
+    kind: str, name: str, fmt: str
+) -> None:
+    """Recognised by its file name alone, a paper that is no form tells the unit nothing
+    (every problem is the board's doubt), counts no rows, and is read with low confidence."""
+    lines, table = NON_FORMS[kind]
+    for rewrite in (lambda s: s, *REWRITES.values()):
+        data = as_docx([rewrite(x) for x in lines], [[rewrite(c) for c in r] for r in table])
+        if fmt == "xlsx":
+            data = as_xlsx([rewrite(x) for x in lines], [[rewrite(c) for c in r] for r in table])
+        parsed = parsers.parse_file(f"{name}.{fmt}", data, hint="Gửi biểu mẫu 01 Dân vận khéo")
+        assert parsed.entries == (), parsed
+        assert not any(p.certain for p in parsed.problems), parsed.problems
+        if parsed.form is not None:
+            assert parsed.confidence < 0.5 and parsed.inferred, parsed

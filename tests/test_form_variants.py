@@ -61,6 +61,7 @@ class Form:
     entries: tuple[SampleEntry, ...]
     sheet: str = "Mẫu 01"
     nested: bool = False
+    legacy: bool = False  # typed in TCVN3 fonts: encoded when written (tcvn3_text)
 
 
 # --- reading the samples into the model ------------------------------------------------
@@ -155,12 +156,12 @@ def write(form: Form) -> bytes:
         sheet.title = form.sheet
         r = 1
         for line in form.before:
-            sheet.cell(r, 1, line)
+            _xlsx_text(sheet.cell(r, 1), line, form.legacy)
             r += 1
         r += 1
         for row in table:
             for start, end in _runs(row):
-                sheet.cell(r, start + 1, row[start] or None)
+                _xlsx_text(sheet.cell(r, start + 1), row[start], form.legacy)
                 if end > start:
                     sheet.merge_cells(
                         start_row=r, start_column=start + 1, end_row=r, end_column=end + 1
@@ -168,14 +169,14 @@ def write(form: Form) -> bytes:
             r += 1
         r += 1
         for line in form.after:
-            sheet.cell(r, 1, line)
+            _xlsx_text(sheet.cell(r, 1), line, form.legacy)
             r += 1
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
     document = docx.Document()
     for line in form.before:
-        document.add_paragraph(line)
+        _docx_text(document.add_paragraph(), line, form.legacy)
     if form.nested:
         outer = document.add_table(rows=1, cols=1)
         holder = outer.cell(0, 0)
@@ -187,9 +188,9 @@ def write(form: Form) -> bytes:
             cell = grid.cell(r, start)
             if end > start:
                 cell = cell.merge(grid.cell(r, end))
-            _cell_text(cell, row[start])
+            _cell_text(cell, row[start], form.legacy)
     for line in form.after:
-        document.add_paragraph(line)
+        _docx_text(document.add_paragraph(), line, form.legacy)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -198,7 +199,37 @@ def write(form: Form) -> bytes:
 W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 
 
-def _cell_text(cell: object, text: str) -> None:
+def tcvn3_text(text: str) -> tuple[str, str]:
+    """Text as a TCVN3 typist stores it, and its font. TCVN3 has no toned capitals: a
+    line in capitals is typed in lowercase codes in the capital font (.VnTimeH draws them
+    as capitals); elsewhere a toned capital is typed as its lowercase letter."""
+    text = unicodedata.normalize("NFC", text)
+    if text.isupper():
+        return encode(text.lower(), "tcvn3"), ".VnTimeH"
+    toned = {c for c in text if c.isupper() and encode(c, "tcvn3") == c and not c.isascii()}
+    return encode("".join(c.lower() if c in toned else c for c in text), "tcvn3"), ".VnTime"
+
+
+def _xlsx_text(cell: object, text: str, legacy: bool) -> None:
+    from openpyxl.styles import Font
+
+    if legacy and text:
+        text, font = tcvn3_text(text)
+        cell.font = Font(name=font)  # type: ignore[attr-defined]
+    cell.value = text or None  # type: ignore[attr-defined]
+
+
+def _docx_text(paragraph: object, text: str, legacy: bool) -> None:
+    if not legacy:
+        paragraph.add_run(text)  # type: ignore[attr-defined]
+        return
+    for n, line in enumerate(text.split("\n")):  # each line in its own font
+        coded, font = tcvn3_text(line)
+        run = paragraph.add_run(("\n" if n else "") + coded)  # type: ignore[attr-defined]
+        run.font.name = font
+
+
+def _cell_text(cell: object, text: str, legacy: bool = False) -> None:
     """Plain text, or a Wingdings tick (w:sym), or a check box content control (w14)."""
     from docx.oxml import parse_xml
     from docx.oxml.ns import nsdecls
@@ -215,6 +246,8 @@ def _cell_text(cell: object, text: str) -> None:
             f"<w:sdtContent><w:r><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"
         )
         cell.paragraphs[0]._p.append(sdt)  # type: ignore[attr-defined]
+    elif legacy:
+        _docx_text(cell.paragraphs[0], text, legacy)  # type: ignore[attr-defined]
     else:
         cell.text = text  # type: ignore[attr-defined]
 
@@ -341,11 +374,13 @@ TICKS = {
 SYMBOL, CHECKBOX, EMPTY_BOX = "<sym>", "<checked>", "<unchecked>"
 
 
-def ticks(key: str, mark: str = "x", blank: str = "") -> Callable[[Form], Form]:
-    """`key` as tick columns under a merged heading (its column or its sections replaced)."""
+def ticks(key: str, mark: str = "x", blank: str = "", heading: str = "") -> Callable[[Form], Form]:
+    """`key` as tick columns under a merged heading (its column or its sections replaced),
+    the heading worded as the sample words it unless `heading` is given."""
 
     def transform(form: Form) -> Form:
-        heading, choices = TICKS[key]
+        own, choices = TICKS[key]
+        heading_ = heading or own
         col = column_of(form, key)
         width = len(choices)
 
@@ -364,7 +399,7 @@ def ticks(key: str, mark: str = "x", blank: str = "") -> Callable[[Form], Form]:
                 body.append(widen(r, (r[-1],) * width))
             else:
                 body.append(widen(r, ("",) * width))
-        top = widen(form.header[-1], (heading,) * width)
+        top = widen(form.header[-1], (heading_,) * width)
         low = widen(form.header[-1], tuple(label for _, label in choices))
         return replace(form, header=(top, low), body=tuple(body))
 
@@ -489,7 +524,9 @@ def no_diacritics(form: Form) -> Form:
 
 
 def tcvn3(form: Form) -> Form:
-    return map_cells(form, lambda s: encode(unicodedata.normalize("NFC", s), "tcvn3"))
+    """Typed in TCVN3 fonts, as a real file is (see tcvn3_text); the sheet's tab, which
+    Excel draws in Unicode, stays as typed."""
+    return replace(form, legacy=True)
 
 
 def unknown_headers(form: Form) -> Form:
@@ -536,6 +573,9 @@ TRANSFORMS: dict[str, Callable[[Form], Form]] = {
     "tick-level": ticks("level", "✓"),
     "tick-symbols": ticks("kind", SYMBOL),
     "tick-checkboxes": ticks("kind", CHECKBOX, EMPTY_BOX),
+    "tick-kind-reworded": ticks("kind", heading="Tập thể hoặc cá nhân"),
+    "tick-field-reworded": ticks("field", heading="Thuộc lĩnh vực nào"),
+    "tick-level-reworded": ticks("level", "X", heading="Đăng ký ở cấp"),
     "abbreviations": abbreviated,
     "typos": rename(
         {"name": "Tên tập thẻ, cá nhan", "field": "Lihn vực", "level": "Cấp cong nhạn"}
@@ -566,6 +606,8 @@ CASES = [
 
 @pytest.mark.parametrize(("fmt", "entries", "transform"), CASES)
 def test_variant_reads_the_same(fmt: str, entries: str, transform: str) -> None:
+    if (fmt, transform, "identity") in GAPS:
+        pytest.xfail(GAPS[(fmt, transform, "identity")])
     form = TRANSFORMS[transform](sample(fmt, SETS[entries]))
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
@@ -652,20 +694,6 @@ def test_old_binary_formats_read_the_same(
 # Re-encodings go last: a unit rewrites the form, then the file's text is what it is.
 TEXTUAL = ("nfd", "no-diacritics", "tcvn3", "vni")
 STRUCTURAL = [t for t in TRANSFORMS if t not in TEXTUAL and t != "identity"]
-# Known gaps, each a real layout the parsers still misread (not to be tuned away by phrases).
-# The tcvn3 transform leaves toned capitals in Unicode (VN3 has no codes for them), so
-# "ĐĂNG KÝ" becomes "§¡NG Ký"-like mixtures no real file holds; with the title or the kind
-# and level columns also rewritten, too little clear evidence is left. A realistic
-# font-less TCVN3 writer (capitals as .VnTimeH lowercase codes) is the next step.
-_MIXED_CAPITALS = "TCVN3 with Unicode toned capitals: title and headers half-converted"
-COMPOSED_GAPS: dict[tuple[str, str, str], str] = {
-    ("xlsx", "unknown-headers", "tcvn3"): _MIXED_CAPITALS,
-    ("docx", "sections-split", "tcvn3"): _MIXED_CAPITALS,
-    ("xlsx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
-    ("docx", "kind-from-sheet", "tcvn3"): _MIXED_CAPITALS,
-    ("xlsx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
-    ("docx", "level-from-title", "tcvn3"): _MIXED_CAPITALS,
-}
 COMPOSED = [
     (fmt, first, then)
     for first in STRUCTURAL
@@ -679,9 +707,8 @@ COMPOSED = [
 def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: str) -> None:
     """Every rewriting of a form, then every re-encoding of its text: the same entries,
     no problem."""
-    gap = COMPOSED_GAPS.get((fmt, first, then))
-    if gap:
-        pytest.xfail(gap)
+    if (fmt, first, then) in GAPS:
+        pytest.xfail(GAPS[(fmt, first, then)])
     form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, SETS["five"])))
     parsed = parse_file(f"bieu.{fmt}", write(form))
     assert parsed.form == "mau-01", parsed.problems
@@ -689,3 +716,50 @@ def test_a_rewritten_form_reencoded_reads_the_same(fmt: str, first: str, then: s
     want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
     assert got == want
     assert parsed.problems == ()
+
+
+# --- rewritings composed -------------------------------------------------------------------
+
+# A unit rewrites a form more than once: tick columns first, then the columns reordered;
+# a tick heading reworded, then the header split over two rows; its own kind heading
+# beside synonyms for the rest. Every tick rewriting composed with each layout change, and
+# every kind wording with every wording of the other headers.
+TICKED = [t for t in TRANSFORMS if t.startswith("tick-")]
+KIND_WORDINGS = [t for t in TRANSFORMS if t.startswith("kind-") and t != "kind-from-sheet"]
+REWORDED = ["synonyms", "unseen", "typos", "abbreviations", "two-row-header"]
+PAIRS = [
+    (fmt, first, then)
+    for first, then in [
+        *((t, layout) for t in TICKED for layout in ("shuffle-add", "two-row-header")),
+        *((k, w) for k in KIND_WORDINGS for w in REWORDED),
+    ]
+    for fmt in ("xlsx", "docx")
+    if fmt == "docx" or first not in WORD_ONLY
+]
+
+
+# Known gaps (Word only): a two-row tick header whose second row is read as a body row
+# when the tick group is not where the sample had its column (reordered columns, or the
+# field's ticks under a reworded heading). Not to be tuned away by phrases.
+_WORD_TICK_ROW = "Word: the tick names' row of a moved or reworded tick group read as a row"
+GAPS = {
+    ("docx", t, "shuffle-add"): _WORD_TICK_ROW
+    for t in ("tick-kind", "tick-symbols", "tick-checkboxes", "tick-kind-reworded",
+              "tick-field-reworded")
+} | {("docx", "tick-field-reworded", then): _WORD_TICK_ROW
+     for then in ("identity", *TEXTUAL)}  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "first", "then"), PAIRS)
+def test_a_form_rewritten_twice_reads_the_same(fmt: str, first: str, then: str) -> None:
+    """Two rewritings, one after the other, over every sample: the same entries, no problem."""
+    if (fmt, first, then) in GAPS:
+        pytest.xfail(GAPS[(fmt, first, then)])
+    for entries in SETS.values():
+        form = TRANSFORMS[then](TRANSFORMS[first](sample(fmt, entries)))
+        parsed = parse_file(f"bieu.{fmt}", write(form))
+        assert parsed.form == "mau-01", parsed.problems
+        got = [(fold(e.name), e.kind, e.field, e.level) for e in parsed.entries]
+        want = [(fold(e.name), e.kind, e.field, e.level) for e in form.entries]
+        assert got == want
+        assert parsed.problems == ()

@@ -154,3 +154,18 @@ def test_a_sure_reading_tells_every_failure() -> None:
     assert not needs_check(parsed) and parsed.doubted == ()
     assert status.status == "incomplete" and status.doubts == ()
     assert len(status.problems) == 2
+
+
+def test_a_paper_known_only_by_its_file_name_waits_for_the_board() -> None:
+    """An invoice saved as "Mau 01.xlsx": no problem told to the unit, no reminder owed;
+    the board checks the file."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["HÓA ĐƠN BÁN HÀNG"], ["STT", "Tên hàng", "Số lượng"], ["1", "Giấy A4", "10"]):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    parsed, status = status_of(out.getvalue())
+    assert parsed.form == "mau-01" and needs_check(parsed)
+    assert (status.status, status.problems) == ("checking", ())
