@@ -34,6 +34,18 @@ GROUP_LABELS = {
     "doan-the": "Khối Mặt trận và các đoàn thể",
     "llvt": "Khối lực lượng vũ trang",
 }
+# The web page's words for stored states (mail_ingest.web)
+VIA_LABELS = {"paper": "Bản giấy", "zalo": "Zalo", "other": "Hình thức khác"}
+OUTBOX_LABELS = {"sent": "Đã gửi", "pending": "Đang chờ gửi", "sending": "Đang gửi",
+                 "failed": "Gửi không được", "unknown": "Chưa rõ đã gửi chưa",
+                 "cancelled": "Đã hủy"}  # fmt: skip
+OUTCOME_LABELS = {"submission": "Hồ sơ", "needs-review": "Chờ xác định đơn vị",
+                  "unknown-sender": "Người gửi lạ", "ignored": "Không liên quan",
+                  "auto-reply": "Thư trả lời tự động", "bounce": "Thư báo lỗi gửi",
+                  "too-large": "Quá lớn", "error": "Lỗi đọc thư"}  # fmt: skip
+MAILBOX_LABELS = {"imap": "IMAP (máy chủ thư)", "maildir": "thư mục Maildir trên máy"}
+ROLE_LABELS = {"leader": "Lãnh đạo (chỉ xem)", "staff": "Cán bộ (xem và xử lý)",
+               "admin": "Quản trị (xử lý và quản lý tài khoản)"}  # fmt: skip
 DEFAULT_BOARD = "Ban Dân vận Huyện ủy"
 CHECKING = "đã nhận, đang chờ cán bộ kiểm tra nội dung"
 REPLY_WELCOME = (

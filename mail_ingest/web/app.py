@@ -23,6 +23,7 @@ from jinja2 import PackageLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from mail_ingest import wording
 from mail_ingest.app import App, open_store
 from mail_ingest.config import Config
 from mail_ingest.store import Store
@@ -60,12 +61,10 @@ def create_app(config: Config, clock: datetime | None = None) -> Flask:
     app.jinja_env.autoescape = True  # every page template is HTML (Flask's own test is .html)
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     tz = config.timezone
-    app.jinja_env.filters["clock"] = lambda t: (
-        f"{t.astimezone(tz):%H:%M ngày %d/%m/%Y}" if t else ""
-    )
+    app.jinja_env.filters["clock"] = lambda t: wording.clock(t, tz) if t else ""
     names = form_names(config)
     app.jinja_env.filters["form_names"] = lambda ids: ", ".join(names.get(i, i) for i in ids)
-    app.jinja_env.filters["short"] = lambda t: f"{t.astimezone(tz):%d/%m/%Y %H:%M}" if t else ""
+    app.jinja_env.filters["short"] = lambda t: wording.stamp(t, tz) if t else ""
     if config.web.proxied:  # one proxy in front: its X-Forwarded-For/Proto/Host/Prefix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     app.before_request(_gate)
