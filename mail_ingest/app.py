@@ -9,21 +9,26 @@ that need them, so `--help` and `health` start fast.
 
 from __future__ import annotations
 
-import errno
 import logging
-import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from mail_ingest.app_records import (
+    Health,
+    NotFound,
+    Outbox,
+    Pending,
+    Review,
+    Standing,
+    StoredFile,
+    UnitHistory,
+)
 from mail_ingest.config import Config
-from mail_ingest.errors import LockedError, StorageError
+from mail_ingest.deployment import open_store, poll_config
 from mail_ingest.store import (
-    Attribution,
     AuditRow,
-    FileCheck,
     LearnedAddress,
     ManualSubmission,
     MessageRow,
@@ -36,109 +41,15 @@ if TYPE_CHECKING:
     from mail_ingest.corrections import Assigned
     from mail_ingest.decisions import Decision, Kind
     from mail_ingest.delivery import DeliveryReport
-    from mail_ingest.mailbox import Source
     from mail_ingest.pipeline import PollResult, Progress
     from mail_ingest.web.accounts import User
-    from parsers.model import Entry, ParsedFile
+    from parsers.model import Entry
     from rules.status import UnitStatus
 
 log = logging.getLogger(__name__)
 
 STUCK = timedelta(hours=6)  # pending longer than the longest retry wait: a person looks
 ALL_KINDS: tuple[Kind, ...] = ("ack", "remind", "report")
-
-
-def open_store(config: Config) -> Store:
-    return Store(config.storage / "mail-ingest.sqlite3")
-
-
-def open_source(
-    config: Config, learned: Mapping[str, str] | None = None, own: Collection[str] = ()
-) -> Source:
-    """The configured mailbox, connected lazily by the source itself."""
-    from mail_ingest.pipeline import open_source as source
-
-    return source(config, learned, own)
-
-
-def poll_config(config: Config, progress: Progress | None = None) -> PollResult:
-    """One cycle for a deployment: its store, its archive, its mailbox, under the store lock.
-
-    A full disk or a store locked too long is one clear error line, not a traceback.
-    """
-    from mail_ingest.archive import Archive
-    from mail_ingest.pipeline import poll
-    from rules.units import UnitDirectory
-
-    try:
-        with open_store(config) as store, store.lock():
-            learned = {a.address: a.unit_id for a in store.learned_addresses()}
-            return poll(
-                open_source(config, learned, store.own_message_ids()),
-                store,
-                Archive(config.storage / "archive"),
-                UnitDirectory(config.units),
-                config.forms,
-                progress,
-                config.matching,
-                config.mailbox.authserv_id,
-            )
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc):
-            raise LockedError(
-                f"another process held the store's write lock too long ({exc}); "
-                "nothing was recorded, the next poll carries on"
-            ) from exc
-        raise StorageError(f"cannot write the store under {config.storage}: {exc}") from exc
-    except OSError as exc:
-        if exc.errno not in _DISK_ERRORS:
-            raise
-        raise StorageError(f"cannot write under {config.storage}: {exc}") from exc
-
-
-# What a full, read-only or failing disk raises (EFBIG: over RLIMIT_FSIZE or the file system's).
-_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO}
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A decision and whether its key is already in the outbox."""
-
-    decision: Decision
-    sent: bool
-
-
-@dataclass(frozen=True)
-class Standing:
-    """Where every unit stands as of `now`, with the notes beside the statuses."""
-
-    now: datetime
-    statuses: list[UnitStatus]
-    notes: dict[str, str]
-    held: int  # messages waiting for the board to say which unit sent them
-
-
-@dataclass(frozen=True)
-class Review:
-    held: list[Attribution]
-    reasons: dict[int, str]  # why a message with a unit found was held anyway
-    checks: list[FileCheck]  # files whose reading the board should check
-    learned: list[LearnedAddress]
-
-
-@dataclass(frozen=True)
-class Outbox:
-    items: list[OutboxItem]
-    failing: dict[str, datetime]  # bounced address -> since
-
-
-@dataclass(frozen=True)
-class Health:
-    ok: bool
-    last_good_poll: datetime | None
-    last_failure: tuple[datetime, str] | None  # the latest poll, if it failed, and why
-    problems: tuple[str, ...]  # one line each, for a person
-    attention: tuple[OutboxItem, ...]  # failed, interrupted or long-stuck mail
 
 
 class App:
@@ -451,27 +362,6 @@ class App:
 
         with self.store() as store:
             accounts.remove(store, name, actor)
-
-
-class NotFound(LookupError):
-    """No such message, file or unit."""
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    id: int  # the attachment's id: downloads and `accept` take it
-    message: int
-    size: int
-    parsed: ParsedFile
-    checked: bool
-
-
-@dataclass(frozen=True)
-class UnitHistory:
-    messages: list[MessageRow]
-    files: dict[int, list[StoredFile]]  # by message id
-    marks: list[ManualSubmission]
-    audit: list[AuditRow]
 
 
 def _span(span: timedelta) -> str:

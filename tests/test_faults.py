@@ -258,7 +258,7 @@ def test_a_write_lock_held_past_the_bound_fails_the_poll_clearly(
     mailbox: Mailbox, holder: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     """The store waits 30 s for the lock; shortened here to 1 s so the test stays short."""
-    from mail_ingest import app, scheduler
+    from mail_ingest import deployment, scheduler
     from mail_ingest.errors import LockedError
 
     config_path, storage = mailbox.deployment()
@@ -273,7 +273,7 @@ def test_a_write_lock_held_past_the_bound_fails_the_poll_clearly(
         store._db.execute("PRAGMA busy_timeout = 1000")  # the bound, not the behaviour
         return store
 
-    monkeypatch.setattr(app, "open_store", impatient)
+    monkeypatch.setattr(deployment, "open_store", impatient)
     lock = holder(database)
     with pytest.raises(LockedError, match="held the store's write lock too long"):
         poll_config(config)
