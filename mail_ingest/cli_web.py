@@ -12,9 +12,9 @@ from mail_ingest import config as config_module
 from mail_ingest import corrections
 from mail_ingest.app import open_store
 from mail_ingest.config import Config
-from mail_ingest.web import accounts
 
 log = logging.getLogger(__name__)
+ROLES = ("leader", "staff", "admin")  # web.accounts.ROLES: importing it hashes (argon2)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -28,7 +28,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+@click.option("--role", type=click.Choice(ROLES), required=True,
               help="leader: reads; staff: acts; admin: also manages users.")  # fmt: skip
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--by", help="Who makes the change [default: the OS user].")
@@ -37,6 +37,8 @@ def user_add(
     ctx: click.Context, name: str, role: str, password_stdin: bool, by: str | None
 ) -> None:
     """Create user NAME (the password is prompted twice, or read from stdin)."""
+    from mail_ingest.web import accounts
+
     if password_stdin:
         password = click.get_text_stream("stdin").readline().rstrip("\r\n")
     else:
@@ -51,6 +53,8 @@ def user_add(
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """List the users and their roles."""
+    from mail_ingest.web import accounts
+
     config = _config(ctx)
     with open_store(config) as store:
         rows = accounts.users(store)
@@ -67,6 +71,8 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_remove(ctx: click.Context, name: str, by: str | None) -> None:
     """Remove user NAME: their sessions end at their next request."""
+    from mail_ingest.web import accounts
+
     config = _config(ctx)
     with open_store(config) as store:
         accounts.remove(store, name, corrections.who(by))

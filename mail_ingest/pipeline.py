@@ -27,7 +27,8 @@ from mail_ingest.outcomes import Outcome
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.vocabulary import NOTHING_TAUGHT, Taught
 from rules import authres
-from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
+from rules.match_model import DEFAULT_SETTINGS, MatchSettings
+from rules.matching import UnitMatcher
 from rules.units import UnitDirectory
 
 log = logging.getLogger(__name__)
