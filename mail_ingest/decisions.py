@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, Literal
 
-from mail_ingest import standing, workbook
+from mail_ingest import standing
 from mail_ingest.config import Config
 from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
 from mail_ingest.files import private_dir, write_private
@@ -351,6 +351,8 @@ def render(config: Config, decision: Decision) -> Outgoing:
 
 def build_sheet(config: Config, sheet: Sheet) -> bytes:
     """The report workbook's bytes."""
+    from mail_ingest import workbook  # here: openpyxl costs every other command 0.3 s to import
+
     return workbook.build(
         sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
         sheet.unknown,

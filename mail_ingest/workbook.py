@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -212,11 +213,20 @@ def _style_row(sheet: Worksheet, fill: PatternFill | None = None) -> None:
     while sheet._cells.get((row, width + 1)) is not None:
         width += 1  # a row longer than the header
     lines = 1
+    styled = None  # the first cell's styles: the others take its ids, not hash them again
     for column in range(1, width + 1):
         cell = sheet.cell(row=row, column=column)
-        cell.alignment = WRAP_TOP
-        if fill is not None:
-            cell.fill = fill
+        if styled is None:
+            cell.alignment = WRAP_TOP
+            if fill is not None:
+                cell.fill = fill
+            styled = cell._style
+        else:
+            ids = cell._style or StyleArray()
+            ids.alignmentId = styled.alignmentId
+            if fill is not None:
+                ids.fillId = styled.fillId
+            cell._style = ids
         letter = get_column_letter(column)
         wide = sheet.column_dimensions[letter].width or 10
         lines = max(lines, _lines(str(cell.value or ""), wide))

@@ -111,7 +111,12 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
 
 @pytest.mark.parametrize(
     ("args", "heavy"),
-    [(("--help",), HEAVY + MATCHING), (("health",), HEAVY + MATCHING), (("status",), HEAVY)],
+    [
+        (("--help",), HEAVY + MATCHING),
+        (("health",), HEAVY + MATCHING),
+        (("status",), HEAVY),
+        (("remind", "--dry-run"), tuple(m for m in HEAVY if m != "jinja2")),  # no workbook
+    ],
 )
 def test_commands_that_parse_nothing_import_no_parser(
     deployment: tuple[Config, Path], args: tuple[str, ...], heavy: tuple[str, ...]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -68,3 +69,27 @@ def test_rows_are_written_without_rescanning_the_sheet(monkeypatch: pytest.Monke
         workbook.build([], demo.NOW, ZoneInfo("Asia/Ho_Chi_Minh"), held)
         counts.append(asked["n"])
     assert counts[0] == counts[1]
+
+
+def test_report_with_output_builds_its_workbook_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`report --dry-run --output` saves the workbook it showed, not a second one."""
+    from click.testing import CliRunner
+
+    from mail_ingest.cli import cli
+
+    config = demo.run(tmp_path / "demo", Console(file=io.StringIO())).config
+    built: list[bytes] = []
+    real = workbook.build
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(workbook, "build", counted)
+    out = tmp_path / "r.xlsx"
+    args = ["--config", str(config), "report", "--dry-run", "--now", demo.NOW.isoformat()]
+    done = CliRunner().invoke(cli, [*args, "--output", str(out)])
+    assert done.exit_code == 0, done.output
+    assert len(built) == 1 and out.read_bytes() == built[0]
