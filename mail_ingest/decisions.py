@@ -36,7 +36,7 @@ from mail_ingest.store import MessageRow, Store, outbox_key
 from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.calendar import public_holidays, reminder_days
-from rules.matching import Guess
+from rules.match_model import Guess
 from rules.status import CHECK_BELOW, UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 
