@@ -116,6 +116,7 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
         (("health",), HEAVY + MATCHING),
         (("status",), HEAVY),
         (("remind", "--dry-run"), tuple(m for m in HEAVY if m != "jinja2")),  # no workbook
+        (("poll",), HEAVY + MATCHING),  # the demo's mail is in: nothing new to read
     ],
 )
 def test_commands_that_parse_nothing_import_no_parser(
