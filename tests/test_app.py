@@ -159,17 +159,18 @@ def test_the_services_jobs_are_built_apart_from_run(deployment: tuple[Config, Pa
 def test_the_built_scheduler_polls_a_real_maildir(deployment: tuple[Config, Path]) -> None:
     config, _ = deployment
     with open_store(config) as store:
-        before = store.last_poll()
+        before = store.count("polls")  # not its time: a poll with nothing new can end
+        # within the second the demo's began
     built = scheduler.build_scheduler(config, BackgroundScheduler(timezone=config.timezone))
     built.start()
     try:
         for _ in range(600):  # a bound, not a measure: the first poll runs at once
             with open_store(config) as store:
-                if store.last_poll() != before and store.last_poll()[1] is not None:  # type: ignore[index]
+                if store.count("polls") > before and store.last_poll()[1] is not None:  # type: ignore[index]
                     break
             time.sleep(0.1)
     finally:
         built.shutdown(wait=True)
     with open_store(config) as store:
-        last = store.last_poll()
-    assert last is not None and last != before and last[2] is None  # finished, no error
+        last, polls = store.last_poll(), store.count("polls")
+    assert last is not None and polls > before and last[2] is None  # finished, no error
