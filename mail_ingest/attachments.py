@@ -19,6 +19,7 @@ import logging
 import mimetypes
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
@@ -63,11 +64,14 @@ def read_attachments(
 ) -> tuple[StoredAttachment, ...]:
     """The rows of all of one message's attachments, within one Budget; never raises.
 
-    `taught`: what the board taught the parsers (Store.taught), applied to every file."""
+    `taught`: what the board taught the parsers (Store.taught), applied to every file.
+    The files are unpacked, counted against the budget and converted in order, then
+    parsed side by side (sandbox.WORKERS at once): a message's forms in parallel."""
     budget = Budget()
-    return tuple(
-        row for a in attachments for row in read_attachment(a, subject, specs, budget, taught)
-    )
+    planned = [
+        row for a in attachments for row in _plan_attachment(a, subject, specs, budget, taught)
+    ]
+    return _finish(planned, budget)
 
 
 def read_attachment(
@@ -81,19 +85,7 @@ def read_attachment(
 
     `budget`: shared by the attachments of one message (default: this one's own)."""
     budget = budget or Budget()
-    try:
-        items = expand(attachment.filename, attachment.data)
-    except Exception:  # a bug of ours: read the attachment whole, the parser reports it
-        log.exception("cannot unpack %r", attachment.filename)
-        items = (Unpacked(attachment.filename, attachment.data),)
-    rows: list[StoredAttachment] = []
-    for position, item in enumerate(items):
-        parsed = item.record or parse(item.name, item.data, subject, specs, budget, taught)
-        content_type = attachment.content_type if position == 0 else _guess_type(item.name)
-        rows.append(
-            StoredAttachment(item.name, content_type, len(item.data), sha256(item.data), parsed)
-        )
-    return tuple(rows)
+    return _finish(_plan_attachment(attachment, subject, specs, budget, taught), budget)
 
 
 def parse(
@@ -107,6 +99,84 @@ def parse(
     """parsers.parse_file in a sandbox, after converting an old Office format when
     LibreOffice can; within `budget`, or a problem saying what was not read."""
     budget = budget or Budget()
+    return _resolve(_plan(filename, data, subject, specs, budget, taught), budget)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A parse still to run in the sandbox; `converted_from` names the unit's own file
+    when LibreOffice converted it first."""
+
+    filename: str
+    data: bytes
+    subject: str
+    specs: Sequence[parsers.FormSpec]
+    taught: Taught
+    converted_from: str | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    content_type: str
+    size: int
+    digest: str
+    parsed: ParsedFile | _Call
+
+
+def _plan_attachment(
+    attachment: mime.Attachment,
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    budget: Budget,
+    taught: Taught,
+) -> list[_Row]:
+    try:
+        items = expand(attachment.filename, attachment.data)
+    except Exception:  # a bug of ours: read the attachment whole, the parser reports it
+        log.exception("cannot unpack %r", attachment.filename)
+        items = (Unpacked(attachment.filename, attachment.data),)
+    rows: list[_Row] = []
+    for position, item in enumerate(items):
+        parsed = item.record or _plan(item.name, item.data, subject, specs, budget, taught)
+        content_type = attachment.content_type if position == 0 else _guess_type(item.name)
+        rows.append(_Row(item.name, content_type, len(item.data), sha256(item.data), parsed))
+    return rows
+
+
+def _finish(rows: Sequence[_Row], budget: Budget) -> tuple[StoredAttachment, ...]:
+    """Run the rows' parses, several at once when there are several, results in order."""
+    calls = sum(isinstance(r.parsed, _Call) for r in rows)
+    if calls > 1 and sandbox.WORKERS > 1:
+        parsed = list(_pool().map(lambda r: _resolve(r.parsed, budget), rows))
+    else:
+        parsed = [_resolve(r.parsed, budget) for r in rows]
+    return tuple(
+        StoredAttachment(r.name, r.content_type, r.size, r.digest, p)
+        for r, p in zip(rows, parsed, strict=True)
+    )
+
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(sandbox.WORKERS, thread_name_prefix="parse")
+    return _executor
+
+
+def _plan(
+    filename: str,
+    data: bytes,
+    subject: str,
+    specs: Sequence[parsers.FormSpec],
+    budget: Budget,
+    taught: Taught,
+) -> ParsedFile | _Call:
+    """What reading the file takes, decided in the message's order: the budget counted,
+    an old format converted; the parse itself is left to `_resolve`."""
     if budget.files <= 0 or budget.remaining() <= 0:
         return _over_budget(filename, f"hơn {MAX_FILES} tệp" if budget.files <= 0 else "")
     fmt = convert.target(filename, data)
@@ -123,12 +193,20 @@ def parse(
         wait = max(1.0, min(convert.TIMEOUT, budget.remaining()))
         converted = convert.convert(filename, data, fmt, timeout=wait)
         if converted.data is not None:
-            parsed = _parse(converted.filename, converted.data, subject, specs, budget, taught)
-            return _as_original(parsed, filename, converted.filename)
+            return _Call(converted.filename, converted.data, subject, specs, taught, filename)
         log.warning("cannot convert %r to %s: %s", filename, fmt, converted.reason)
         if converted.limited and PurePath(filename).suffix.lower() not in READABLE:
             return _too_complex(filename)  # the parsers cannot read it either: say why
-    return _parse(filename, data, subject, specs, budget, taught)
+    return _Call(filename, data, subject, specs, taught)
+
+
+def _resolve(plan: ParsedFile | _Call, budget: Budget) -> ParsedFile:
+    if isinstance(plan, ParsedFile):
+        return plan
+    parsed = _parse(plan.filename, plan.data, plan.subject, plan.specs, budget, plan.taught)
+    if plan.converted_from is not None:
+        return _as_original(parsed, plan.converted_from, plan.filename)
+    return parsed
 
 
 def _as_original(parsed: ParsedFile, original: str, converted: str) -> ParsedFile:

@@ -70,17 +70,18 @@ def report_command(
         raise click.BadParameter(
             f"folder {str(output.parent)!r} does not exist", param_hint="--output"
         )
-    app, instant = _notify(ctx, now, dry_run, "report")
+    app, instant, shown = _notify(ctx, now, dry_run, "report")
     if output:  # sent before or not, recipients or not: the file is asked for
-        _, data = app.report_workbook(instant)
+        built = [data for name, data in shown if name.endswith(".xlsx")]
+        data = built[0] if built else app.report_workbook(instant)[1]  # built once, not twice
         output.write_bytes(data)
         click.echo(f"wrote {output}")
 
 
 def _notify(
     ctx: click.Context, now: datetime | None, dry_run: bool, kind: str
-) -> tuple[App, datetime]:
-    """Decide, then send what is new (or, dry, print it).
+) -> tuple[App, datetime, list[tuple[str, bytes]]]:
+    """Decide, then send what is new (or, dry, print it, and return the files shown).
 
     An instant in the future is a preview: sending then would record a send time that has
     not come and use up that day's key.
@@ -95,18 +96,25 @@ def _notify(
         click.echo("--now is in the future: a preview; nothing is sent or recorded")
         dry_run = True
     if dry_run:
-        _preview(app, instant, kinds=(kind,))
-        return app, instant
+        shown: list[tuple[str, bytes]] = []
+        _preview(app, instant, kinds=(kind,), shown=shown)
+        return app, instant, shown
     refuse_beside_service(config)
     result = app.send_due(instant, (kind,), force=True)  # type: ignore[arg-type]
     click.echo(f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}")
-    return app, instant
+    return app, instant, []
 
 
 def _preview(
-    app: App, now: datetime, kinds: tuple[str, ...] = ("ack", "remind", "report"), *, force=True
+    app: App,
+    now: datetime,
+    kinds: tuple[str, ...] = ("ack", "remind", "report"),
+    *,
+    force: bool = True,
+    shown: list[tuple[str, bytes]] | None = None,
 ) -> list[Pending]:
-    """The decisions and what their new mails would say; nothing written anywhere."""
+    """The decisions and what their new mails would say; nothing written anywhere. The
+    attachments rendered are added to `shown`."""
     pending = app.decide(now, kinds, force=force)  # type: ignore[arg-type]
     fresh = [p for p in pending if not p.sent]
     for p in fresh:
@@ -119,6 +127,8 @@ def _preview(
         click.echo(printable(text, newlines=True))
         for name, data in files:
             click.echo(printable(f"[attachment: {name}, {len(data)} bytes]"))
+        if shown is not None:
+            shown.extend(files)
     click.echo(f"{len(fresh)} mail(s) would be sent; {len(pending) - len(fresh)} already were")
     return pending
 

@@ -14,9 +14,9 @@ from mail_ingest import corrections
 from mail_ingest.app import App
 from mail_ingest.cli_common import Instant, aware
 from mail_ingest.config import Config
-from mail_ingest.web import accounts
 
 log = logging.getLogger(__name__)
+ROLES = ("leader", "staff", "admin")  # web.accounts.ROLES: importing it hashes (argon2)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -30,7 +30,7 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+@click.option("--role", type=click.Choice(ROLES), required=True,
               help="leader: reads; staff: acts; admin: also manages users.")  # fmt: skip
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--by", help="Who makes the change [default: the OS user].")
@@ -39,6 +39,7 @@ def user_add(
     ctx: click.Context, name: str, role: str, password_stdin: bool, by: str | None
 ) -> None:
     """Create user NAME (the password is prompted twice, or read from stdin)."""
+
     if password_stdin:
         password = click.get_text_stream("stdin").readline().rstrip("\r\n")
     else:

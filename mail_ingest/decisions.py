@@ -32,7 +32,7 @@ from mail_ingest.outcomes import HELD
 from mail_ingest.sending import XLSX, build_sheet, is_sent, render, send
 from mail_ingest.store import MessageRow, Store
 from rules.calendar import public_holidays, reminder_days
-from rules.matching import Guess
+from rules.match_model import Guess
 from rules.status import UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 

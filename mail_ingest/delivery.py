@@ -185,6 +185,11 @@ class PermanentSendError(Exception):
     """The server refused this mail for good (5xx): retrying would not help."""
 
 
+class UncertainSendError(Exception):
+    """The whole mail reached the server, but its answer did not come back: it may have
+    been taken, so it is never resent by itself (at most once), like a death in flight."""
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -223,6 +228,10 @@ def deliver(
                 transport.send(item.raw, parseaddr(sender)[1], item.recipients, item.key)
             except TransientSendError as exc:
                 _retry_or_fail(store, item, str(exc), now, rng, report)
+            except UncertainSendError as exc:
+                log.warning("outbox %s: may have been sent (%s); not retried automatically",
+                            item.key, exc)  # fmt: skip
+                store.outbox_mark(item.id, "unknown", f"no answer after the data: {exc}")
             except PermanentSendError as exc:
                 log.error("outbox %s: refused: %s", item.key, exc)
                 store.outbox_mark(item.id, "failed", str(exc))
@@ -276,6 +285,14 @@ def _retry_or_fail(
     report.retrying += 1
 
 
+def _abandon(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal: a 421 server is closing, any other is reset for the next mail."""
+    if code == 421:
+        smtp.close()
+    else:
+        smtp.rset()
+
+
 class SmtpTransport:
     """One SMTP session per delivery run, opened on the first mail."""
 
@@ -299,9 +316,10 @@ class SmtpTransport:
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
 
     def send(self, raw: bytes, sender: str, recipients: Sequence[str], key: str) -> None:
+        delivered = [False]  # the whole mail and its final dot went out: only the reply is left
         try:
             smtp = self._session()
-            refused = smtp.sendmail(sender, list(recipients), raw)
+            refused = self._transaction(smtp, raw, sender, list(recipients), delivered)
         except smtplib.SMTPRecipientsRefused as exc:
             self._raise(min(code for code, _ in exc.recipients.values()), exc.recipients)
         except smtplib.SMTPResponseException as exc:
@@ -309,9 +327,49 @@ class SmtpTransport:
             self._raise(exc.smtp_code, _text(exc.smtp_error))
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
+            if delivered[0]:
+                raise UncertainSendError(f"{type(exc).__name__}: {exc}") from exc
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
         if refused:  # some recipients refused, the others took it: it was sent
             log.warning("outbox %s: refused by the server for %s", key, refused)
+
+    @staticmethod
+    def _transaction(
+        smtp: smtplib.SMTP, raw: bytes, sender: str, recipients: list[str], delivered: list[bool]
+    ) -> dict[str, tuple[int, bytes]]:
+        """`sendmail`, phase by phase, so a connection lost while waiting for the answer to
+        the end of DATA (the server may have taken the mail) is told apart from one lost
+        before (it cannot have)."""
+        smtp.ehlo_or_helo_if_needed()
+        options = [f"size={len(raw)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+        code, answer = smtp.mail(sender, options)
+        if code != 250:
+            _abandon(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, answer, sender)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for address in recipients:
+            code, answer = smtp.rcpt(address)
+            if code not in (250, 251):
+                refused[address] = (code, answer)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, answer = smtp.docmd("data")  # as smtplib writes it
+        if code != 354:
+            raise smtplib.SMTPDataError(code, answer)
+        body = re.sub(rb"(?m)^\.", b"..", raw)  # dot-stuffing, as smtplib.data does
+        body += (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+        smtp.send(body)
+        delivered[0] = True
+        code, answer = smtp.getreply()
+        delivered[0] = False  # the server answered: what happened is known
+        if code != 250:
+            _abandon(smtp, code)
+            raise smtplib.SMTPDataError(code, answer)
+        return refused
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None

@@ -14,11 +14,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import parsers
 from mail_ingest import mime
 from mail_ingest.archive import Archive
-from mail_ingest.attachments import read_attachments
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError, MessageError
@@ -27,8 +27,12 @@ from mail_ingest.outcomes import Outcome
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
 from parsers.vocabulary import NOTHING_TAUGHT, Taught
 from rules import authres
-from rules.matching import DEFAULT_SETTINGS, MatchSettings, UnitMatcher
+from rules.match_model import DEFAULT_SETTINGS, MatchSettings
 from rules.units import UnitDirectory
+
+if TYPE_CHECKING:  # at run time imported by the first message: a poll with nothing new,
+    # the service's usual one, loads neither the name matcher nor the parsers
+    from rules.matching import UnitMatcher
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +85,18 @@ def poll(
     result = PollResult()
     # Addresses the board taught (`assign --remember`) count from this poll on.
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
-    matcher = UnitMatcher(units.with_learned(learned), None, matching.threshold, matching.margin)
+    matcher: UnitMatcher | None = None  # built for the first message
     taught = store.taught()  # and what it taught the parsers (`teach`)
     poll_id = store.start_poll()
     deadline = time.monotonic() + budget
     try:
         for fetched in source.fetch_new(store):
             result.fetched += 1
+            if matcher is None:
+                from rules.matching import UnitMatcher
+
+                directory = units.with_learned(learned)
+                matcher = UnitMatcher(directory, None, matching.threshold, matching.margin)
             record = _process_once(fetched, store, archive, matcher, specs, authserv_id, taught)
             pending = source.acts and record.outcome == Outcome.SUBMISSION
             position = (fetched.source, fetched.uidvalidity, fetched.uid)
@@ -174,6 +183,9 @@ def process(
     taught: Taught = NOTHING_TAUGHT,
 ) -> MessageRecord:
     """Everything about one message; never raises (a failure becomes an 'error' record)."""
+    from mail_ingest.attachments import read_attachments
+    from rules.matching import UnitMatcher
+
     matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
     base = _unread(fetched, digest)
     try:
@@ -259,7 +271,7 @@ def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview
     own mail (`own`: the Message-IDs of the outbox) never is: with Gmail's All Mail the
     reports we sent come back, attachments and all.
     """
-    matcher = UnitMatcher(units)
+    matchers: list[UnitMatcher] = []  # built when a subject must be judged by its names
 
     def judge(preview: Preview) -> bool | Partial:
         mail = preview.mail
@@ -269,7 +281,13 @@ def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview
             return True
         if classify(mail.headers) == Outcome.BOUNCE:
             return True  # delivery reports about our own mail are read in full
-        return bool(mail.subject and matcher.identify("", {"subject": mail.subject}).guesses)
+        if not mail.subject:
+            return False
+        if not matchers:
+            from rules.matching import UnitMatcher
+
+            matchers.append(UnitMatcher(units))
+        return bool(matchers[0].identify("", {"subject": mail.subject}).guesses)
 
     return judge
 

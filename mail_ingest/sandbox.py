@@ -20,13 +20,13 @@ import contextlib
 import gc
 import os
 import pickle
+import queue
 import resource
 import select
 import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
@@ -54,10 +54,19 @@ def run(
     memory: int = MEMORY_LIMIT,
     timeout: float = TIMEOUT,
 ) -> T:
-    """func(*args) in a limited child; raises Failed. func and args must pickle."""
+    """func(*args) in a limited child; raises Failed. func and args must pickle.
+
+    Safe from several threads: up to WORKERS calls run at once, each through its own fork
+    server (the second server starts only when two calls first overlap)."""
     request = _REQUEST.pack(memory, timeout) + pickle.dumps((func, args))
-    with _lock:
-        status, value = _server().call(request, timeout)
+    slot = _free.get()  # the most recently used first: one caller keeps one server
+    try:
+        server = _servers[slot]
+        if server is None or not server.alive():
+            server = _servers[slot] = _Server()
+        status, value = server.call(request, timeout)
+    finally:
+        _free.put(slot)
     if status == "ok":
         return value
     raise Failed(status, value)
@@ -99,15 +108,12 @@ class _Server:
         self.process.wait()
 
 
-_lock = threading.Lock()
-_current: _Server | None = None
-
-
-def _server() -> _Server:
-    global _current
-    if _current is None or not _current.alive():
-        _current = _Server()
-    return _current
+# Parsing is CPU-bound in the children: more of them than cores would only queue.
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+_servers: list[_Server | None] = [None] * WORKERS
+_free: queue.LifoQueue[int] = queue.LifoQueue()
+for _slot in reversed(range(WORKERS)):
+    _free.put(_slot)
 
 
 # --- the fork server ---------------------------------------------------------------------

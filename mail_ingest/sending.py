@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from mail_ingest import workbook
 from mail_ingest.config import Config
 from mail_ingest.decision import PROVISIONAL, Decision, Sheet
 from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
@@ -51,6 +50,8 @@ def render(config: Config, decision: Decision) -> Outgoing:
 
 def build_sheet(config: Config, sheet: Sheet) -> bytes:
     """The report workbook's bytes."""
+    from mail_ingest import workbook  # here: openpyxl costs every other command 0.3 s to import
+
     return workbook.build(
         sheet.statuses, sheet.now, config.timezone, sheet.held, sheet.notes, sheet.checks,
         sheet.unknown, config.form_titles(),

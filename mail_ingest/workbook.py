@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mail_ingest import wording
@@ -41,6 +42,7 @@ FILLS = {  # light tints that print well in black and white too
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 MAX_CELL = 32767  # Excel's limit on the characters of one cell
 MAX_HEIGHT = 409  # points: Excel's tallest row
+WRAP_TOP = Alignment(vertical="top", wrap_text=True)  # one object: openpyxl hashes it per cell
 
 
 def build(
@@ -162,10 +164,20 @@ def _checks(
 def _append(sheet: Worksheet, values: Sequence[object]) -> None:
     """Add a data row whose strings are text, whatever they begin with."""
     sheet.append([_text(v) if isinstance(v, str) else v for v in values])
-    for cell in sheet[sheet.max_row]:
+    row = _last_row(sheet)
+    for column in range(1, len(values) + 1):
+        cell = sheet.cell(row=row, column=column)
         if isinstance(cell.value, str):
             cell.data_type = "s"  # openpyxl made "=..." a formula on assignment
             cell.quotePrefix = True  # and Excel would on editing, without this
+
+
+def _last_row(sheet: Worksheet) -> int:
+    """The row `append` just wrote. openpyxl keeps it as it writes; its `max_row` and
+    `max_column` scan every cell, so asking them per row made a report quadratic
+    (36 s at 500 units)."""
+    row: int = sheet._current_row
+    return row
 
 
 def _text(value: str) -> str:
@@ -201,14 +213,30 @@ def _header(sheet: Worksheet, columns: Sequence[tuple[str, int]], row: int) -> N
 
 def _style_row(sheet: Worksheet, fill: PatternFill | None = None) -> None:
     """Wrap and top-align the row just added, tall enough for its text (spreadsheet apps
-    do not grow rows written by a program); widen the filter to cover it."""
+    do not grow rows written by a program); widen the filter to cover it. The filter's
+    reference carries the sheet's width so far (the header's, widened by longer rows)."""
+    row = _last_row(sheet)
+    first, _, last = sheet.auto_filter.ref.partition(":")
+    width = column_index_from_string(last.rstrip("0123456789"))
+    while sheet._cells.get((row, width + 1)) is not None:
+        width += 1  # a row longer than the header
     lines = 1
-    for cell in sheet[sheet.max_row]:
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-        if fill is not None:
-            cell.fill = fill
-        width = sheet.column_dimensions[cell.column_letter].width or 10
-        lines = max(lines, _lines(str(cell.value or ""), width))
-    sheet.row_dimensions[sheet.max_row].height = min(MAX_HEIGHT, 15 * lines)
-    first, _, _ = sheet.auto_filter.ref.partition(":")
-    sheet.auto_filter.ref = f"{first}:{get_column_letter(sheet.max_column)}{sheet.max_row}"
+    styled = None  # the first cell's styles: the others take its ids, not hash them again
+    for column in range(1, width + 1):
+        cell = sheet.cell(row=row, column=column)
+        if styled is None:
+            cell.alignment = WRAP_TOP
+            if fill is not None:
+                cell.fill = fill
+            styled = cell._style
+        else:
+            ids = cell._style or StyleArray()
+            ids.alignmentId = styled.alignmentId
+            if fill is not None:
+                ids.fillId = styled.fillId
+            cell._style = ids
+        letter = get_column_letter(column)
+        wide = sheet.column_dimensions[letter].width or 10
+        lines = max(lines, _lines(str(cell.value or ""), wide))
+    sheet.row_dimensions[row].height = min(MAX_HEIGHT, 15 * lines)
+    sheet.auto_filter.ref = f"{first}:{get_column_letter(width)}{row}"

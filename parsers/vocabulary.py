@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rapidfuzz.distance import OSA
-
 from parsers.text import words
 
 
@@ -189,6 +187,8 @@ def _has(word: str, heading: tuple[str, ...]) -> bool:
     if len(word) < TYPO_FROM:
         return False
     allowed = 1 if len(word) < 2 * TYPO_FROM else 2
+    from rapidfuzz.distance import OSA  # here: the store imports this module for every command
+
     return any(
         len(h) >= TYPO_FROM and OSA.distance(word, h, score_cutoff=allowed) <= allowed
         for h in heading

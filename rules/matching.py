@@ -31,6 +31,9 @@ from confusable_homoglyphs.confusables import confusables_data
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from rules.match_model import DEFAULT_SETTINGS as DEFAULT_SETTINGS  # where they lived
+from rules.match_model import MARGIN, THRESHOLD, Guess
+from rules.match_model import MatchSettings as MatchSettings
 from rules.units import Unit, UnitDirectory
 
 # Words that name the Party organisation rather than the unit; people leave them out.
@@ -39,8 +42,6 @@ _ORG_PREFIXES = ("dang uy", "dang bo", "chi bo", "ban thuong vu", "ban chap hanh
 SOURCES: Mapping[str, float] = {"subject": 1.0, "form": 1.0, "filename": 0.95, "body": 0.9}
 GUESS_FLOOR = 70.0  # below this a unit is not worth showing as a guess
 SHORT_NAME, SHORT_NAME_FLOOR = 12, 80.0  # a short name ("xa dao san") needs a closer match
-THRESHOLD = 85.0  # a name match this good attributes the message without review
-MARGIN = 8.0  # ... provided the runner-up scores at least this much less
 # Words every unit's name shares (the organisation, the kind of place): they must be there,
 # but they tell no unit from another; only the other, distinctive words do, and those must
 # agree, modulo diacritics and one slip of the keyboard inside a long word.
@@ -57,24 +58,6 @@ _SYLLABLE = re.compile(
 )
 AGREEMENT: Mapping[str, float] = {"exact": 100.0, "typo": 95.0}
 DISAGREE = 0.75  # a name whose distinctive words differ is a reviewer's guess at most
-
-
-@dataclass(frozen=True)
-class MatchSettings:
-    """The config's optional [matching] table."""
-
-    threshold: float = THRESHOLD
-    margin: float = MARGIN
-
-
-DEFAULT_SETTINGS = MatchSettings()
-
-
-@dataclass(frozen=True)
-class Guess:
-    unit_id: str
-    score: float  # 0..100
-    evidence: str  # "address", "learned-address" or one of SOURCES
 
 
 @dataclass(frozen=True)

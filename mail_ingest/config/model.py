@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import parsers
 from mail_ingest.config.secrets import command_output, secret
-from rules.matching import DEFAULT_SETTINGS, MatchSettings
+from rules.match_model import DEFAULT_SETTINGS, MatchSettings
 from rules.requirements import Requirement
 from rules.status import CHECK_BELOW
 from rules.units import Unit

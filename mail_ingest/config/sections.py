@@ -22,7 +22,7 @@ from mail_ingest.config.checks import (
 from mail_ingest.config.model import MailboxConfig, NotifyConfig, SmtpConfig
 from mail_ingest.config.secrets import env_name, token_command
 from mail_ingest.config.table import Table, as_day, day_range, show
-from rules.matching import MatchSettings
+from rules.match_model import MatchSettings
 from rules.units import Unit
 
 SECURITY = ("ssl", "starttls", "none")

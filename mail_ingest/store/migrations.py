@@ -243,4 +243,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE attachments ADD COLUMN doubted TEXT;
         """,
     ),
+    (
+        "0011-indexes",
+        """
+        -- What status, remind and report read, in the order they read it (EXPLAIN QUERY
+        -- PLAN in tests/test_query_plans.py): no table scan and no sort at 500 units.
+        CREATE INDEX attachments_message ON attachments (message, position);
+        CREATE INDEX entries_attachment ON entries (attachment, position);
+        CREATE INDEX messages_outcome_time ON messages (outcome, received_utc, id);
+        CREATE INDEX messages_time ON messages (received_utc, id);
+        CREATE INDEX messages_evidence ON messages (evidence);
+        """,
+    ),
 )

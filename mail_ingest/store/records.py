@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parsers.model import Entry, ParsedFile, Problem
-from rules.matching import Guess
+from rules.match_model import Guess
 from rules.status import Submission
 
 

@@ -18,7 +18,7 @@ from mail_ingest.store.records import (
     parsed_file,
 )
 from parsers.model import ParsedFile
-from rules.matching import Guess
+from rules.match_model import Guess
 from rules.status import Submission, settled
 from rules.units import address_key
 
