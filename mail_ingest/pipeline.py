@@ -9,10 +9,13 @@ marked as processed, so the next cycle picks the same messages up again.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -21,7 +24,7 @@ from mail_ingest import mime
 from mail_ingest.archive import Archive
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
-from mail_ingest.errors import MailIngestError, MessageError
+from mail_ingest.errors import MailIngestError, MessageError, TransientError
 from mail_ingest.mailbox import FetchedMessage, MaildirSource, Partial, Preview, Source
 from mail_ingest.outcomes import Outcome
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
@@ -85,32 +88,43 @@ def poll(
     result = PollResult()
     # Addresses the board taught (`assign --remember`) count from this poll on.
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
-    matcher: UnitMatcher | None = None  # built for the first message
     taught = store.taught()  # and what it taught the parsers (`teach`)
+    ahead = _Ahead(units.with_learned(learned), matching, specs, authserv_id, taught)
     poll_id = store.start_poll()
     deadline = time.monotonic() + budget
-    try:
-        for fetched in source.fetch_new(store):
-            result.fetched += 1
-            if matcher is None:
-                from rules.matching import UnitMatcher
+    recorded = 0
 
-                directory = units.with_learned(learned)
-                matcher = UnitMatcher(directory, None, matching.threshold, matching.margin)
-            record = _process_once(fetched, store, archive, matcher, specs, authserv_id, taught)
-            pending = source.acts and record.outcome == Outcome.SUBMISSION
-            position = (fetched.source, fetched.uidvalidity, fetched.uid)
-            if store.record(record, *position, action_pending=pending):
-                result.new += 1
-                result.outcomes[record.outcome] += 1
-            _log(fetched, record)
-            if progress is not None:
-                progress(result.fetched, source.planned)
+    def record(fetched: FetchedMessage, done: MessageRecord) -> None:
+        pending = source.acts and done.outcome == Outcome.SUBMISSION
+        position = (fetched.source, fetched.uidvalidity, fetched.uid)
+        if store.record(done, *position, action_pending=pending):
+            result.new += 1
+            result.outcomes[done.outcome] += 1
+        nonlocal recorded
+        recorded += 1
+        _log(fetched, done)
+        if progress is not None:
+            progress(recorded, source.planned)
+
+    try:
+        for fetched in source.fetch_new(_Settled(store, ahead, record)):
+            result.fetched += 1
+            for finished in ahead.start(fetched, archive, store):
+                record(*finished)
             if time.monotonic() >= deadline:
                 result.out_of_time = True
                 log.warning("poll budget of %.0f s used; the next poll reads the rest", budget)
                 break
+        for finished in ahead.drain():
+            record(*finished)
     except BaseException as exc:
+        # What was read already is recorded when the store can take it: a dropped
+        # connection must not cost the messages in flight their first attempt.
+        if isinstance(exc, TransientError):
+            with contextlib.suppress(Exception):
+                for finished in ahead.drain():
+                    record(*finished)
+        ahead.abandon()
         result.downloaded = source.downloaded
         store.finish_poll(
             poll_id, result.fetched, result.new, result.errors, result.downloaded,
@@ -118,32 +132,148 @@ def poll(
         )  # fmt: skip
         raise
     finally:
+        ahead.close()
         source.close()
     result.downloaded = source.downloaded
     store.finish_poll(poll_id, result.fetched, result.new, result.errors, result.downloaded)
     return result
 
 
-def _process_once(
-    fetched: FetchedMessage,
-    store: Store,
-    archive: Archive,
-    matcher: UnitMatcher,
-    specs: Sequence[parsers.FormSpec],
-    authserv_id: str | None,
-    taught: Taught = NOTHING_TAUGHT,
-) -> MessageRecord:
-    """process(), unless this message already killed the process MAX_ATTEMPTS times.
+class _Settled:
+    """The store as a source's checkpoint while messages are read ahead.
 
-    The attempt is committed before the work, so a crash leaves it behind; `record`
-    removes it. One crash alone retries: a power cut must not make a good mail an error.
+    A source asks whether a copy was recorded, where to resume, or what awaits its
+    after-processing action at a batch's or folder's start: every message it yielded
+    before is recorded first, so the answer is the one a poll one at a time would get.
+    A position being read counts as known (a source reconnecting does not yield it again).
     """
-    digest = archive.put(fetched.raw)  # first: the board can always look at the raw bytes
-    attempts = store.begin(fetched.source, fetched.uidvalidity, fetched.uid)
-    if attempts > MAX_ATTEMPTS:
-        log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
-        return replace(_unread(fetched, digest), error=CRASHED)  # bytes only: nothing parsed
-    return process(fetched, digest, matcher, specs, authserv_id=authserv_id, taught=taught)
+
+    def __init__(
+        self,
+        store: Store,
+        ahead: _Ahead,
+        record: Callable[[FetchedMessage, MessageRecord], None],
+    ) -> None:
+        self._store, self._ahead, self._record = store, ahead, record
+
+    def _settle(self) -> None:
+        for finished in self._ahead.drain():
+            self._record(*finished)
+
+    def last_uid(self, source: str, uidvalidity: int) -> int:
+        self._settle()
+        return self._store.last_uid(source, uidvalidity)
+
+    def is_known(self, source: str, uidvalidity: int, uid: str) -> bool:
+        position = (source, uidvalidity, uid)
+        return self._ahead.in_flight(position) or self._store.is_known(*position)
+
+    def has_message(
+        self,
+        message_id: str | None,
+        size: int,
+        gm_msgid: int | None,
+        header_sha256: str | None = None,
+    ) -> bool:
+        self._settle()
+        return self._store.has_message(message_id, size, gm_msgid, header_sha256)
+
+    def pending_actions(self, source: str, uidvalidity: int) -> list[int]:
+        self._settle()
+        return self._store.pending_actions(source, uidvalidity)
+
+    def actions_done(self, source: str, uidvalidity: int, uids: list[int]) -> None:
+        self._store.actions_done(source, uidvalidity, uids)
+
+
+class _Ahead:
+    """Messages read ahead, recorded in order: a pipeline of `depth` messages.
+
+    While one message's record is written, the next ones are read in threads, so their
+    files parse side by side in the sandbox's servers (one per core) and the MIME parse
+    overlaps their waits. Each message is still archived and marked `processing` before
+    its reading starts and recorded in its own transaction, in mailbox order. A message
+    whose reading started before without ending (a crash while several were in flight)
+    is read alone, after the ones before it are recorded: only the message that kills
+    the process counts its attempts up to MAX_ATTEMPTS, never its neighbours.
+    """
+
+    def __init__(
+        self,
+        directory: UnitDirectory,
+        matching: MatchSettings,
+        specs: Sequence[parsers.FormSpec],
+        authserv_id: str | None,
+        taught: Taught,
+        depth: int | None = None,
+    ) -> None:
+        from mail_ingest import sandbox
+
+        self.depth = depth or sandbox.WORKERS
+        self._directory, self._matching = directory, matching
+        self._options = (specs, authserv_id, taught)
+        self._matcher: UnitMatcher | None = None  # built for the first message
+        self._executor: ThreadPoolExecutor | None = None
+        self._flight: deque[tuple[FetchedMessage, Future[MessageRecord]]] = deque()
+
+    def in_flight(self, position: tuple[str, int, str]) -> bool:
+        return any((f.source, f.uidvalidity, f.uid) == position for f, _ in self._flight)
+
+    def start(
+        self, fetched: FetchedMessage, archive: Archive, store: Store
+    ) -> Iterator[tuple[FetchedMessage, MessageRecord]]:
+        """Begin reading a message; yields the ones finished before it, oldest first."""
+        matcher = self._matcher_once()
+        specs, authserv_id, taught = self._options
+        read = functools.partial(process, authserv_id=authserv_id, taught=taught)
+        digest = archive.put(fetched.raw)  # first: the board can always look at the raw bytes
+        attempts = store.begin(fetched.source, fetched.uidvalidity, fetched.uid)
+        if attempts > MAX_ATTEMPTS:
+            log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
+            done: Future[MessageRecord] = Future()
+            done.set_result(replace(_unread(fetched, digest), error=CRASHED))
+            self._flight.append((fetched, done))
+        elif attempts > 1 or self.depth <= 1:
+            yield from self.drain()  # alone: nothing else in flight if it kills again
+            record = process(
+                fetched, digest, matcher, specs, authserv_id=authserv_id, taught=taught
+            )
+            yield fetched, record
+            return
+        else:
+            future = self._pool().submit(read, fetched, digest, matcher, specs)
+            self._flight.append((fetched, future))
+        while len(self._flight) > self.depth or (self._flight and self._flight[0][1].done()):
+            fetched_first, first = self._flight.popleft()
+            yield fetched_first, first.result()
+
+    def drain(self) -> Iterator[tuple[FetchedMessage, MessageRecord]]:
+        while self._flight:
+            fetched, future = self._flight.popleft()
+            yield fetched, future.result()
+
+    def abandon(self) -> None:
+        """Let go of what is in flight: their `processing` marks make the next poll retry."""
+        for _, future in self._flight:
+            future.cancel()
+        self._flight.clear()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _matcher_once(self) -> UnitMatcher:
+        if self._matcher is None:
+            from rules.matching import UnitMatcher
+
+            m = self._matching
+            self._matcher = UnitMatcher(self._directory, None, m.threshold, m.margin)
+        return self._matcher
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.depth, thread_name_prefix="read")
+        return self._executor
 
 
 def _unread(fetched: FetchedMessage, digest: str) -> MessageRecord:
