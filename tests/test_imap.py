@@ -589,7 +589,10 @@ def test_memory_stays_flat_over_2000_messages(
     finally:
         tracemalloc.stop()
     assert (result.new, result.outcomes["ignored"]) == (2000, 1800)
-    assert kept[2000] < kept[200] + 128 * 1024, kept
+    # Reading ahead holds up to two messages in flight whenever it is measured: a little
+    # slack at 200, and none growing between 1,000 and 2,000.
+    assert kept[2000] < kept[200] + 512 * 1024, kept
+    assert kept[2000] < kept[1000] + 128 * 1024, kept
     # Whatever the mailbox size, one preview batch and one body batch at a time: the
     # last thousand messages need no more than the 800 before them.
     assert peaks[2000] < peaks[1000] * 1.2 + 256 * 1024, peaks
