@@ -25,6 +25,7 @@ from parsers.vocabulary import (
     MARKS,
     NOTHING_TAUGHT,
     Taught,
+    has_word,
     score,
     taught_header,
     taught_value,
@@ -545,6 +546,40 @@ def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]
     )
 
 
+class _Wordings:
+    """A shape's column wordings, and which of them a heading's tokens accept, remembered
+    per heading: a header search meets the same cells for every row pair and every spec."""
+
+    MEMO = 2048  # bounded: strangers' cells are many
+
+    def __init__(self, shape: TableShape) -> None:
+        self.pairs = tuple((key, w) for key, wordings in _wordings(shape) for w in wordings)
+        self.words = frozenset(word for _, w in self.pairs for word in w)
+        self.memo: dict[tuple[str, ...], dict[tuple[str, tuple[str, ...]], float]] = {}
+
+    def accepted(self, heading: tuple[str, ...]) -> dict[tuple[str, tuple[str, ...]], float]:
+        """(key, wording) -> score, for the wordings scoring ACCEPT or more: those whose
+        every word the heading has (vocabulary.score: a wording partly present scores
+        below ACCEPT), so each distinct word is looked for once, not once per wording."""
+        found = self.memo.get(heading)
+        if found is None:
+            if len(self.memo) >= self.MEMO:
+                self.memo.clear()
+            present = {w for w in self.words if has_word(w, heading)} if heading else set()
+            found = {
+                pair: got
+                for pair in self.pairs
+                if all(w in present for w in pair[1]) and (got := score(heading, pair[1])) >= ACCEPT
+            }
+            self.memo[heading] = found
+        return found
+
+
+@_per_shape
+def _index(shape: TableShape) -> _Wordings:
+    return _Wordings(shape)
+
+
 def _ticks(
     cells: Sequence[str], shape: TableShape, over: Sequence[str] = ()
 ) -> tuple[tuple[str, int, str], ...]:
@@ -604,6 +639,7 @@ def _match_columns(
     ticks = _ticks(lower or cells, shape, upper)
     ticked = {i for _, i, _ in ticks}
     keys = {c.key for c in shape.columns}
+    index, own = _index(shape), _own_headers(shape)
     scored = []
     for i, cell in enumerate(cells):
         typed, sub = words(cell), words(_at(lower, i))
@@ -613,19 +649,16 @@ def _match_columns(
         if lesson is not None and lesson.meaning in keys:
             scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
             continue
-        heading, below = tokens(cell), tokens(_at(lower, i)) if sub else ()
-        for key, wordings in _wordings(shape):
+        full = index.accepted(tokens(cell))
+        in_sub = index.accepted(tokens(_at(lower, i))) if sub else {}
+        text = clean(cell)
+        for pair in full.keys() | in_sub.keys():
+            key, wanted = pair
             # A spec's own wording, word for word, outranks any reading by tokens.
-            own = _own_headers(shape)[key]
-            exact = typed in own or sub in own
-            for wanted in wordings:
-                full = score(heading, wanted)
-                in_sub = score(below, wanted) if below else 0.0
-                best = max(full, in_sub)
-                if best >= ACCEPT:
-                    scored.append(
-                        (exact, best, in_sub >= ACCEPT, len(wanted), -i, key, i, clean(cell))
-                    )
+            exact = typed in own[key] or sub in own[key]
+            below = in_sub.get(pair, 0.0)
+            best = max(full.get(pair, 0.0), below)
+            scored.append((exact, best, below >= ACCEPT, len(wanted), -i, key, i, text))
     taken_keys: set[str] = {k for k, _, _ in ticks}
     held: dict[str, tuple[int, str]] = {}  # key: (cell, its text)
     taken_cells: set[int] = set()

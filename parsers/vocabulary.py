@@ -183,7 +183,8 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in folded.split() if w not in FILLER_WORDS))
 
 
-def _has(word: str, heading: tuple[str, ...]) -> bool:
+def has_word(word: str, heading: tuple[str, ...]) -> bool:
+    """Whether the heading has this word, one typo forgiven in a long word (two from 8)."""
     if word in heading:
         return True
     if len(word) < TYPO_FROM:
@@ -204,7 +205,7 @@ def score(heading: tuple[str, ...], wanted: tuple[str, ...]) -> float:
     """
     if not heading or not wanted:
         return 0.0
-    found = sum(1 for w in wanted if _has(w, heading))
+    found = sum(1 for w in wanted if has_word(w, heading))
     if found == len(wanted):
         return 0.5 + 0.5 * min(1.0, len(wanted) / len(heading))
     return 0.4 * (found / len(wanted)) * (found / len(heading))
