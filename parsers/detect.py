@@ -78,12 +78,15 @@ def recognise(
     best: tuple[tuple[int, bool, tuple[int, int], float, int], Recognised] | None = None
     readable: bool | None = None  # has_text, worked out only when needed
     weights = _title_weights(tuple(specs))
+    foreigns: dict[tuple[str, ...], bool] = {}  # specs whose tables start alike share it
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
         table = _find_table(spec, content)
         head = head_lines(content, table)
-        foreign = _foreign_kind(_title_lines(head), specs)
+        foreign = foreigns.get(head)
+        if foreign is None:
+            foreign = foreigns[head] = _foreign_kind(_title_lines(head), specs)
         # A labelled form's items (M1, M2) play the part of a table's header row.
         items = evidence(spec.labelled, content) if spec.labelled else None
         block = "\n".join(_title_block(spec, head))
@@ -208,6 +211,10 @@ def has_text(content: Content) -> bool:
     for line in _lines(content):
         for word in line.split():
             letters = [c for c in word if c.isalpha()]
+            if word.isascii():  # most words: Latin by definition, no name to look up
+                latin += len(letters)
+                found += len(letters) >= 2
+                continue
             is_latin = [_is_latin(c) for c in letters]
             latin += sum(is_latin)
             other += len(letters) - sum(is_latin)
@@ -217,6 +224,7 @@ def has_text(content: Content) -> bool:
     return found >= MIN_WORDS and latin > other
 
 
+@lru_cache(maxsize=4096)  # bounded: a file of garbage may hold many characters
 def _is_latin(char: str) -> bool:
     return char.isascii() or unicodedata.name(char, "").startswith("LATIN")
 

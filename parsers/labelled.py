@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from parsers.model import Entry, Problem
 from parsers.office import Content, Grid
@@ -239,19 +239,91 @@ def _label(line: _Line, items: Sequence[Item]) -> tuple[Item, str, str] | None:
     number = int(m.group(1)) if m else None
     body = line.text[m.end() :] if m else line.text
     tokens = list(_WORD.finditer(body))  # once per line, not once per label
+    if not tokens:
+        return None
     folded = [fold(t.group()) for t in tokens]
-    best: tuple[tuple[bool, int], Item, str, str] | None = None
+    table = _label_table(items)
+    # Word for word: only the labels opening with the line's first word; with a typo, the
+    # labels of each length at once (rapidfuzz over all of them, in C).
+    hits = [
+        entry
+        for entry in table.by_first.get(folded[0], ())
+        if entry.n <= len(folded) and tuple(folded[: entry.n]) == entry.words
+    ]
+    exact = {entry.order for entry in hits}
+    for n, (wanted, entries) in table.by_length.items():
+        if n > len(folded):
+            continue
+        typed = " ".join(folded[:n])
+        for _, _, at in process.extract(
+            typed, wanted, scorer=fuzz.ratio, score_cutoff=FUZZY, limit=None
+        ):
+            if entries[at].order not in exact:
+                hits.append(entries[at])
+    best: tuple[tuple[bool, int, int], _Label, str] | None = None
+    for entry in hits:
+        rest = _rest(body, tokens, entry.n)
+        if not (rest[:1] in (":", "(", "") or number is not None):
+            continue
+        if rest == "" and number is None and not line.cell and ":" not in body:
+            continue  # a paragraph "Kết quả dự kiến" alone is text, in a cell a label
+        rank = (number is not None and number == entry.item.number, len(entry.label), -entry.order)
+        if best is None or rank > best[0]:
+            best = (rank, entry, rest)
+    return (best[1].item, best[2], best[1].label) if best else None
+
+
+@dataclass(frozen=True)
+class _Label:
+    order: int  # items' order, then each item's labels': ties go to the first
+    item: Item
+    label: str
+    words: tuple[str, ...]
+    n: int
+
+
+@dataclass(frozen=True)
+class _LabelTable:
+    by_first: dict[str, list[_Label]]
+    by_length: dict[int, tuple[list[str], list[_Label]]]  # labels of 3+ words, for typos
+
+
+_TABLES: dict[int, tuple[Sequence[Item], _LabelTable]] = {}
+
+
+def _label_table(items: Sequence[Item]) -> _LabelTable:
+    """The labels of a form's items, indexed once per items (cached by identity: a spec's
+    items live on; the board's lessons make a new tuple per file, and a small cache)."""
+    hit = _TABLES.get(id(items))
+    if hit is not None and hit[0] is items:
+        return hit[1]
+    by_first: dict[str, list[_Label]] = {}
+    by_length: dict[int, tuple[list[str], list[_Label]]] = {}
+    order = 0
     for item in items:
         for label in item.labels:
-            rest = _after_label(body, tokens, folded, _label_words(label))
-            if rest is None or not (rest[:1] in (":", "(", "") or number is not None):
-                continue
-            if rest == "" and number is None and not line.cell and ":" not in body:
-                continue  # a paragraph "Kết quả dự kiến" alone is text, in a cell a label
-            rank = (number is not None and number == item.number, len(label))
-            if best is None or rank > best[0]:
-                best = (rank, item, rest, label)
-    return (best[1], best[2], best[3]) if best else None
+            lw = _label_words(label)
+            if lw:
+                entry = _Label(order, item, label, lw, len(lw))
+                by_first.setdefault(lw[0], []).append(entry)
+                if len(lw) >= 3:
+                    wanted, entries = by_length.setdefault(len(lw), ([], []))
+                    wanted.append(" ".join(lw))
+                    entries.append(entry)
+            order += 1
+    if len(_TABLES) >= 32:
+        _TABLES.clear()
+    table = _LabelTable(by_first, by_length)
+    _TABLES[id(items)] = (items, table)
+    return table
+
+
+def _rest(body: str, tokens: Sequence[re.Match[str]], n: int) -> str:
+    """The text after a label of `n` words."""
+    rest = body[tokens[n - 1].end() :].strip()
+    if rest.startswith("(") and "):" in rest:  # "Tên cá nhân (ghi rõ họ tên): ..."
+        rest = rest[rest.index("):") + 1 :]
+    return rest
 
 
 def _by_number(
@@ -275,27 +347,6 @@ def _by_number(
 @lru_cache(maxsize=4096)
 def _label_words(label: str) -> tuple[str, ...]:
     return tuple(words(label).split())
-
-
-def _after_label(
-    body: str, tokens: Sequence[re.Match[str]], folded: Sequence[str], label: tuple[str, ...]
-) -> str | None:
-    """The text after `label` if `body` starts with it (folded, small typos forgiven)."""
-    n = len(label)
-    if len(tokens) < n or not label:
-        return None
-    if tuple(folded[:n]) != label:
-        if n < 3:
-            return None
-        typed, wanted = " ".join(folded[:n]), " ".join(label)
-        # fuzz.ratio is at most 200·min/(sum of lengths): skip what cannot reach FUZZY
-        shortest, total = min(len(typed), len(wanted)), len(typed) + len(wanted)
-        if 200 * shortest < FUZZY * total or fuzz.ratio(typed, wanted) < FUZZY:
-            return None
-    rest = body[tokens[len(label) - 1].end() :].strip()
-    if rest.startswith("(") and "):" in rest:  # "Tên cá nhân (ghi rõ họ tên): ..."
-        rest = rest[rest.index("):") + 1 :]
-    return rest
 
 
 def _value(text: str, shape: LabelledShape) -> str:

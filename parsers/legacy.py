@@ -336,6 +336,44 @@ def detect_and_convert(text: str, prior: Prior | None = None) -> str:
     """
     if not _LEGACY_CHAR.search(text):
         return text
+    if len(text) <= MEMO_CHARS:  # cells and lines recur across files: decided once
+        alone = _without_prior(text)
+        if alone is not None:
+            return alone
+    return _convert(text, prior)
+
+
+# Texts up to this long are remembered (with their reading when no prior decides it).
+MEMO_CHARS = 200
+
+
+class _Probe(Prior):
+    """A prior that knows nothing and notes whether it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+        self.asked = False
+
+    @property
+    def encoding(self) -> Encoding | None:
+        self.asked = True
+        return None
+
+    @property
+    def sole(self) -> Encoding | None:
+        self.asked = True
+        return None
+
+
+@lru_cache(maxsize=1 << 14)
+def _without_prior(text: str) -> str | None:
+    """`text` converted, if no word of it needs the file's prior to be decided, else None."""
+    probe = _Probe()
+    converted = _convert(text, probe)
+    return None if probe.asked else converted
+
+
+def _convert(text: str, prior: Prior | None) -> str:
     normal = _nfc(text)
     words = [_judge(m) for m in _WORD.finditer(normal)]
     trusted = {

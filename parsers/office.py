@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Literal
 
-import openpyxl
 from docx.oxml.ns import qn
-from docx.oxml.parser import parse_xml
+from lxml import etree
 from openpyxl.utils.cell import range_boundaries
 
+from parsers import sheets
 from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
 from parsers.text import clean
 
@@ -95,7 +95,7 @@ def read(data: bytes) -> Content:
     found = _ooxml_format(members)
     try:
         if found == "xlsx":
-            return Content("xlsx", _workbook(data, archive, formulas=_has_formulas(archive)))
+            return Content("xlsx", _workbook(archive))
         body = _document_body(archive)
         return Content("docx", tuple(_body(body, Prior(_plain_texts(body)))), _emphasis(body))
     except (Unreadable, MemoryError):  # MemoryError: the sandbox reports it
@@ -163,7 +163,9 @@ def _ooxml_format(members: list[zipfile.ZipInfo]) -> Format:
 
 
 def _document_body(archive: zipfile.ZipFile) -> Any:
-    """The body of the main document part, parsed by python-docx's hardened XML parser.
+    """The body of the main document part, parsed as python-docx parses it (no entities,
+    blank text dropped) but into plain lxml elements: python-docx's element classes make
+    every step of the walk below several times slower, and nothing here uses them.
 
     Only that part is read: opening the whole package (styles, settings, fonts, theme)
     costs several times more and the text is all in the body.
@@ -173,12 +175,13 @@ def _document_body(archive: zipfile.ZipFile) -> Any:
         found = _OFFICE_DOCUMENT.search(archive.read("_rels/.rels"))
         if found:
             target = (found.group(1) or found.group(2)).decode("utf-8").lstrip("/")
-    body = parse_xml(archive.read(target)).find(qn("w:body"))
+    body = etree.fromstring(archive.read(target), _WORD_PARSER).find(qn("w:body"))
     if body is None:
         raise Unreadable("corrupt-file", "no-body")
     return body
 
 
+_WORD_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
 _OFFICE_DOCUMENT = re.compile(
     rb'<Relationship\b[^>]*?Type="[^"]*/officeDocument"[^>]*?Target="([^"]+)"'
     rb'|<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Type="[^"]*/officeDocument"'
@@ -188,65 +191,18 @@ _OFFICE_DOCUMENT = re.compile(
 # --- Excel -------------------------------------------------------------------------------
 
 
-def _workbook(data: bytes, archive: zipfile.ZipFile, *, formulas: bool) -> tuple[Grid, ...]:
-    """Every sheet as text, hidden ones last.
-
-    Read-only mode streams the sheets and is several times faster than full mode, which
-    builds every cell's style; it does not know merged ranges, which `_merged` reads
-    from the sheet's XML. data_only: a formula gives its cached value (None if Excel
-    never calculated it).
-    """
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+def _workbook(archive: zipfile.ZipFile) -> tuple[Grid, ...]:
+    """Every worksheet as text, hidden ones last (parsers.sheets reads the XML)."""
+    found, mac = sheets.sheets(archive)
+    strings = sheets.shared_strings(archive)
+    style = sheets.styles(archive)
     prior = Prior(_workbook_texts(archive))
-    # Only a workbook with formulas is read a second time, to tell them from empty cells.
-    with_formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True) if formulas else None
-    try:
-        sheets = sorted(book.worksheets, key=lambda s: s.sheet_state != "visible")
-        return tuple(
-            _sheet(
-                sheet,
-                _merged(archive, sheet),
-                with_formulas[sheet.title] if with_formulas else None,
-                prior,
-            )
-            for sheet in sheets
-        )
-    finally:
-        book.close()
-        if with_formulas is not None:
-            with_formulas.close()
+    ordered = sorted(found, key=lambda s: not s.visible)
+    return tuple(_sheet(archive, s, strings, style, mac, prior) for s in ordered)
 
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-
-
-def _has_formulas(archive: zipfile.ZipFile) -> bool:
-    """Whether any worksheet holds a formula (sizes were checked by check_zip)."""
-    return any(
-        _FORMULA.search(archive.read(m))
-        for m in archive.infolist()
-        if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")
-    )
-
-
-def _uncalculated(
-    rows: list[list[str]], formulas: Any, bottom: int, right: int
-) -> frozenset[tuple[int, int]]:
-    """Cells that hold a formula but read as empty: never calculated, no cached value."""
-    found: set[tuple[int, int]] = set()
-    for r, row in enumerate(formulas.iter_rows(max_row=bottom, max_col=right, values_only=True)):
-        for c, value in enumerate(row):
-            is_formula = (isinstance(value, str) and value.startswith("=")) or (
-                value is not None and not isinstance(value, str | int | float | date | time)
-            )  # ArrayFormula, DataTableFormula
-            if is_formula and not _at(rows, r, c):
-                found.add((r, c))
-    return frozenset(found)
-
-
-def _merged(archive: zipfile.ZipFile, sheet: Any) -> list[tuple[int, int, int, int]]:
+def _merged(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, int]]:
     """The sheet's merged ranges (min_col, min_row, max_col, max_row), from its XML."""
-    path = str(getattr(sheet, "_worksheet_path", "")).lstrip("/")
     try:
         xml = archive.read(path)
     except KeyError:
@@ -281,21 +237,32 @@ def _workbook_texts(archive: zipfile.ZipFile) -> Iterator[str]:
 
 
 def _sheet(
-    sheet: Any,
-    merged: list[tuple[int, int, int, int]],
-    formulas: Any = None,
-    prior: Prior | None = None,
+    archive: zipfile.ZipFile,
+    sheet: sheets.Sheet,
+    strings: list[str],
+    style: sheets.Styles,
+    mac: bool,
+    prior: Prior,
 ) -> Grid:
-    bottom = min(sheet.max_row or MAX_ROWS, MAX_ROWS)
-    right = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
-    rows = [
-        [_cell_text(c.value, _cell_font(c), prior) for c in row]
-        for row in sheet.iter_rows(max_row=bottom, max_col=right)
-    ]
+    bottom = right = 0
+    limits = (MAX_ROWS, MAX_COLUMNS)
+    found = list(sheets.cells(archive, sheet.path, strings, style, mac, limits))
+    for r, c, _ in found:
+        bottom, right = max(bottom, r + 1), max(right, c + 1)
+    merged = _merged(archive, sheet.path)
+    for _, top, last, _ in merged:  # a merged title wider than the cells typed under it
+        if top - 1 < bottom:
+            right = max(right, min(last, MAX_COLUMNS))
+    rows = [[""] * right for _ in range(bottom)]
+    pending: set[tuple[int, int]] = set()
+    for r, c, cell in found:
+        text = _cell_text(cell.value, cell.font, prior)
+        rows[r][c] = text
+        if cell.formula and not text:  # a formula Excel never calculated: no cached value
+            pending.add((r, c))
     fill_merged(rows, ((r1 - 1, r2, c1 - 1, c2) for c1, r1, c2, r2 in merged))
-    pending = _uncalculated(rows, formulas, bottom, right) if formulas is not None else frozenset()
-    name = clean(detect_and_convert(str(sheet.title), prior))
-    return Grid(name, tuple(tuple(row) for row in rows), pending)
+    name = clean(detect_and_convert(sheet.title, prior))
+    return Grid(name, tuple(tuple(row) for row in rows), frozenset(pending))
 
 
 def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int]]) -> None:
@@ -318,17 +285,6 @@ def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int
         for r in range(top, bottom):
             row = rows[r]
             row[left : min(right, len(row))] = [value] * max(min(right, len(row)) - left, 0)
-
-
-def _at(rows: list[list[str]], r: int, c: int) -> str:
-    return rows[r][c] if r < len(rows) and c < len(rows[r]) else ""
-
-
-def _cell_font(cell: Any) -> str | None:
-    """A text cell's font name: a legacy font says how to read the text (parsers.legacy)."""
-    if not isinstance(cell.value, str):
-        return None
-    return getattr(getattr(cell, "font", None), "name", None)
 
 
 def _cell_text(value: object, font: str | None = None, prior: Prior | None = None) -> str:
@@ -357,6 +313,8 @@ W_GRID_SPAN, W_VMERGE, W_GRID_BEFORE = qn("w:gridSpan"), qn("w:vMerge"), qn("w:g
 W_TC_PR, W_TR_PR, W_VAL = qn("w:tcPr"), qn("w:trPr"), qn("w:val")
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 W_DEL = qn("w:del")
+# Skipped by the walk: a text box's VML copy, deleted text, and properties (no text in them).
+_NO_TEXT = frozenset({MC_FALLBACK, W_DEL, qn("w:rPr"), qn("w:pPr")})
 
 
 def _body(element: Any, prior: Prior | None = None) -> Iterator[Block]:
@@ -402,7 +360,7 @@ def _paragraph(p: Any, prior: Prior | None = None) -> str:
 def _runs(element: Any) -> Iterator[str]:
     """Text, tabs and breaks anywhere below, once: a text box's VML fallback repeats it."""
     for child in element:
-        if child.tag in (MC_FALLBACK, W_DEL):
+        if child.tag in _NO_TEXT:
             continue
         box = _checkbox(child)
         if box:  # a ticked box has no text of its own (or text that may disagree with it)
@@ -566,7 +524,11 @@ def _checkbox(element: Any) -> str:
 def _emphasis(body: Any) -> frozenset[str]:
     """Stretches of consecutive bold or highlighted runs, paragraph by paragraph."""
     found: set[str] = set()
-    for p in body.iter(W_P):
+    # Only paragraphs holding a run with a bold, highlight or shading property can have a
+    # stretch: found by one XPath pass instead of judging every run of the document.
+    marked = _MARKED_RUNS(body)
+    paragraphs = dict.fromkeys(p for run in marked for p in run.iterancestors(W_P))
+    for p in paragraphs:
         stretch: list[str] = []
         for run in [*p.iter(W_R), None]:
             if run is not None and _emphasised(run):
@@ -577,6 +539,12 @@ def _emphasis(body: Any) -> frozenset[str]:
                 found.add(text)
             stretch = []
     return frozenset(found)
+
+
+_MARKED_RUNS = etree.XPath(
+    ".//w:r[w:rPr[w:b or w:highlight or w:shd]]",
+    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
+)
 
 
 def _emphasised(run: Any) -> bool:

@@ -48,19 +48,40 @@ class Column:
     def lookup(self, text: str) -> str | None:
         """The id a typed value means: an exact synonym, else the longest one it contains."""
         typed = words(text)
-        best: tuple[int, str] | None = None
-        for value_id, synonyms in self.values:
-            for synonym in synonyms:
-                wanted = words(synonym)
-                if wanted == typed:
-                    return value_id
-                if (
-                    wanted
-                    and f" {wanted} " in f" {typed} "
-                    and (best is None or len(wanted) > best[0])
-                ):
-                    best = (len(wanted), value_id)
-        return best[1] if best else None
+        exact, longest_first = _synonyms(self.values)
+        found = exact.get(typed)
+        if found is not None:
+            return found
+        padded = f" {typed} "
+        return next((vid for wanted, vid in longest_first if wanted in padded), None)
+
+
+_Values = tuple[tuple[str, tuple[str, ...]], ...]
+_Index = tuple[dict[str, str], tuple[tuple[str, str], ...]]
+_SYNONYMS: dict[int, tuple[_Values, _Index]] = {}
+
+
+def _synonyms(values: _Values) -> _Index:
+    """Each folded synonym's id (the first wins), and the synonyms longest first (ties in
+    their order): once per column, as every cell of it is looked up. Cached by identity:
+    a spec's values live as long as the spec."""
+    hit = _SYNONYMS.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    exact: dict[str, str] = {}
+    ordered: list[tuple[str, str]] = []
+    for value_id, synonyms in values:
+        for synonym in synonyms:
+            wanted = words(synonym)
+            exact.setdefault(wanted, value_id)
+            if wanted:
+                ordered.append((f" {wanted} ", value_id))
+    ordered.sort(key=lambda pair: -len(pair[0]))  # stable: equal lengths keep their order
+    if len(_SYNONYMS) >= 256:
+        _SYNONYMS.clear()
+    index: _Index = (exact, tuple(ordered))
+    _SYNONYMS[id(values)] = (values, index)
+    return index
 
 
 @dataclass(frozen=True)

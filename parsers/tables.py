@@ -25,6 +25,7 @@ from parsers.vocabulary import (
     MARKS,
     NOTHING_TAUGHT,
     Taught,
+    has_word,
     score,
     taught_header,
     taught_value,
@@ -90,15 +91,20 @@ def find_header(grid: Grid, shape: TableShape, reading: Reading | None = None) -
         single = _match_columns(grid.rows[r], shape, taught=taught)
         candidates = [(r, r, single)]
         if r + 1 < len(grid.rows) and not _is_data_like(grid.rows[r + 1]):
-            lower = grid.rows[r + 1]
-            stacked = _match_columns(_stack(grid.rows[r], lower), shape, lower, taught)
-            alone = _match_columns(lower, shape, taught=taught)
+            upper, lower = grid.rows[r], grid.rows[r + 1]
+            stacked = _match_columns(_stack(upper, lower), shape, lower, taught, upper)
+            alone = _match_columns(lower, shape, taught=taught, upper=upper)
+            # Vocabulary values under a heading spanning them make the row below a header
+            # row too, whatever the upper row alone would seem to explain.
+            ticked = bool(stacked[1])
+            if ticked:
+                candidates = []
             # A parent heading over sub-headings ("Thời gian" over "Bắt đầu", "Hoàn thành")
             # explains more columns than the lower row alone (merged cells repeated); a
             # title line does not, and stacking it would hide the title from recognition.
             if _width(stacked) > _width(alone):
                 candidates.append((r, r + 1, stacked))
-            elif _width(alone) >= _width(single):
+            elif ticked or _width(alone) >= _width(single):
                 # Cells merged down over both rows repeat in the lower one: the header ends
                 # there, and its sub-headings must not be read as the first entry. It starts
                 # on the upper row only if that is a header too (not the title above it).
@@ -540,26 +546,80 @@ def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]
     )
 
 
-def _ticks(cells: Sequence[str], shape: TableShape) -> tuple[tuple[str, int, str], ...]:
-    """Adjacent sub-headings each naming a different value of one vocabulary."""
+class _Wordings:
+    """A shape's column wordings, and which of them a heading's tokens accept, remembered
+    per heading: a header search meets the same cells for every row pair and every spec."""
+
+    MEMO = 2048  # bounded: strangers' cells are many
+
+    def __init__(self, shape: TableShape) -> None:
+        self.pairs = tuple((key, w) for key, wordings in _wordings(shape) for w in wordings)
+        self.words = frozenset(word for _, w in self.pairs for word in w)
+        self.memo: dict[tuple[str, ...], dict[tuple[str, tuple[str, ...]], float]] = {}
+
+    def accepted(self, heading: tuple[str, ...]) -> dict[tuple[str, tuple[str, ...]], float]:
+        """(key, wording) -> score, for the wordings scoring ACCEPT or more: those whose
+        every word the heading has (vocabulary.score: a wording partly present scores
+        below ACCEPT), so each distinct word is looked for once, not once per wording."""
+        found = self.memo.get(heading)
+        if found is None:
+            if len(self.memo) >= self.MEMO:
+                self.memo.clear()
+            present = {w for w in self.words if has_word(w, heading)} if heading else set()
+            found = {
+                pair: got
+                for pair in self.pairs
+                if all(w in present for w in pair[1]) and (got := score(heading, pair[1])) >= ACCEPT
+            }
+            self.memo[heading] = found
+        return found
+
+
+@_per_shape
+def _index(shape: TableShape) -> _Wordings:
+    return _Wordings(shape)
+
+
+def _ticks(
+    cells: Sequence[str], shape: TableShape, over: Sequence[str] = ()
+) -> tuple[tuple[str, int, str], ...]:
+    """Adjacent sub-headings each naming a different value of one vocabulary.
+
+    With the row above (`over`), a group stands under one heading spanning it ("Phân loại"
+    over "Tập thể | Cá nhân", blanks beside it included) or is merged down over both rows
+    as a whole; a cell merged down beside a group ("TT" over "TT") is a column of its own.
+    """
     out: list[tuple[str, int, str]] = []
     for column in shape.columns:
         if column.key not in ENTRY_KEYS or not column.values:
             continue
         found = [
-            (column.key, i, vid)
+            (column.key, i, vid, _heading_over(cell, _at(over, i)) if over else "")
             for i, cell in enumerate(cells)
             if cell and (vid := value_id(column.key, cell, column.values, strict=True))
         ]
         # Side by side, each value once: "Tập thể | Cá nhân", not a lone "TT" (the number).
-        run: list[tuple[str, int, str]] = []
-        for tick in [*found, ("", -2, "")]:
-            if run and (tick[1] != run[-1][1] + 1 or tick[2] in {v for _, _, v in run}):
+        run: list[tuple[str, int, str, str]] = []
+        for tick in [*found, ("", -2, "", "")]:
+            if run and (
+                tick[1] != run[-1][1] + 1
+                or tick[2] in {v for _, _, v, _ in run}
+                or tick[3] not in (run[0][3], "" if run[0][3] != _MERGED_DOWN else None)
+            ):
                 if len(run) >= 2:
-                    out += run
+                    out += [(k, i, v) for k, i, v, _ in run]
                 run = []
             run.append(tick)
     return tuple(out)
+
+
+_MERGED_DOWN = "\0merged"
+
+
+def _heading_over(cell: str, above: str) -> str:
+    """What stands over a sub-heading: its heading's words, or the cell itself merged down."""
+    heading = words(above)
+    return _MERGED_DOWN if heading == words(cell) else heading
 
 
 def _match_columns(
@@ -567,16 +627,19 @@ def _match_columns(
     shape: TableShape,
     lower: Sequence[str] = (),
     taught: Taught = NOTHING_TAUGHT,
+    upper: Sequence[str] = (),
 ) -> Matched:
     """Assign header cells to columns by the best-scoring wording (tokens, typos forgiven).
 
     For a stacked header, `lower` holds the sub-headings: a wording found there beats one
     found only with the parent's words, so "Thời gian triển khai" over "Tiếp tục" is the
-    "tiếp tục" column and not the one the parent heading alone would name.
+    "tiếp tục" column and not the one the parent heading alone would name. `upper`, the
+    row above, tells sub-headings from cells merged down over both rows (see _ticks).
     """
-    ticks = _ticks(lower or cells, shape)
+    ticks = _ticks(lower or cells, shape, upper)
     ticked = {i for _, i, _ in ticks}
     keys = {c.key for c in shape.columns}
+    index, own = _index(shape), _own_headers(shape)
     scored = []
     for i, cell in enumerate(cells):
         typed, sub = words(cell), words(_at(lower, i))
@@ -586,19 +649,16 @@ def _match_columns(
         if lesson is not None and lesson.meaning in keys:
             scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
             continue
-        heading, below = tokens(cell), tokens(_at(lower, i)) if sub else ()
-        for key, wordings in _wordings(shape):
+        full = index.accepted(tokens(cell))
+        in_sub = index.accepted(tokens(_at(lower, i))) if sub else {}
+        text = clean(cell)
+        for pair in full.keys() | in_sub.keys():
+            key, wanted = pair
             # A spec's own wording, word for word, outranks any reading by tokens.
-            own = _own_headers(shape)[key]
-            exact = typed in own or sub in own
-            for wanted in wordings:
-                full = score(heading, wanted)
-                in_sub = score(below, wanted) if below else 0.0
-                best = max(full, in_sub)
-                if best >= ACCEPT:
-                    scored.append(
-                        (exact, best, in_sub >= ACCEPT, len(wanted), -i, key, i, clean(cell))
-                    )
+            exact = typed in own[key] or sub in own[key]
+            below = in_sub.get(pair, 0.0)
+            best = max(full.get(pair, 0.0), below)
+            scored.append((exact, best, below >= ACCEPT, len(wanted), -i, key, i, text))
     taken_keys: set[str] = {k for k, _, _ in ticks}
     held: dict[str, tuple[int, str]] = {}  # key: (cell, its text)
     taken_cells: set[int] = set()

@@ -48,6 +48,16 @@ def escaped(json_text: str) -> str:
 
 def clean(text: str) -> str:
     """NFC with whitespace (including non-breaking spaces and line breaks) collapsed."""
+    if len(text) <= MEMO_CHARS:  # a cell is cleaned where it is read and where it is used
+        return _clean_short(text)
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+MEMO_CHARS = 200  # texts up to this long are remembered: the memory stays bounded
+
+
+@lru_cache(maxsize=1 << 14)
+def _clean_short(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 

@@ -181,7 +181,8 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in folded.split() if w not in FILLER_WORDS))
 
 
-def _has(word: str, heading: tuple[str, ...]) -> bool:
+def has_word(word: str, heading: tuple[str, ...]) -> bool:
+    """Whether the heading has this word, one typo forgiven in a long word (two from 8)."""
     if word in heading:
         return True
     if len(word) < TYPO_FROM:
@@ -204,7 +205,7 @@ def score(heading: tuple[str, ...], wanted: tuple[str, ...]) -> float:
     """
     if not heading or not wanted:
         return 0.0
-    found = sum(1 for w in wanted if _has(w, heading))
+    found = sum(1 for w in wanted if has_word(w, heading))
     if found == len(wanted):
         return 0.5 + 0.5 * min(1.0, len(wanted) / len(heading))
     return 0.4 * (found / len(wanted)) * (found / len(heading))
@@ -218,18 +219,38 @@ def value_id(
     typed = words(text)
     if not typed:
         return None
-    best: tuple[int, str] | None = None
+    exact, longest_first = _value_index(key, own)
+    found = exact.get(typed)
+    if found is not None or strict:
+        return found
+    padded = f" {typed} "
+    return next((vid for synonym, vid in longest_first if synonym in padded), None)
+
+
+_Values = tuple[tuple[str, tuple[str, ...]], ...]
+_ValueIndex = tuple[dict[str, str], tuple[tuple[str, str], ...]]
+_VALUE_INDEX: dict[tuple[str, int], tuple[_Values, _ValueIndex]] = {}
+
+
+def _value_index(key: str, own: _Values) -> _ValueIndex:
+    """Each wording's id (the first wording wins), and the wordings longest first (ties in
+    their order), once per vocabulary and spec values: every cell of a column asks.
+    Cached by the values' identity: a spec's values live as long as the spec."""
+    hit = _VALUE_INDEX.get((key, id(own)))
+    if hit is not None and hit[0] is own:
+        return hit[1]
+    exact: dict[str, str] = {}
+    ordered: list[tuple[str, str]] = []
     for vid, synonyms in _values(key, own):
         for synonym in synonyms:
-            if synonym == typed:
-                return vid
-            if (
-                not strict
-                and f" {synonym} " in f" {typed} "
-                and (best is None or len(synonym) > best[0])
-            ):
-                best = (len(synonym), vid)
-    return best[1] if best else None
+            exact.setdefault(synonym, vid)
+            ordered.append((f" {synonym} ", vid))
+    ordered.sort(key=lambda pair: -len(pair[0]))  # stable: equal lengths keep their order
+    if len(_VALUE_INDEX) >= 256:
+        _VALUE_INDEX.clear()
+    index: _ValueIndex = (exact, tuple(ordered))
+    _VALUE_INDEX[(key, id(own))] = (own, index)
+    return index
 
 
 @lru_cache(maxsize=256)
