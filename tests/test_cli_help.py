@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from mail_ingest.cli import cli
+from mail_ingest.cli import COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = Path(__file__).with_name("cli_help.json")
@@ -70,3 +70,15 @@ if (
     __name__ == "__main__"
 ):  # only for a deliberate change: PYTHONPATH=. python tests/test_cli_help.py
     SNAPSHOT.write_text(json.dumps(every_help(), ensure_ascii=False, indent=1) + "\n", "utf-8")
+
+
+def test_each_lazy_entry_names_its_command_and_its_summary() -> None:
+    """COMMANDS lists each command without importing it: its summary must be the first
+    paragraph of the command's own help, whatever the terminal's width."""
+    with click.Context(cli, info_name="mail-ingest") as ctx:
+        for name, (_, summary) in COMMANDS.items():
+            command = cli.get_command(ctx, name)
+            assert command is not None and command.name == name
+            assert command.help is not None
+            first = command.help.split("\n\n")[0]
+            assert " ".join(summary.split()) == " ".join(first.split()), name
