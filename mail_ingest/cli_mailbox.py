@@ -39,11 +39,8 @@ def poll(ctx: click.Context) -> None:
 
 @contextmanager
 def _progress() -> Iterator[Progress]:
-    """A progress bar on a terminal; a log line every 100 messages otherwise."""
-    from rich.console import Console
-    from rich.progress import MofNCompleteColumn
-    from rich.progress import Progress as RichProgress
-
+    """A progress bar on a terminal; a log line every 100 messages otherwise (and rich is
+    imported only for the bar)."""
     if not sys.stderr.isatty():
 
         def log_line(done: int, planned: int | None) -> None:
@@ -52,6 +49,10 @@ def _progress() -> Iterator[Progress]:
 
         yield log_line
         return
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn
+    from rich.progress import Progress as RichProgress
+
     columns = (*RichProgress.get_default_columns(), MofNCompleteColumn())
     with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("polling", total=None)
