@@ -99,7 +99,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     schedule = root.table("schedule")
     poll_minutes = schedule.number("poll_minutes", 5, 1, 24 * 60)
     notify = read_notify(root.table("notify"), schedule)
-    forms = read_forms(root.table("forms"))
+    forms = read_forms(root.table("forms"), storage)
     units = tuple(read_unit(t) for t in root.tables("units"))
     matching_table = root.table("matching")
     matching = read_matching(matching_table)
