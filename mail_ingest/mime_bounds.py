@@ -15,6 +15,7 @@ import re
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
+from typing import Any
 
 # What one message may make us decode. A unit's mail has a few dozen fields of at most a
 # few kilobytes (DKIM and ARC signatures, long References) and a few dozen parts.
@@ -46,10 +47,24 @@ class BoundedPolicy(EmailPolicy):
     """policy.default that cuts each header value as the parser reads it, before decoding.
 
     The parser itself decodes Content-Type to find boundaries, so the cut must happen
-    here, not after parsing. Each parse gets its own `cut` list of the values it cut.
+    here, not after parsing. Each parse gets its own `cut` list of the values it cut, and its
+    own `fetched` cache of the header values it parsed.
     """
 
     cut: list[tuple[str, int, str]] | None = None  # (name, original length, kept value)
+    # Header objects already made from a (name, raw value), when given a dict: the parser
+    # and the walk read Content-Type and Content-Disposition some 30 times a message, and
+    # policy.default parses the value again at every read. Header objects are immutable.
+    fetched: dict[tuple[str, str], Any] | None = None
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if self.fetched is None or not isinstance(value, str):
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        header = self.fetched.get(key)
+        if header is None:
+            header = self.fetched[key] = super().header_fetch_parse(name, value)
+        return header
 
     def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
         name, value = super().header_source_parse(sourcelines)
