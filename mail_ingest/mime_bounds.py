@@ -24,6 +24,11 @@ MAX_FIELDS = 500  # fields in one part's header
 MAX_HEADER_CHARS = 256 * 1024  # one part's whole header
 MAX_PARTS = 1000  # MIME parts, containers included
 MAX_DEPTH = 30  # multiparts and forwarded messages inside one another
+# Header objects kept per message (BoundedPolicy.fetched): a parsed value weighs ~200
+# times its length (a 565-character Content-Type: 120 KB), so only short values are kept,
+# and few: a unit's mail reads a few dozen. Others are parsed at each read, as before.
+MAX_FETCHED = 64
+MAX_FETCHED_CHARS = 512
 
 
 class _Headers(HeaderRegistry):
@@ -58,12 +63,15 @@ class BoundedPolicy(EmailPolicy):
     fetched: dict[tuple[str, str], Any] | None = None
 
     def header_fetch_parse(self, name: str, value: Any) -> Any:
-        if self.fetched is None or not isinstance(value, str):
+        fetched = self.fetched
+        if fetched is None or not isinstance(value, str) or len(value) > MAX_FETCHED_CHARS:
             return super().header_fetch_parse(name, value)
         key = (name, value)
-        header = self.fetched.get(key)
+        header = fetched.get(key)
         if header is None:
-            header = self.fetched[key] = super().header_fetch_parse(name, value)
+            header = super().header_fetch_parse(name, value)
+            if len(fetched) < MAX_FETCHED:
+                fetched[key] = header
         return header
 
     def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:

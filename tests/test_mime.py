@@ -168,3 +168,26 @@ def test_each_header_value_is_parsed_once_a_message(monkeypatch: pytest.MonkeyPa
     assert mail.body.strip() == "Kính gửi Ban."
     repeated = {k: n for k in set(made) if (n := made.count(k)) > 1}
     assert repeated == {}
+
+
+def test_the_parsed_headers_kept_are_few_and_short() -> None:
+    """A stranger's many long, distinct Content-Types are parsed at each read, not kept:
+    what a parsed value weighs (~200 times its length) stays bounded a message."""
+    import email
+
+    from mail_ingest import mime_bounds
+
+    parts = [
+        f'--b\nContent-Type: text/plain; charset=utf-8; x-{i}="{"v" * (i * 9)}"\n\nhi {i}\n'
+        for i in range(200)
+    ]
+    raw = ("From: a@example.vn\nContent-Type: multipart/mixed; boundary=b\n\n"
+           + "".join(parts) + "--b--\n").encode()  # fmt: skip
+    fetched: dict[tuple[str, str], object] = {}
+    policy = mime_bounds.BoundedPolicy(fetched=fetched, header_factory=mime_bounds.HEADERS)  # type: ignore[call-overload]
+    msg = email.message_from_bytes(raw, policy=policy)
+    types = [p.get_content_type() for p in msg.walk()]
+    assert types == ["multipart/mixed"] + ["text/plain"] * 200
+    assert 0 < len(fetched) <= mime_bounds.MAX_FETCHED
+    assert all(len(value) <= mime_bounds.MAX_FETCHED_CHARS for _, value in fetched)
+    assert len(mime.parse(raw).body) > 0
