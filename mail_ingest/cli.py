@@ -1,37 +1,137 @@
-"""The `mail-ingest` command. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error."""
+"""The `mail-ingest` command. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+
+Each command's module is imported only when that command runs (click's lazy group): the
+group lists the commands from COMMANDS, so `--help`, `health` and `poll` start without the
+rules, tables and parsers other commands need."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
-from importlib import resources
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
-from mail_ingest import __version__, cli_corrections, cli_doubt, cli_notify, cli_parse, cli_web
-from mail_ingest import config as config_module
-from mail_ingest.app import App
-from mail_ingest.cli_common import Instant, aware, load_app, load_config
+from mail_ingest import __version__
+from mail_ingest.config.paths import DEFAULT_PATH, ENV_VAR, default_path
 from mail_ingest.errors import ConfigError, MailIngestError
-from mail_ingest.outcomes import HELD
-from mail_ingest.service import refuse_beside_service
-from parsers.text import escaped, printable
+from parsers.text import printable
 
-if TYPE_CHECKING:
-    from mail_ingest.app import Standing
-    from mail_ingest.pipeline import Progress
+# name -> ("module:attribute", the first paragraph of its help, which `--help` lists).
+# tests/test_cli_help.py checks each against the command it names.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cli_setup:init", "Write a starter config file to edit."),
+    "check-config": ("cli_setup:check_config", "Validate the config file and summarise it."),
+    "poll": ("cli_mailbox:poll", "Run one ingestion cycle and record every new message."),
+    "status": ("cli_status:status", "Where every unit stands against every requirement."),
+    "messages": (
+        "cli_mailbox:messages",
+        "List recorded messages with their outcome and any error.",
+    ),
+    "demo": (
+        "cli_setup:demo",
+        "Build a Phong Thổ demo mailbox, ingest it, print the status table, and open the "
+        "web page on it (a demo account is printed).",
+    ),
+    "health": (
+        "cli_mailbox:health",
+        "Exit 0 if a poll succeeded within three poll intervals and no mail needs a person; "
+        "1 otherwise, saying what is wrong (for systemd or a monitor).",
+    ),
+    "run": (
+        "cli_notify:run",
+        "Run the service in the foreground (poll every [schedule].poll_minutes).",
+    ),
+    "remind": (
+        "cli_notify:remind",
+        "Send today's reminders to units that are missing or incomplete.",
+    ),
+    "report": (
+        "cli_notify:report_command",
+        "Send the daily status report (with its .xlsx) to [report].recipients.",
+    ),
+    "outbox": (
+        "cli_notify:outbox",
+        "List outgoing mail and its state (pending, sent, failed, unknown, cancelled), and "
+        "bounced addresses.",
+    ),
+    "parse": (
+        "cli_parse:parse",
+        "Parse form files as if attached to a mail (zips unpacked, .doc/.xls converted) and "
+        "print what was read (uses the config's form specs if any).",
+    ),
+    "review": (
+        "cli_corrections:review",
+        "List messages held for review, with the best guesses of their unit.",
+    ),
+    "assign": (
+        "cli_corrections:assign",
+        "Attribute MESSAGE (an id from `review` or `messages`, or a Message-ID) to UNIT.",
+    ),
+    "mark": (
+        "cli_corrections:mark",
+        "Record UNIT's paper or Zalo submission for REQUIREMENT; the status counts it.",
+    ),
+    "unmark": (
+        "cli_corrections:unmark",
+        "Stop counting UNIT's manual submissions for REQUIREMENT (kept in the audit).",
+    ),
+    "audit": ("cli_corrections:audit", "List the changes made by hand: who, when, what and why."),
+    "accept": (
+        "cli_doubt:accept",
+        "Accept the reading of ATTACHMENT (an id from `review`) as it is.",
+    ),
+    "teach": (
+        "cli_doubt:teach",
+        "Teach the parsers what a header or a value means, for every later file.",
+    ),
+    "user": ("cli_web:user", "Manage who may log in to the web page."),
+    "web": (
+        "cli_web:web",
+        "Serve the board's web page (waitress; put a TLS reverse proxy in front of it).",
+    ),
+}
 
 
 class _Group(click.Group):
-    """Turns the service's own errors into a message and an exit code, not a traceback."""
+    """Loads a command's module when the command is asked for, and turns the service's own
+    errors into a message and an exit code, not a traceback."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name][0].partition(":")
+            command = getattr(import_module(f"mail_ingest.{module}"), attribute)
+            if not isinstance(command, click.Command) or command.name != cmd_name:
+                raise RuntimeError(f"{self.lazy[cmd_name][0]} is not the command {cmd_name}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists commands, from the summaries in COMMANDS (no module imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.lazy:
+                rows.append((name, make_default_short_help(self.lazy[name][1], limit)))
+            else:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -44,12 +144,12 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help=f"Config file [default: ${config_module.ENV_VAR}, else ./{config_module.DEFAULT_PATH}].",
+    help=f"Config file [default: ${ENV_VAR}, else ./{DEFAULT_PATH}].",
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
 @click.version_option(__version__, prog_name="mail-ingest")
@@ -64,7 +164,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
-    ctx.obj = config_path or config_module.default_path()
+    ctx.obj = config_path or default_path()
 
 
 class _LogFormatter(logging.Formatter):
@@ -73,206 +173,6 @@ class _LogFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return printable(super().format(record), newlines=True)
-
-
-@cli.command()
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.pass_context
-def init(ctx: click.Context, force: bool) -> None:
-    """Write a starter config file to edit."""
-    path: Path = ctx.find_root().obj
-    if path.exists() and not force:
-        raise click.ClickException(f"{path} already exists (use --force to overwrite it)")
-    text = resources.files("mail_ingest").joinpath("config.example.toml").read_text("utf-8")
-    path.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {path}; edit it, then run: mail-ingest --config {path} check-config")
-
-
-@cli.command("check-config")
-@click.pass_context
-def check_config(ctx: click.Context) -> None:
-    """Validate the config file and summarise it."""
-    config = load_config(ctx)
-    box = config.mailbox
-    where = (
-        str(box.path)
-        if box.kind == "maildir"
-        else f"{box.username}@{box.host}:{box.port}/{', '.join(box.folders)}"
-    )
-    groups = Counter(u.group for u in config.units)
-    click.echo(f"config:    {config.path} is valid")
-    click.echo(f"timezone:  {config.timezone.key}")
-    click.echo(f"mailbox:   {box.kind} {where}")
-    click.echo(f"storage:   {config.storage}")
-    click.echo(
-        f"units:     {len(config.units)} ({', '.join(f'{g} {n}' for g, n in groups.items())})"
-    )
-    click.echo(f"forms:     {', '.join(spec.id for spec in config.forms)}")
-    for r in config.requirements:
-        applies = sum(1 for u in config.units if r.applies_to(u))
-        click.echo(
-            f"requirement {r.id}: {', '.join(r.forms)} {r.schedule.phrase()}, {applies} units"
-        )
-    cli_corrections.echo_learned(App(config).learned())  # never creates a store
-    if box.kind == "imap":
-        try:
-            box.credentials()
-        except ConfigError as exc:
-            click.echo(f"warning: {exc} (needed to poll)", err=True)
-    if config.smtp is not None and config.smtp.kind == "smtp" and config.smtp.username:
-        try:
-            config.smtp.password()
-        except ConfigError as exc:
-            click.echo(f"warning: {exc} (needed to send mail)", err=True)
-
-
-@cli.command()
-@click.pass_context
-def poll(ctx: click.Context) -> None:
-    """Run one ingestion cycle and record every new message."""
-    app = load_app(ctx)
-    refuse_beside_service(app.config)
-    with _progress() as progress:
-        result = app.poll(progress)
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "nothing new"
-    click.echo(f"fetched {result.fetched}, new {result.new}: {outcomes}")
-    click.echo(f"downloaded {_size(result.downloaded)}")
-    held = sum(result.outcomes[o] for o in HELD)
-    if held:
-        click.echo(f"{held} new message(s) held for review: mail-ingest review")
-
-
-@contextmanager
-def _progress() -> Iterator[Progress]:
-    """A progress bar on a terminal; a log line every 100 messages otherwise."""
-    from rich.console import Console
-    from rich.progress import MofNCompleteColumn
-    from rich.progress import Progress as RichProgress
-
-    if not sys.stderr.isatty():
-
-        def log_line(done: int, planned: int | None) -> None:
-            if done % 100 == 0:
-                logging.getLogger("mail_ingest.poll").info("%d of %s messages", done, planned)
-
-        yield log_line
-        return
-    columns = (*RichProgress.get_default_columns(), MofNCompleteColumn())
-    with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("polling", total=None)
-
-        def advance(done: int, planned: int | None) -> None:
-            bar.update(task, completed=done, total=planned)
-
-        yield advance
-
-
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} KB"
-
-
-@cli.command()
-@click.option("--requirement", help="Only this requirement id.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--now", type=Instant(), help="Status as of this instant [default: now].")
-@click.pass_context
-def status(ctx: click.Context, requirement: str | None, fmt: str, now: datetime | None) -> None:
-    """Where every unit stands against every requirement."""
-    config = load_config(ctx)
-    if requirement and requirement not in {r.id for r in config.requirements}:
-        raise click.BadParameter(
-            f"no requirement {requirement!r} in the config", param_hint="--requirement"
-        )
-    instant = aware(now, config) if now else datetime.now(config.timezone)
-    view = App(config).status(instant, requirement)
-    _print_status(view, fmt, config)
-    held = view.held
-    if held and fmt == "table":
-        click.echo(
-            f"Có {held} thư chưa xác định được đơn vị gửi, đang chờ xem xét (mail-ingest review)."
-        )
-
-
-def _print_status(view: Standing, fmt: str, config: config_module.Config) -> None:
-    from mail_ingest import standing
-
-    statuses, now, notes = view.statuses, view.now, view.notes
-    if fmt == "json":
-        payload = standing.as_json(statuses, now, notes)
-        click.echo(escaped(json.dumps(payload, ensure_ascii=False, indent=2)))
-    elif fmt == "csv":
-        click.echo(printable(standing.as_csv(statuses, notes), newlines=True), nl=False)
-    else:
-        from rich.console import Console
-
-        table = standing.as_table(statuses, config.timezone, now, notes, config.form_titles())
-        Console().print(table)
-
-
-@cli.command()
-@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
-@click.pass_context
-def messages(ctx: click.Context, limit: int) -> None:
-    """List recorded messages with their outcome and any error."""
-    app = load_app(ctx)
-    config = app.config
-    for m in app.messages(limit):
-        error = f"  error: {m.error}" if m.error else ""
-        click.echo(  # subjects and errors quote strangers: no escape sequence passes
-            printable(
-                f"#{m.id:<5} {m.received_at.astimezone(config.timezone):%Y-%m-%d %H:%M}  "
-                f"{m.outcome:<14} {m.unit_id or '-':<16} {','.join(m.forms) or '-':<14} "
-                f"{m.subject or ''}{error}"
-            )
-        )
-
-
-@cli.command()
-@click.option(
-    "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where to build the demo [default: a new temporary folder].",
-)
-@click.option(
-    "--serve/--no-serve", default=None,
-    help="Serve the web page on it [default: when the output is a terminal].",
-)  # fmt: skip
-def demo(workspace: Path | None, serve: bool | None) -> None:
-    """Build a Phong Thổ demo mailbox, ingest it, print the status table, and open the
-    web page on it (a demo account is printed)."""
-    from mail_ingest import demo as demo_module
-    from mail_ingest.web.demo import interactive
-
-    demo_module.run(workspace, web=interactive() if serve is None else serve)
-
-
-@cli.command()
-@click.option("--max-age", type=int, help="Minutes [default: 3 x poll_minutes].")
-@click.pass_context
-def health(ctx: click.Context, max_age: int | None) -> None:
-    """Exit 0 if a poll succeeded within three poll intervals and no mail needs a person;
-    1 otherwise, saying what is wrong (for systemd or a monitor)."""
-    app = load_app(ctx)
-    span = None if max_age is None else timedelta(minutes=max_age)
-    health = app.health(datetime.now(app.config.timezone), span)
-    if health.last_failure is not None:  # the latest poll failed: say why, even while in time
-        at, why = health.last_failure
-        click.echo(printable(f"last poll ({app.when(at)}) failed: {why}"))
-    if not health.ok:
-        raise MailIngestError(printable("\n".join(health.problems), newlines=True))
-    assert health.last_good_poll is not None
-    click.echo(f"ok: last successful poll {app.when(health.last_good_poll)}")
-
-
-for _command in (
-    *cli_notify.COMMANDS,
-    *cli_parse.COMMANDS,
-    *cli_corrections.COMMANDS,
-    *cli_doubt.COMMANDS,
-    *cli_web.COMMANDS,
-):  # run, remind, report, outbox; parse; review, assign, mark, unmark, audit; accept, teach;
-    # user, web
-    cli.add_command(_command)
 
 
 def main() -> None:

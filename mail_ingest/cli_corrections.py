@@ -1,6 +1,6 @@
 """The board's commands for decisions by hand: review, assign, mark, unmark, audit.
 
-Kept apart from cli.py so that each stays short; cli.py adds COMMANDS to its group,
+Kept apart from cli.py so that each stays short; cli.py names them in its COMMANDS,
 whose error handling (messages and exit codes) applies here too.
 """
 
@@ -186,6 +186,3 @@ def audit(ctx: click.Context, limit: int) -> None:
 
 def _aware(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant if instant.tzinfo else instant.replace(tzinfo=tz)
-
-
-COMMANDS = (review, assign, mark, unmark, audit)

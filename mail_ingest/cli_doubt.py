@@ -131,6 +131,3 @@ def lesson_names(lessons: Sequence[StoredLesson]) -> dict[str, str]:
         f"{s.meaning}"
         for s in lessons
     }
-
-
-COMMANDS = (accept, teach)

@@ -181,6 +181,3 @@ def outbox(
                 f"{item.key}  -> {', '.join(item.recipients)}{error}"
             )
         )
-
-
-COMMANDS = (run, remind, report_command, outbox)

@@ -119,6 +119,3 @@ def _parsed_json(name: str, r: ParsedFile, names: dict[str, str]) -> dict[str, A
 
 def _extra(extra: Any) -> dict[str, Any]:
     return {"extra": dict(extra)} if extra else {}
-
-
-COMMANDS = (parse,)

@@ -1,6 +1,6 @@
 """`mail-ingest user add|list|remove` and `mail-ingest web`: accounts and the web page.
 
-Kept apart from cli.py, which adds COMMANDS to its group (and its error handling)."""
+Kept apart from cli.py, which names them in its COMMANDS (and applies its error handling)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,3 @@ def web(ctx: click.Context, host: str | None, port: int | None, now: datetime | 
 
     config = _config(ctx)
     serve_forever(config, host, port, aware(now, config) if now else None)
-
-
-COMMANDS = (user, web)

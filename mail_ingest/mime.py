@@ -100,7 +100,8 @@ def replace_mail(mail: Mail, problem: str) -> Mail:
 
 def _parse(raw: bytes, *, walk: bool = True) -> Mail:
     cut: list[tuple[str, int, str]] = []
-    msg = email.message_from_bytes(raw, policy=BoundedPolicy(cut=cut, header_factory=HEADERS))  # type: ignore[call-overload]
+    policy = BoundedPolicy(cut=cut, fetched={}, header_factory=HEADERS)  # type: ignore[call-overload]
+    msg = email.message_from_bytes(raw, policy=policy)
     notes = [
         f"header {name} of {length} characters cut to {len(kept)}" for name, length, kept in cut
     ]

@@ -15,6 +15,7 @@ import re
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
+from typing import Any
 
 # What one message may make us decode. A unit's mail has a few dozen fields of at most a
 # few kilobytes (DKIM and ARC signatures, long References) and a few dozen parts.
@@ -23,6 +24,11 @@ MAX_FIELDS = 500  # fields in one part's header
 MAX_HEADER_CHARS = 256 * 1024  # one part's whole header
 MAX_PARTS = 1000  # MIME parts, containers included
 MAX_DEPTH = 30  # multiparts and forwarded messages inside one another
+# Header objects kept per message (BoundedPolicy.fetched): a parsed value weighs ~200
+# times its length (a 565-character Content-Type: 120 KB), so only short values are kept,
+# and few: a unit's mail reads a few dozen. Others are parsed at each read, as before.
+MAX_FETCHED = 64
+MAX_FETCHED_CHARS = 512
 
 
 class _Headers(HeaderRegistry):
@@ -46,10 +52,27 @@ class BoundedPolicy(EmailPolicy):
     """policy.default that cuts each header value as the parser reads it, before decoding.
 
     The parser itself decodes Content-Type to find boundaries, so the cut must happen
-    here, not after parsing. Each parse gets its own `cut` list of the values it cut.
+    here, not after parsing. Each parse gets its own `cut` list of the values it cut, and its
+    own `fetched` cache of the header values it parsed.
     """
 
     cut: list[tuple[str, int, str]] | None = None  # (name, original length, kept value)
+    # Header objects already made from a (name, raw value), when given a dict: the parser
+    # and the walk read Content-Type and Content-Disposition some 30 times a message, and
+    # policy.default parses the value again at every read. Header objects are immutable.
+    fetched: dict[tuple[str, str], Any] | None = None
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        fetched = self.fetched
+        if fetched is None or not isinstance(value, str) or len(value) > MAX_FETCHED_CHARS:
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        header = fetched.get(key)
+        if header is None:
+            header = super().header_fetch_parse(name, value)
+            if len(fetched) < MAX_FETCHED:
+                fetched[key] = header
+        return header
 
     def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
         name, value = super().header_source_parse(sourcelines)

@@ -30,6 +30,23 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("openpyxl", "docx", "jinja2", "parsers.parse", "parsers.office", "parsers.detect")
 # What only attribution (the name matcher) and the web page's accounts need.
 MATCHING = ("rapidfuzz", "confusable_homoglyphs", "rules.matching", "argon2")
+# What other commands need: their modules (loaded lazily by name), the decisions by hand,
+# the status table and rich's tables and progress bars.
+OTHER_COMMANDS = (
+    "mail_ingest.cli_corrections",
+    "mail_ingest.cli_doubt",
+    "mail_ingest.cli_notify",
+    "mail_ingest.cli_parse",
+    "mail_ingest.cli_web",
+    "mail_ingest.cli_status",
+    "mail_ingest.cli_setup",
+    "mail_ingest.corrections",
+    "mail_ingest.standing",
+    "rich.table",
+    "rich.progress",
+)
+# What loading a config needs: `--help` names the config file without reading it.
+CONFIG = ("mail_ingest.app", "mail_ingest.config.loading", "rules.validation", "tomllib")
 
 
 @pytest.fixture
@@ -112,11 +129,11 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
 @pytest.mark.parametrize(
     ("args", "heavy"),
     [
-        (("--help",), HEAVY + MATCHING),
-        (("health",), HEAVY + MATCHING),
+        (("--help",), HEAVY + MATCHING + OTHER_COMMANDS + CONFIG),
+        (("health",), HEAVY + MATCHING + OTHER_COMMANDS),
         (("status",), HEAVY),
         (("remind", "--dry-run"), tuple(m for m in HEAVY if m != "jinja2")),  # no workbook
-        (("poll",), HEAVY + MATCHING),  # the demo's mail is in: nothing new to read
+        (("poll",), HEAVY + MATCHING + OTHER_COMMANDS),  # the demo's mail is in: nothing new
     ],
 )
 def test_commands_that_parse_nothing_import_no_parser(

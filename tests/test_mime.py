@@ -131,3 +131,63 @@ def test_unknown_charset_does_not_fail_the_message() -> None:
 def test_empty_return_path_is_a_bounce() -> None:
     mail = mime.parse(make_message("postmaster-notice@example.vn", Return_Path="<>"))
     assert classify(mail.headers) == "bounce"
+
+
+def test_each_header_value_is_parsed_once_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser and the walk read Content-Type and Content-Disposition again and again;
+    policy.default would parse the value at every read. Counted, not timed."""
+    from mail_ingest import mime_bounds
+
+    forwarded = EmailMessage()
+    forwarded["From"], forwarded["Subject"] = "b@example.vn", "Chuyển tiếp"
+    forwarded.set_content("Nội dung")
+    forwarded.add_attachment(b"x" * 100, maintype="application", subtype="octet-stream",
+                             filename="Mẫu 02.xlsx")  # fmt: skip
+    msg = EmailMessage()
+    msg["From"], msg["Subject"], msg["Message-ID"] = "a@example.vn", "Gửi mẫu", "<1@example.vn>"
+    msg.set_content("Kính gửi Ban.")
+    msg.add_alternative("<p>Kính gửi Ban.</p>", subtype="html")
+    for i in range(3):
+        msg.add_attachment(b"y" * 100, maintype="application", subtype="pdf",
+                           filename=f"Báo cáo {i}.pdf")  # fmt: skip
+    msg.add_attachment(forwarded)
+    raw = msg.as_bytes()
+
+    made: list[tuple[str, str]] = []
+    original = mime_bounds._Headers.__call__
+
+    def counting(self: mime_bounds._Headers, name: str, value: str) -> object:
+        made.append((name.lower(), value))
+        return original(self, name, value)
+
+    monkeypatch.setattr(mime_bounds._Headers, "__call__", counting)
+    mail = mime.parse(raw)
+    assert [a.filename for a in mail.attachments] == [
+        "Báo cáo 0.pdf", "Báo cáo 1.pdf", "Báo cáo 2.pdf", "Mẫu 02.xlsx"
+    ]  # fmt: skip
+    assert mail.body.strip() == "Kính gửi Ban."
+    repeated = {k: n for k in set(made) if (n := made.count(k)) > 1}
+    assert repeated == {}
+
+
+def test_the_parsed_headers_kept_are_few_and_short() -> None:
+    """A stranger's many long, distinct Content-Types are parsed at each read, not kept:
+    what a parsed value weighs (~200 times its length) stays bounded a message."""
+    import email
+
+    from mail_ingest import mime_bounds
+
+    parts = [
+        f'--b\nContent-Type: text/plain; charset=utf-8; x-{i}="{"v" * (i * 9)}"\n\nhi {i}\n'
+        for i in range(200)
+    ]
+    raw = ("From: a@example.vn\nContent-Type: multipart/mixed; boundary=b\n\n"
+           + "".join(parts) + "--b--\n").encode()  # fmt: skip
+    fetched: dict[tuple[str, str], object] = {}
+    policy = mime_bounds.BoundedPolicy(fetched=fetched, header_factory=mime_bounds.HEADERS)  # type: ignore[call-overload]
+    msg = email.message_from_bytes(raw, policy=policy)
+    types = [p.get_content_type() for p in msg.walk()]
+    assert types == ["multipart/mixed"] + ["text/plain"] * 200
+    assert 0 < len(fetched) <= mime_bounds.MAX_FETCHED
+    assert all(len(value) <= mime_bounds.MAX_FETCHED_CHARS for _, value in fetched)
+    assert len(mime.parse(raw).body) > 0

@@ -9,19 +9,42 @@ typed getters (`table`) and value checks (`checks`) into the dataclasses of `mod
 whose defaults are the only ones; `secrets` reads passwords and tokens when connecting.
 """
 
-from mail_ingest.config.loading import (
-    DEFAULT_PATH,
-    ENV_VAR,
-    MAX_DEPTH,
-    MAX_FILE_BYTES,
-    MAX_LINE_CHARS,
-    default_path,
-    load,
-    parse,
-)
-from mail_ingest.config.model import Config, MailboxConfig, NotifyConfig, SmtpConfig, WebConfig
-from mail_ingest.config.table import FIRST_DAY, LAST_DAY, SECRET_KEYS
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from mail_ingest.config.paths import DEFAULT_PATH, ENV_VAR, default_path
 from mail_ingest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mail_ingest.config.loading import MAX_DEPTH, MAX_FILE_BYTES, MAX_LINE_CHARS, load, parse
+    from mail_ingest.config.model import (
+        Config,
+        MailboxConfig,
+        NotifyConfig,
+        SmtpConfig,
+        WebConfig,
+    )
+    from mail_ingest.config.table import FIRST_DAY, LAST_DAY, SECRET_KEYS
+
+# The rest is imported on first use: `mail-ingest --help` names the config file without
+# the loader, the models and the rules they pull in.
+_LAZY = {
+    **dict.fromkeys(("MAX_DEPTH", "MAX_FILE_BYTES", "MAX_LINE_CHARS", "load", "parse"), "loading"),
+    **dict.fromkeys(("Config", "MailboxConfig", "NotifyConfig", "SmtpConfig"), "model"),
+    **dict.fromkeys(("WebConfig",), "model"),
+    **dict.fromkeys(("FIRST_DAY", "LAST_DAY", "SECRET_KEYS"), "table"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_PATH",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,20 +25,12 @@ from mail_ingest.config.sections import (
 from mail_ingest.config.table import Table
 from mail_ingest.errors import ConfigError
 
-DEFAULT_PATH = Path("mail-ingest.toml")
-ENV_VAR = "MAIL_INGEST_CONFIG"
-
-
 # Bounds on the file itself: a real deployment's file is tens of KB. tomllib's memory
 # grows with the square of a dotted key's depth, and a key is one line, so the line
 # length bounds it (4,000 characters: about 25 MB at worst).
 MAX_FILE_BYTES = 1024 * 1024
 MAX_LINE_CHARS = 4000
 MAX_DEPTH = 8  # [[requirements]] > rules > min_entries > group is the deepest needed
-
-
-def default_path() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
 def load(path: Path) -> Config:
@@ -108,7 +99,7 @@ def parse(data: Mapping[str, Any], base: Path, path: Path) -> Config:
     schedule = root.table("schedule")
     poll_minutes = schedule.number("poll_minutes", 5, 1, 24 * 60)
     notify = read_notify(root.table("notify"), schedule)
-    forms = read_forms(root.table("forms"))
+    forms = read_forms(root.table("forms"), storage)
     units = tuple(read_unit(t) for t in root.tables("units"))
     matching_table = root.table("matching")
     matching = read_matching(matching_table)

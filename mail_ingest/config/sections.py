@@ -10,6 +10,7 @@ from datetime import time as dt_time
 from pathlib import Path
 
 import parsers
+from mail_ingest.config import spec_cache
 from mail_ingest.config.checks import (
     alias,
     email_address,
@@ -182,9 +183,10 @@ def _refuse_plaintext(t: Table, security: str, host: str) -> None:
         )
 
 
-def read_forms(t: Table) -> tuple[parsers.FormSpec, ...]:
-    """The packaged form specs, then the deployment's own (which may replace one by id)."""
-    specs = {spec.id: spec for spec in parsers.builtin_specs()}
+def read_forms(t: Table, storage: Path) -> tuple[parsers.FormSpec, ...]:
+    """The packaged form specs (cached in the storage folder), then the deployment's own
+    (which may replace one by id)."""
+    specs = {spec.id: spec for spec in spec_cache.builtin_specs(storage)}
     for i, name in enumerate(t.strings("specs")):
         key = f"specs[{i}]"
         spec_path = t.path(key, name)
