@@ -15,11 +15,12 @@ from email.utils import parseaddr
 
 from mail_ingest.config import Config
 from mail_ingest.decision import PROVISIONAL, Decision, Sheet
-from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue, transport_for
+from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue
 from mail_ingest.files import private_dir, write_private
 from mail_ingest.mime import Attachment
 from mail_ingest.render import Templates
 from mail_ingest.store import Store, outbox_key
+from mail_ingest.transports import transport_for
 from parsers.text import printable
 
 log = logging.getLogger(__name__)

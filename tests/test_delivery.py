@@ -17,17 +17,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
 from mail_ingest.config import SmtpConfig
-from mail_ingest.delivery import (
-    FileTransport,
-    Outgoing,
-    SmtpTransport,
-    compose,
-    deliver,
-    enqueue,
-)
+from mail_ingest.delivery import Outgoing, compose, deliver, enqueue
 from mail_ingest.errors import AuthError, TrustError
 from mail_ingest.mime import Attachment
 from mail_ingest.store import Store
+from mail_ingest.transports import FileTransport, SmtpTransport
 
 from dovecot_server import free_port
 

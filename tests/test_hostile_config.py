@@ -31,9 +31,9 @@ from mail_ingest import config, decisions
 from mail_ingest.app import open_store
 from mail_ingest.archive import Archive
 from mail_ingest.cli import cli
-from mail_ingest.delivery import FileTransport
 from mail_ingest.errors import ConfigError
 from mail_ingest.store import Store
+from mail_ingest.transports import FileTransport
 from rules.calendar import reminder_days
 
 from dovecot_server import ImapAccount

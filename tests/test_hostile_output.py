@@ -32,8 +32,9 @@ from mail_ingest import decisions, delivery, demo, standing
 from mail_ingest.app import open_store, poll_config
 from mail_ingest.cli import cli
 from mail_ingest.config import Config, SmtpConfig
-from mail_ingest.delivery import MAX_ATTEMPTS, FileTransport, Outgoing, SmtpTransport
+from mail_ingest.delivery import MAX_ATTEMPTS, Outgoing
 from mail_ingest.store import MessageRecord, Store, StoredAttachment
+from mail_ingest.transports import FileTransport, SmtpTransport
 from parsers.model import Entry, ParsedFile, Problem
 from parsers.text import printable
 from rules.matching import Guess
