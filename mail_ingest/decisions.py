@@ -31,7 +31,7 @@ from mail_ingest.delivery import DeliveryReport, Outgoing
 from mail_ingest.outcomes import HELD
 from mail_ingest.sending import XLSX, build_sheet, is_sent, render, send
 from mail_ingest.store import MessageRow, Store
-from rules.calendar import public_holidays, reminder_days
+from rules.calendar import is_working_day, public_holidays, reminder_days
 from rules.match_model import Guess
 from rules.status import UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 ACK_LABELS = wording.ACK_LABELS  # kept under their old names for the web page
 GROUP_LABELS = wording.GROUP_LABELS
 UNKNOWN_SHOWN = 20  # in the mail; the workbook has them all
+MAX_CLOSED_RUN = timedelta(days=14)  # the longest run of closed days looked back over (Tết)
 
 
 def acknowledgements(
@@ -327,25 +328,34 @@ def _carried(
     *,
     force: bool = False,
 ) -> list[Decision]:
-    """Yesterday's reminders that an acknowledgement in its last hour held past midnight.
+    """Reminders that an acknowledgement in their day's last hour held past midnight.
 
     A unit acknowledged at 23:30 before that day's reminder went (the service was down,
     or the unit wrote every few minutes) would otherwise never get it: its day ended
-    inside the quiet hour. A board expects the reminder still, but not at night: it goes
-    at today's `reminders_at` under yesterday's key (so once), if the unit still lacks
-    something then, and not at all when one of today's own reminders says the same.
+    inside the quiet hour. A board expects the reminder still, but not at night and not
+    on a closed day: it goes at the next working day's `reminders_at` under its own key
+    (so once), if the unit still lacks something then, and not at all when one of
+    today's own reminders says the same.
     """
     local = now.astimezone(config.timezone)
-    midnight = datetime.combine(local.date(), time(0), tzinfo=config.timezone)
-    yesterday = local.date() - timedelta(days=1)
+    closed = public_holidays(range(local.year - 1, local.year + 1), config.notify.closed_days)
+    if not is_working_day(local.date(), closed):
+        return []
     planned = {(d.unit, d.requirement) for d in today}
-    return [
-        r
-        for r in reminders(config, statuses, now, force=force, day=yesterday)
-        if (r.unit, r.requirement) not in planned
-        and not is_sent(store, r)
-        and _acked(store, _addresses(r, acks), midnight - ACK_QUIET, midnight)
-    ]
+    carried: list[Decision] = []
+    day = local.date() - timedelta(days=1)
+    while True:  # every day since the previous working day, that one included
+        midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=config.timezone)
+        carried += [
+            r
+            for r in reminders(config, statuses, now, force=force, day=day)
+            if (r.unit, r.requirement) not in planned
+            and not is_sent(store, r)
+            and _acked(store, _addresses(r, acks), midnight - ACK_QUIET, midnight)
+        ]
+        if is_working_day(day, closed) or local.date() - day > MAX_CLOSED_RUN:
+            return carried
+        day -= timedelta(days=1)
 
 
 def _addresses(reminder: Decision, acks: Sequence[Decision]) -> set[str]:
