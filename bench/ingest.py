@@ -7,12 +7,17 @@ newsletter from a stranger), then, side by side in one run:
 - raw: imapclient fetching every message's BODY.PEEK[] in batches of 200, nothing else
   (the floor: the server's and the network's cost);
 - poll: `mail-ingest poll` as a whole process on a fresh store (header triage, download,
-  archive, parsing in the sandbox, attribution, SQLite), with its peak RSS.
+  archive, parsing in the sandbox, attribution, SQLite), with its peak RSS; its time
+  includes the process's start-up (interpreter, imports, config);
+- in-process: `poll_config` called here on another fresh store, without the start-up;
+- maildir: the same messages from a Maildir, in-process: what is left over the in-process
+  IMAP poll is the IMAP path's own cost (the rest is the messages' reading: the forms).
 
-It prints msg/s of each, the ratio (goal ≤ 15×) and, at two sizes (the second twice
-the first), the peak RSS of the poll (goal: the same).
+It prints msg/s of each, the ratios to raw (goal ≤ 15×) and, at two sizes (the second
+twice the first), the peak RSS of the poll (goal: the same). `--profile` prints the top
+of a cProfile of the in-process poll (first size only).
 
-    python bench/ingest.py [--units 20] [--messages 5] [--attachments 2]
+    python bench/ingest.py [--units 20] [--messages 5] [--attachments 2] [--profile]
 
 Needs /usr/sbin/dovecot. Run by hand, not in CI.
 """
@@ -20,7 +25,10 @@ Needs /usr/sbin/dovecot. Run by hand, not in CI.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import mailbox as maildir
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -69,11 +77,21 @@ def mailbox(units: int, messages: int, attachments: int) -> list[bytes]:
     return raws
 
 
-def config(root: Path, account: ImapAccount, units: int) -> Path:
+def config(root: Path, account: ImapAccount, units: int, raws: list[bytes] | None = None) -> Path:
+    """A deployment reading the account, or with `raws` a Maildir of those messages."""
+    if raws is None:
+        box = (
+            f'[mailbox]\nkind = "imap"\nhost = "{account.host}"\nport = {account.port}\n'
+            f'security = "none"\nusername = "{account.username}"\npassword_env = "BENCH_PASSWORD"'
+        )
+    else:
+        folder = maildir.Maildir(root / "mail", create=True)
+        for raw in raws:
+            folder.add(raw)
+        box = f'[mailbox]\nkind = "maildir"\npath = "{root / "mail"}"'
     lines = [
         'timezone = "Asia/Ho_Chi_Minh"',
-        f'[mailbox]\nkind = "imap"\nhost = "{account.host}"\nport = {account.port}\n'
-        f'security = "none"\nusername = "{account.username}"\npassword_env = "BENCH_PASSWORD"',
+        box,
         f'[storage]\npath = "{root / "data"}"',
     ]
     for u in range(units):
@@ -117,18 +135,48 @@ def poll(config_path: Path, account: ImapAccount) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # Linux: kilobytes
 
 
-def measure(server: DovecotServer, units: int, messages: int, attachments: int) -> None:
+def in_process(config_path: Path, account: ImapAccount, profile: bool = False) -> float:
+    """Seconds of `poll_config` in this process on a fresh store (optionally profiled)."""
+    from mail_ingest import config as config_module
+    from mail_ingest.deployment import poll_config
+
+    os.environ["BENCH_PASSWORD"] = account.password
+    config = config_module.load(config_path)
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    poll_config(config)
+    seconds = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(20)
+        stats.sort_stats("cumtime").print_stats(30)
+    return seconds
+
+
+def measure(
+    server: DovecotServer, units: int, messages: int, attachments: int, profile: bool = False
+) -> None:
     user, password = f"bench{units}x{messages}", "bench-password"
     server.add_user(user, password)
     account = ImapAccount(server.host, server.port, user, password, server)
-    account.fill(mailbox(units, messages, attachments), datetime(2024, 1, 20, 9, tzinfo=ICT))
+    raws = mailbox(units, messages, attachments)
+    account.fill(raws, datetime(2024, 1, 20, 9, tzinfo=ICT))
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         path = config(Path(tmp), account, units)
         count, raw_seconds = raw_fetch(account)
         seconds, rss = poll(path, account)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        inside = in_process(config(Path(tmp), account, units), account, profile)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        local = in_process(config(Path(tmp), account, units, raws), account)
     print(
         f"{units:>5} {messages:>5} {attachments:>4} {count:>6} {count / raw_seconds:>9.0f} "
-        f"{count / seconds:>9.1f} {seconds / raw_seconds:>7.1f}x {'<= 15x':>7} {rss:>8.0f}"
+        f"{count / seconds:>9.1f} {seconds / raw_seconds:>7.1f}x "
+        f"{count / inside:>9.1f} {inside / raw_seconds:>7.1f}x {len(raws) / local:>9.1f} "
+        f"{inside / local:>7.2f}x {'<= 15x':>7} {rss:>8.0f}"
     )
 
 
@@ -137,15 +185,21 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=20)
     parser.add_argument("--messages", type=int, default=5, help="per unit")
     parser.add_argument("--attachments", type=int, default=2, help="per unit's message")
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process poll")
     a = parser.parse_args()
     server = DovecotServer()
     server.start()
     try:
         print(f"{'units':>5} {'msgs':>5} {'att':>4} {'total':>6} {'raw msg/s':>9} "
-              f"{'poll msg/s':>9} {'ratio':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
-        measure(server, a.units, a.messages, a.attachments)
+              f"{'poll msg/s':>9} {'ratio':>8} {'in-proc':>9} {'ratio':>8} {'maildir':>9} "
+              f"{'imap/md':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
+        measure(server, a.units, a.messages, a.attachments, a.profile)
         measure(server, a.units * 2, a.messages, a.attachments)
-        print("goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time")
+        print(
+            "goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time;"
+            " in-proc: poll_config in this process (no start-up); maildir: the same"
+            " messages from a Maildir in-process; imap/md: in-proc time / maildir time"
+        )
     finally:
         server.stop()
 
