@@ -534,10 +534,11 @@ def _emphasis(body: Any) -> frozenset[str]:
     # stretch: found by one XPath pass instead of judging every run of the document.
     marked = _MARKED_RUNS(body)
     paragraphs = dict.fromkeys(p for run in marked for p in run.iterancestors(W_P))
+    candidates = set(marked)  # the only runs _emphasised can find emphasised
     for p in paragraphs:
         stretch: list[str] = []
         for run in [*p.iter(W_R), None]:
-            if run is not None and _emphasised(run):
+            if run in candidates and _emphasised(run):
                 stretch.append("".join(_runs([run])))
                 continue
             text = clean("".join(stretch))
