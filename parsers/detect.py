@@ -79,6 +79,10 @@ def recognise(
     readable: bool | None = None  # has_text, worked out only when needed
     weights = _title_weights(tuple(specs))
     foreigns: dict[tuple[str, ...], bool] = {}  # specs whose tables start alike share it
+    # The clues cheap to read first, for every spec; the costly ones (a labelled form's
+    # items, the telling columns) only for specs whose best possible score can still win:
+    # ranks end in -order, so the best is the same whatever order specs are judged in.
+    cheap = []
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
@@ -87,19 +91,26 @@ def recognise(
         foreign = foreigns.get(head)
         if foreign is None:
             foreign = foreigns[head] = _foreign_kind(_title_lines(head), specs)
-        # A labelled form's items (M1, M2) play the part of a table's header row.
-        items = evidence(spec.labelled, content) if spec.labelled else None
         block = "\n".join(_title_block(spec, head))
         title_text = "" if foreign else block
         named = _any(spec.names, block)
-        telling = table is not None and _telling_columns(spec, content, table) > 0
         titled = named or _any(spec.titles, title_text)
-        score = (
+        clues = (
             WEIGHTS["title"] * titled
-            + WEIGHTS["header"] * (telling or items is not None)
             + WEIGHTS["filename"] * _any(spec.filenames, filename)
             + WEIGHTS["hint"] * _any(spec.filenames, hint)
         )
+        cheap.append(
+            (clues + WEIGHTS["header"], order, spec, table, head, title_text, named, titled, clues)
+        )
+    cheap.sort(key=lambda c: (-c[0], c[1]))
+    for bound, order, spec, table, head, title_text, named, titled, clues in cheap:
+        if bound < THRESHOLD or (best is not None and bound < best[0][0]):
+            break  # sorted by bound: no spec left can reach the best score
+        # A labelled form's items (M1, M2) play the part of a table's header row.
+        items = evidence(spec.labelled, content) if spec.labelled else None
+        telling = table is not None and _telling_columns(spec, content, table) > 0
+        score = clues + WEIGHTS["header"] * (telling or items is not None)
         # Equal evidence (M3, M4 and mẫu 01 share titles and file names such as "DS đăng ký
         # DVK"; a yearly report's title also fits mẫu 02): the header that explains more
         # columns, then the more distinctive title phrase, then the order of the specs; a

@@ -362,7 +362,7 @@ def _runs(element: Any) -> Iterator[str]:
     for child in element:
         if child.tag in _NO_TEXT:
             continue
-        box = _checkbox(child)
+        box = _checkbox(child) if child.tag in _BOXES else ""
         if box:  # a ticked box has no text of its own (or text that may disagree with it)
             yield box
             continue
@@ -441,8 +441,11 @@ def _symbol_text(text: str, symbols: dict[int, str]) -> str:
 def _run_font(text: Any) -> str | None:
     """The font of a w:t's run: w:hAnsi draws Latin-1 (where legacy codes are), else w:ascii."""
     run = text.getparent()
-    fonts = _prop(run, qn("w:rPr"), W_RFONTS) if run is not None else None
+    fonts = run.find(_RUN_FONTS) if run is not None else None
     return None if fonts is None else fonts.get(W_HANSI) or fonts.get(W_ASCII)
+
+
+_RUN_FONTS = f"{qn('w:rPr')}/{W_RFONTS}"
 
 
 def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
@@ -455,13 +458,15 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
         for tc in _children(tr, W_TC):
             if len(row) >= MAX_COLUMNS:  # as in a sheet: a form is narrower
                 break
-            merge = _prop(tc, W_TC_PR, W_VMERGE)
+            props = tc.find(W_TC_PR)  # one lookup per cell: merge and span are both in it
+            merge = props.find(W_VMERGE) if props is not None else None
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
                 paragraphs = (_paragraph(p, prior) for p in _cell_paragraphs(tc))
                 text = _lines([p for p in paragraphs if p])
-            row.extend([text] * max(1, _int(_prop(tc, W_TC_PR, W_GRID_SPAN), 1)))
+            span = props.find(W_GRID_SPAN) if props is not None else None
+            row.extend([text] * max(1, _int(span, 1)))
         above = row
         yield tuple(row)
 
@@ -496,6 +501,7 @@ W_CHECKBOX, W_DEFAULT, W_CHECKED = qn("w:checkBox"), qn("w:default"), qn("w:chec
 W_R, W_RPR, W_B = qn("w:r"), qn("w:rPr"), qn("w:b")
 W_HIGHLIGHT, W_SHD, W_FILL = qn("w:highlight"), qn("w:shd"), qn("w:fill")
 _FALSE = ("0", "false", "off")
+_BOXES = frozenset({W_SDT, W_FLD_CHAR})  # the only elements _checkbox reads
 
 
 def _checkbox(element: Any) -> str:
@@ -528,10 +534,11 @@ def _emphasis(body: Any) -> frozenset[str]:
     # stretch: found by one XPath pass instead of judging every run of the document.
     marked = _MARKED_RUNS(body)
     paragraphs = dict.fromkeys(p for run in marked for p in run.iterancestors(W_P))
+    candidates = set(marked)  # the only runs _emphasised can find emphasised
     for p in paragraphs:
         stretch: list[str] = []
         for run in [*p.iter(W_R), None]:
-            if run is not None and _emphasised(run):
+            if run in candidates and _emphasised(run):
                 stretch.append("".join(_runs([run])))
                 continue
             text = clean("".join(stretch))
