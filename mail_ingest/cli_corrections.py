@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from mail_ingest import cli_doubt, corrections
+from mail_ingest import cli_doubt, corrections, wording
 from mail_ingest import config as config_module
 from mail_ingest.app import App, open_store
 from mail_ingest.config import Config
@@ -128,7 +128,7 @@ def assign(
     help="A form received (repeatable) [default: every form of REQUIREMENT].",
 )
 @click.option(
-    "--via", type=click.Choice(sorted(corrections.VIA)), default="paper", show_default=True
+    "--via", type=click.Choice(sorted(wording.VIA_NOTES)), default="paper", show_default=True
 )
 @_BY
 @click.pass_context

@@ -22,8 +22,6 @@ from mail_ingest.store import Attribution, Store
 from rules.requirements import Requirement
 from rules.units import UnitDirectory, address_key
 
-VIA = {"paper": "Nhận bản giấy", "zalo": "Nhận qua Zalo", "other": "Nhận trực tiếp"}
-
 
 @dataclass(frozen=True)
 class Assigned:
@@ -140,7 +138,8 @@ def notes(store: Store, tz: ZoneInfo) -> dict[str, str]:
     """Submission ref -> a sentence in Vietnamese, for every submission a person decided."""
     result: dict[str, str] = {}
     for m in store.manual_submissions():
-        text = f"{VIA.get(m.via, VIA['other'])} {wording.day(m.received_at, tz)}"
+        via = wording.VIA_NOTES.get(m.via, wording.VIA_NOTES["other"])
+        text = f"{via} {wording.day(m.received_at, tz)}"
         result[m.ref] = f"{text} (ghi chú: {m.note}; người ghi nhận: {m.by})"
     assigners = {a.subject: a.by for a in reversed(store.audit()) if a.action == "assign"}
     for a in store.assigned():

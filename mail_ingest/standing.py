@@ -25,7 +25,6 @@ from parsers.model import ParsedFile
 from parsers.text import printable
 from rules.status import STATUSES, UnitStatus, evaluate_all
 
-LABELS = wording.STATUS_LABELS  # the name the CLI, the workbook and the web page use
 # Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes)
 # or about mail that counts only provisionally (`provisional`).
 Notes = Mapping[str, str]
@@ -143,7 +142,7 @@ def as_table(
             cells.append(s.requirement.title)
         cells += [
             _deadline_cell(s),
-            Text(LABELS[s.status], style=STYLES[s.status]),
+            Text(wording.STATUS_LABELS[s.status], style=STYLES[s.status]),
             wording.stamp(s.completed_at, tz) if s.completed_at else "",
             wording.form_names(s.forms, titles or {}),
             str(len(s.entries)) if s.forms else "",
@@ -162,7 +161,7 @@ def as_table(
 
 def summary(statuses: Sequence[UnitStatus]) -> str:
     counts = Counter(s.status for s in statuses)
-    parts = [f"{LABELS[k]}: {counts[k]}" for k in STATUSES]
+    parts = [f"{wording.STATUS_LABELS[k]}: {counts[k]}" for k in STATUSES]
     return f"Tổng số {len(statuses)} — " + ", ".join(parts)
 
 

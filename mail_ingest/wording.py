@@ -36,6 +36,7 @@ GROUP_LABELS = {
 }
 # The web page's words for stored states (mail_ingest.web)
 VIA_LABELS = {"paper": "Bản giấy", "zalo": "Zalo", "other": "Hình thức khác"}
+VIA_NOTES = {"paper": "Nhận bản giấy", "zalo": "Nhận qua Zalo", "other": "Nhận trực tiếp"}  # a note
 OUTBOX_LABELS = {"sent": "Đã gửi", "pending": "Đang chờ gửi", "sending": "Đang gửi",
                  "failed": "Gửi không được", "unknown": "Chưa rõ đã gửi chưa",
                  "cancelled": "Đã hủy"}  # fmt: skip
