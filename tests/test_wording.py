@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import io
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from email import policy
@@ -104,6 +105,9 @@ def test_mails_cite_the_letter_and_name_the_contact(campaign: Config) -> None:
         assert "Công văn" not in m.text and "liên hệ" not in m.text and "None" not in m.text
         if m.key.startswith("remind:"):
             assert "đề nghị các đơn vị gửi hồ sơ Đăng ký thi đua" in m.text
+    for m in found + mails(bare, at(29, 1, 9)):  # no sentence glued to the next by a template
+        glued = re.search(r"[.:;!?][A-ZÀ-ỸĐ]", m.text)
+        assert glued is None, (m.key, m.text[max(0, glued.start() - 40) : glued.end() + 20])
 
 
 def test_incomplete_ack_invites_a_reply_in_its_thread(campaign: Config) -> None:
