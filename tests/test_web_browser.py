@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -81,13 +82,13 @@ def test_the_board_logs_in_assigns_marks_and_downloads(
     browser.find_element(By.NAME, "name").send_keys("can-bo")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Tổng quan"
+    assert _shown(browser, "h1", lambda t: t == "Tổng quan")
     assert "Đảng ủy xã Dào San" in browser.page_source
     assert not browser.find_elements(By.CSS_SELECTOR, "main script, main img")  # escaped
 
     browser.find_element(By.LINK_TEXT, "Chờ xử lý").click()
     browser.find_element(By.XPATH, "//button[contains(., 'Đảng ủy xã Hoang Thèn')]").click()
-    assert "Đã xác định thư #1" in browser.find_element(By.CSS_SELECTOR, ".flash.ok").text
+    assert _shown(browser, ".flash.ok", lambda t: "Đã xác định thư #1" in t)
     browser.get(url + "/don-vi/xa-hoang-than")
     assert "bao cao xa Hoang Than" in browser.page_source
     browser.get(url + "/?group=xa")
@@ -98,7 +99,7 @@ def test_the_board_logs_in_assigns_marks_and_downloads(
     Select(browser.find_element(By.NAME, "unit")).select_by_visible_text("Đảng ủy xã Hoàng Thành")
     browser.find_element(By.NAME, "note").send_keys("Nhận bản giấy tại văn phòng Ban")
     browser.find_element(By.XPATH, "//button[text()='Ghi nhận']").click()
-    assert "Đã ghi nhận" in browser.find_element(By.CSS_SELECTOR, ".flash.ok").text
+    assert _shown(browser, ".flash.ok", lambda t: "Đã ghi nhận" in t)
     with open_store(config_module.load(config_path)) as store:
         marks = store.manual_submissions()
         assert [(m.unit_id, m.by) for m in marks] == [("xa-hoang-thanh", "can-bo")]
@@ -171,3 +172,23 @@ def test_every_page_at_desktop_and_phone_width_fits_and_shows_no_raw_values(
                 name = path.strip("/").replace("/", "_") or "tong-quan"
                 browser.save_screenshot(f"{shots}/{width}-{name}.png")
                 browser.set_window_size(width, height)
+
+
+def _shown(browser: Any, css: str, wanted: Callable[[str], bool]) -> bool:
+    """Whether the page a click loads shows an element whose text is wanted: the click
+    returns before the next page replaces the old one, whose elements then go stale."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def seen(driver: Any) -> bool:
+        return any(wanted(e.text) for e in driver.find_elements(By.CSS_SELECTOR, css))
+
+    try:
+        return bool(
+            WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+                seen
+            )
+        )
+    except TimeoutException:
+        return False
