@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import PurePath
 
 import parsers
@@ -229,12 +230,17 @@ def _parse(
     taught: Taught = NOTHING_TAUGHT,
 ) -> ParsedFile:
     wait = min(sandbox.TIMEOUT, max(1.0, budget.remaining()))
-    # The lessons travel to the sandboxed child with the bytes (they pickle: plain data).
-    # Nothing taught: parse_file's own default, as before lessons existed.
-    lessons = (taught,) if taught.headers or taught.values else ()
+    # The specs and lessons are the same for every file of a poll: the sandbox's worker
+    # keeps them, and what the parsers index per spec, between files. Nothing taught:
+    # parse_file's own default, as before lessons existed.
+    lessons = taught if taught.headers or taught.values else None
     try:
         return sandbox.run(
-            parsers.parse_file, filename, data, specs, subject, *lessons, timeout=wait
+            partial(parsers.parse_file, hint=subject),
+            filename,
+            data,
+            shared={"specs": specs, "taught": lessons},
+            timeout=wait,
         )
     except sandbox.Failed as failed:
         log.warning("parsing %r stopped: %s %s", filename, failed.why, failed.detail)

@@ -1,14 +1,20 @@
-"""Run one parser call in a child process under a memory limit and a wall-clock timeout.
+"""Run parser calls in a child process under a memory limit and a wall-clock timeout.
 
 The parsers are bounded by their own checks (sizes, members, rows, merged ranges), but a
 library can still be made to allocate gigabytes or loop on a file a stranger crafted, and
-an OOM kill or an endless loop in the service process stops the whole poll. So each call
-runs in a child forked from a small fork server: a single-threaded Python process started
-once, with the parsers already imported, so a child costs a fork (milliseconds), not the
-second an import of openpyxl and python-docx takes. The service itself has threads (IMAP
-IDLE) and must not fork. The child runs under RLIMIT_AS and RLIMIT_CPU and is killed at
-the timeout; its result comes back pickled. A child that runs out of memory, is killed or
-dies becomes `Failed` for that call only, and the next call gets a fresh child.
+an OOM kill or an endless loop in the service process stops the whole poll. So the calls
+run in a worker forked from a small fork server: a single-threaded Python process started
+once, with the parsers already imported and warmed, so a worker costs a fork
+(milliseconds), not the second an import of openpyxl and python-docx takes. The service
+itself has threads (IMAP IDLE) and must not fork.
+
+A worker answers call after call, so what the parsers build per form spec and cache per
+word is built once, not at every file (a fresh child per call spent three quarters of its
+time refilling them). It runs under RLIMIT_AS, gets RLIMIT_CPU afresh for each call and is
+killed at the timeout; results come back pickled. A call that runs out of memory, times
+out or crashes becomes `Failed` for that call only, and the worker is replaced: after any
+failure, after MAX_CALLS calls, and once its peak memory passed RETIRE_RSS (what a large
+file made the allocator keep). Its state is the parsers' caches, all bounded in size.
 
 (multiprocessing's "forkserver" does the same, but re-runs the main script in every
 child, which a console script or a test runner does not survive.)
@@ -28,20 +34,22 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
-MEMORY_LIMIT = 1024**3  # a child's address space; forms parse in 200 MB, a 15 MB sheet in 256
+MEMORY_LIMIT = 1024**3  # a worker's address space; forms parse in 200 MB, a 15 MB sheet in 256
 TIMEOUT = 60.0  # seconds of wall-clock time; a form parses in well under one
+MAX_CALLS = 200  # then a fresh worker: whatever one kept, it keeps for a while only
+RETIRE_RSS = 384 * 2**20  # a worker that ever held this much is replaced after its call
 PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "parsers.bundle")
 _HEADER = struct.Struct("!Q")
-_REQUEST = struct.Struct("!Qd")  # memory, timeout
+_REQUEST = struct.Struct("!QdQ")  # memory, timeout, length of the shared part
 
 
 class Failed(Exception):
-    """The child did not return a result: `why` is "memory", "timeout" or "crash"."""
+    """The call did not return a result: `why` is "memory", "timeout" or "crash"."""
 
     def __init__(self, why: str, detail: str = "") -> None:
         super().__init__(why, detail)
@@ -51,14 +59,20 @@ class Failed(Exception):
 def run(
     func: Callable[..., T],
     *args: Any,
+    shared: Mapping[str, Any] | None = None,
     memory: int = MEMORY_LIMIT,
     timeout: float = TIMEOUT,
 ) -> T:
-    """func(*args) in a limited child; raises Failed. func and args must pickle.
+    """func(*args, **shared) in a limited worker; raises Failed. All must pickle.
+
+    `shared`: keyword arguments the same from call to call (the form specs, the board's
+    lessons). A worker unpickles them once and passes the same objects while they stay
+    equal, so what the parsers index per spec (by identity) is indexed once.
 
     Safe from several threads: up to WORKERS calls run at once, each through its own fork
     server (the second server starts only when two calls first overlap)."""
-    request = _REQUEST.pack(memory, timeout) + pickle.dumps((func, args))
+    common = pickle.dumps(dict(shared or {}))
+    request = _REQUEST.pack(memory, timeout, len(common)) + common + pickle.dumps((func, args))
     slot = _free.get()  # the most recently used first: one caller keeps one server
     try:
         server = _servers[slot]
@@ -108,7 +122,7 @@ class _Server:
         self.process.wait()
 
 
-# Parsing is CPU-bound in the children: more of them than cores would only queue.
+# Parsing is CPU-bound in the workers: more of them than cores would only queue.
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 _servers: list[_Server | None] = [None] * WORKERS
 _free: queue.LifoQueue[int] = queue.LifoQueue()
@@ -120,21 +134,29 @@ for _slot in reversed(range(WORKERS)):
 
 
 def serve() -> None:
-    """The fork server's loop: read a request, answer it from a fresh child, until EOF."""
+    """The fork server's loop: read a request, have a worker answer it, until EOF."""
     for module in PRELOAD:
         __import__(module)
     _warm_up()
-    gc.freeze()  # children share these pages: a collection would touch, so copy, them all
+    gc.freeze()  # workers share these pages: a collection would touch, so copy, them all
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a library that prints must not write into the answers
+    worker: _Worker | None = None
     while (request := _read(requests)) is not None:
-        _write(answers, _answer(request))
+        memory, timeout, _ = _REQUEST.unpack_from(request)
+        if worker is not None and worker.memory != memory:
+            worker.stop()
+            worker = None
+        if worker is None:
+            worker = _Worker(memory, keep_closed=(requests.fileno(), answers.fileno()))
+        answer, worker = worker.ask(request, timeout)
+        _write(answers, answer)
 
 
 def _warm_up() -> None:
     """Parse one form of each kind, so that what the libraries load on first use (specs,
-    XML classes, regexes) is loaded once here and not again in every child."""
+    XML classes, regexes) is loaded once here and not again in every worker."""
     import parsers
     from mail_ingest import samples
 
@@ -144,60 +166,145 @@ def _warm_up() -> None:
     parsers.parse_file("a.docx", samples.mau02_docx("Đảng ủy xã A", ["Mô hình"]))
 
 
-def _answer(request: bytes) -> bytes:
-    memory, timeout = _REQUEST.unpack_from(request)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        os.close(read_end)
-        _child(request[_REQUEST.size :], memory, timeout, write_end)
-    os.close(write_end)
-    chunks, deadline = [], time.monotonic() + timeout
-    with os.fdopen(read_end, "rb") as stream:
-        while (left := deadline - time.monotonic()) > 0:
-            if not select.select([stream], [], [], left)[0]:
-                continue
-            chunk = stream.read1(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return pickle.dumps(("timeout", f"over {timeout:g} s"))
-    _, status = os.waitpid(pid, 0)
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and chunks:
-        return b"".join(chunks)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-        return pickle.dumps(("timeout", "over its CPU time"))
-    return pickle.dumps(("crash", f"the child process died ({status})"))
+class _Worker:
+    """A child of the fork server answering calls one after another, seen from the server."""
+
+    def __init__(self, memory: int, keep_closed: tuple[int, ...]) -> None:
+        self.memory = memory
+        to_worker, requests = os.pipe()
+        answers, from_worker = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            for fd in (*keep_closed, requests, answers):
+                os.close(fd)
+            _work(to_worker, from_worker, memory)
+        os.close(to_worker)
+        os.close(from_worker)
+        self.requests = os.fdopen(requests, "wb")
+        self.answers = answers
+
+    def ask(self, request: bytes, timeout: float) -> tuple[bytes, _Worker | None]:
+        """The pickled outcome, and the worker for the next call (None: fork a new one)."""
+        try:
+            _write(self.requests, request)
+            frame = _receive(self.answers, time.monotonic() + timeout)
+        except TimeoutError:
+            self.stop()
+            return pickle.dumps(("timeout", f"over {timeout:g} s")), None
+        except OSError:  # it died before reading all of the request
+            frame = None
+        if frame is None:
+            return pickle.dumps(self._death()), None
+        if frame[:1] == b"R":  # it retires after this answer
+            self.stop()
+            return frame[1:], None
+        return frame[1:], self
+
+    def _death(self) -> tuple[str, str]:
+        _, status = os.waitpid(self.pid, 0)
+        self._close()
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+            return "timeout", "over its CPU time"
+        return "crash", f"the worker process died ({status})"
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self._close()
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        os.close(self.answers)
 
 
-def _child(request: bytes, memory: int, timeout: float, write_end: int) -> None:
-    """Run the call under the limits, write the pickled outcome, and exit."""
+def _work(requests_fd: int, answers_fd: int, memory: int) -> None:
+    """The worker: answer requests until EOF, a failure, MAX_CALLS or RETIRE_RSS; exit."""
     code = 0
     try:
-        cpu = int(timeout) + 1
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        try:
-            func, args = pickle.loads(request)
-            outcome: tuple[str, Any] = ("ok", func(*args))
-        except MemoryError:
-            outcome = ("memory", f"over {memory // 2**20} MB")
-        except Exception as exc:
-            outcome = ("crash", f"{type(exc).__name__}: {exc}")
-        try:
-            payload = pickle.dumps(outcome)
-        except MemoryError:
-            payload = pickle.dumps(("memory", "the result did not fit"))
-        with os.fdopen(write_end, "wb") as stream:
-            stream.write(payload)
+        requests, answers = os.fdopen(requests_fd, "rb"), os.fdopen(answers_fd, "wb")
+        shared = _Shared()
+        for calls in range(1, MAX_CALLS + 1):
+            request = _read(requests)
+            if request is None:
+                break
+            outcome = _call(request, shared)
+            retiring = outcome[0] != "ok" or calls == MAX_CALLS or _peak_rss() > RETIRE_RSS
+            try:
+                payload = pickle.dumps(outcome)
+            except MemoryError:
+                payload, retiring = pickle.dumps(("memory", "the result did not fit")), True
+            _write(answers, (b"R" if retiring else b"K") + payload)
+            if retiring:
+                break
     except BaseException:
         code = 1
     finally:
         os._exit(code)
+
+
+class _Shared:
+    """The keyword arguments of recent calls, kept while later calls send the same."""
+
+    KEPT = 4  # the poll's specs and lessons, and what a test or a bench sends between
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, dict[str, Any]] = {}
+
+    def get(self, pickled: bytes) -> dict[str, Any]:
+        value = self.values.get(pickled)
+        if value is None:
+            if len(self.values) >= self.KEPT:
+                self.values.clear()
+            value = self.values[pickled] = pickle.loads(pickled)
+        return value
+
+
+def _call(request: bytes, shared: _Shared) -> tuple[str, Any]:
+    memory, timeout, size = _REQUEST.unpack_from(request)
+    _limit_cpu(timeout)
+    common = request[_REQUEST.size : _REQUEST.size + size]
+    try:
+        func, args = pickle.loads(request[_REQUEST.size + size :])
+        return "ok", func(*args, **shared.get(common))
+    except MemoryError:
+        return "memory", f"over {memory // 2**20} MB"
+    except Exception as exc:
+        return "crash", f"{type(exc).__name__}: {exc}"
+
+
+def _limit_cpu(timeout: float) -> None:
+    """This call may use `timeout` seconds of CPU more than the worker has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + timeout) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def _receive(fd: int, deadline: float) -> bytes | None:
+    """One frame from a worker by `deadline` (TimeoutError), or None at end of file."""
+    buffer, wanted = bytearray(), _HEADER.size
+    while len(buffer) < wanted:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, max(wanted - len(buffer), 1 << 16))
+        if not chunk:
+            return None
+        buffer += chunk
+        if wanted == _HEADER.size and len(buffer) >= wanted:
+            (size,) = _HEADER.unpack_from(buffer)
+            wanted += size
+    return bytes(buffer[_HEADER.size :])
 
 
 def _write(stream: IO[bytes], frame: bytes) -> None:

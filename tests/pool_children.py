@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -16,3 +17,24 @@ def meet(mine: str, theirs: str, patience: float) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+_last: object = None
+
+
+def same_as_last(value: object) -> bool:
+    """Whether this worker was handed the very object of its previous call."""
+    global _last
+    same, _last = value is _last, value
+    return same
+
+
+def fail() -> None:
+    raise ValueError("a bug in the called function")
+
+
+def grow(megabytes: int) -> int:
+    """Touch that much memory, let it go, and say which process did."""
+    held = b"x" * (megabytes * 2**20)
+    del held
+    return os.getpid()

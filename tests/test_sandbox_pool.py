@@ -1,10 +1,13 @@
-"""The sandbox runs up to WORKERS parses at once, and a message's files keep their order."""
+"""The sandbox: up to WORKERS parses at once, a message's files in order, and workers that
+keep what they built between calls until they fail, age or grow."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import hostile_children
 import pool_children
 import pytest
 
@@ -39,3 +42,44 @@ def test_a_messages_files_keep_their_order_when_parsed_side_by_side() -> None:
     assert [r.filename for r in rows] == [f.filename for f in files]
     assert [r.parsed.form for r in rows] == ["mau-02", "mau-01", None, "mau-02"]
     assert [r.parsed.filename for r in rows] == [f.filename for f in files]
+
+
+def test_a_worker_answers_call_after_call_and_keeps_the_shared_arguments() -> None:
+    specs = builtin_specs()
+    sandbox.run(pool_children.same_as_last, shared={"value": specs})
+    assert sandbox.run(os.getpid) == sandbox.run(os.getpid)
+    # The same specs again: the worker hands over the objects it unpickled before (what
+    # the parsers indexed for them stays valid); other specs are unpickled afresh.
+    assert sandbox.run(pool_children.same_as_last, shared={"value": specs})
+    assert sandbox.run(pool_children.same_as_last, shared={"value": specs})
+    assert not sandbox.run(pool_children.same_as_last, shared={"value": specs[:1]})
+
+
+@pytest.mark.parametrize(
+    ("func", "why"),
+    [
+        (hostile_children.die, "crash"),
+        (pool_children.fail, "crash"),
+        (hostile_children.hog, "memory"),
+        (hostile_children.spin, "timeout"),
+    ],
+)
+def test_a_worker_is_replaced_after_any_failure(func: object, why: str) -> None:
+    before = sandbox.run(os.getpid)
+    with pytest.raises(sandbox.Failed) as failed:
+        sandbox.run(func, memory=2**30, timeout=2)  # type: ignore[arg-type]
+    assert failed.value.why == why
+    assert sandbox.run(os.getpid) != before
+
+
+def test_a_worker_retires_after_max_calls() -> None:
+    with pytest.raises(sandbox.Failed):
+        sandbox.run(hostile_children.die)  # the next call starts a fresh worker
+    pids = [sandbox.run(os.getpid) for _ in range(sandbox.MAX_CALLS + 1)]
+    assert len(set(pids[:-1])) == 1 and pids[-1] != pids[0]
+
+
+def test_a_worker_that_grew_past_its_limit_is_replaced_after_its_call() -> None:
+    grown = sandbox.run(pool_children.grow, sandbox.RETIRE_RSS // 2**20 + 64)
+    assert sandbox.run(os.getpid) != grown
+    assert sandbox.run(os.getpid) == sandbox.run(os.getpid)  # a small one stays
