@@ -35,9 +35,10 @@ class Archive:
         # for the folders, in private_subdir).
         return os.path.join(self.root, digest[:2], digest[2:4], f"{digest}.eml")
 
-    def put(self, raw: bytes) -> str:
-        """Store the bytes if they are not there yet; returns their sha256."""
-        digest = sha256(raw)
+    def put(self, raw: bytes, digest: str | None = None) -> str:
+        """Store the bytes if they are not there yet; returns their sha256 (`digest`:
+        already computed by the caller, who computed it from these bytes)."""
+        digest = digest or sha256(raw)
         target = self._path(digest)
         if os.path.exists(target):
             return digest

@@ -17,10 +17,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import parsers
-from mail_ingest.archive import Archive
+from mail_ingest.archive import Archive, sha256
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
 from mail_ingest.errors import MailIngestError, TransientError
@@ -189,8 +189,10 @@ class _Ahead:
 
     While one message's record is written, the next ones are read in threads, so their
     files parse side by side in the sandbox's servers (one per core) and the MIME parse
-    overlaps their waits. Each message is still archived and marked `processing` before
-    its reading starts and recorded in its own transaction, in mailbox order. A message
+    overlaps their waits. Each message is still marked `processing`, then archived (the
+    fsync waits in its reading thread), before its reading starts, and recorded in its own
+    transaction, in mailbox order; a mark left by a crash makes the next poll fetch the
+    message again, so a mark without its archive loses nothing. A message
     whose reading started before without ending (a crash while several were in flight)
     is read alone, after the ones before it are recorded: only the message that kills
     the process counts its attempts up to MAX_ATTEMPTS, never its neighbours.
@@ -224,22 +226,21 @@ class _Ahead:
         matcher = self._matcher_once()
         specs, authserv_id, taught = self._options
         read = functools.partial(process, authserv_id=authserv_id, taught=taught)
-        digest = archive.put(fetched.raw)  # first: the board can always look at the raw bytes
+        digest = sha256(fetched.raw)
         attempts = store.begin(fetched.source, fetched.uidvalidity, fetched.uid)
         if attempts > MAX_ATTEMPTS:
+            archive.put(fetched.raw, digest)
             log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
             done: Future[MessageRecord] = Future()
             done.set_result(replace(unread(fetched, digest), error=CRASHED))
             self._flight.append((fetched, done))
         elif attempts > 1 or self.depth <= 1:
             yield from self.drain()  # alone: nothing else in flight if it kills again
-            record = process(
-                fetched, digest, matcher, specs, authserv_id=authserv_id, taught=taught
-            )
-            yield fetched, record
+            archive.put(fetched.raw, digest)
+            yield fetched, read(fetched, digest, matcher, specs)
             return
         else:
-            future = self._pool().submit(read, fetched, digest, matcher, specs)
+            future = self._pool().submit(_archived, archive, read, fetched, digest, matcher, specs)
             self._flight.append((fetched, future))
         while len(self._flight) > self.depth or (self._flight and self._flight[0][1].done()):
             fetched_first, first = self._flight.popleft()
@@ -272,6 +273,19 @@ class _Ahead:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.depth, thread_name_prefix="read")
         return self._executor
+
+
+def _archived(
+    archive: Archive,
+    read: Callable[..., MessageRecord],
+    fetched: FetchedMessage,
+    digest: str,
+    *args: Any,
+) -> MessageRecord:
+    """Archive, then read: the raw bytes are on disk before any parser sees them, and the
+    archive's fsync waits in this thread, not in the loop that records messages in order."""
+    archive.put(fetched.raw, digest)
+    return read(fetched, digest, *args)
 
 
 def _log(fetched: FetchedMessage, record: MessageRecord) -> None:
