@@ -285,8 +285,7 @@ class UnitMatcher:
                 for source, text in folded.items()
                 for name in names
                 if len(text) >= len(name) * 0.8
-                and (score := fuzz.partial_ratio(name, text) * SOURCES.get(source, 0.8))
-                >= _floor(name)
+                and (score := _weighted(name, text, SOURCES.get(source, 0.8))) >= _floor(name)
             ]
             if not raw:
                 continue
@@ -304,6 +303,13 @@ class UnitMatcher:
                 yield _Scored(
                     Guess(unit_id, round(best_raw * DISAGREE, 1), raw_source), "none", best_raw
                 )
+
+
+def _weighted(name: str, text: str, weight: float) -> float:
+    """partial_ratio × weight; 0 when it cannot reach the name's floor, which rapidfuzz
+    decides early: most of a directory's names are nowhere near a given mail, and this
+    runs for every name of every unit on every mail from an unknown address."""
+    return fuzz.partial_ratio(name, text, score_cutoff=_floor(name) / weight) * weight
 
 
 def _floor(name: str) -> float:
