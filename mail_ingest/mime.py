@@ -87,6 +87,14 @@ def parse(raw: bytes) -> Mail:
     return replace_mail(mail, problem)
 
 
+def parse_or_reason(raw: bytes) -> Mail | str:
+    """parse, with MessageError's reason as a value: what comes back from the sandbox."""
+    try:
+        return parse(raw)
+    except MessageError as exc:
+        return str(exc)
+
+
 def replace_mail(mail: Mail, problem: str) -> Mail:
     """The header's Mail, marked as a structure not walked (no attachments, no body)."""
     return dataclasses.replace(

@@ -43,7 +43,7 @@ MEMORY_LIMIT = 1024**3  # a worker's address space; forms parse in 200 MB, a 15 
 TIMEOUT = 60.0  # seconds of wall-clock time; a form parses in well under one
 MAX_CALLS = 200  # then a fresh worker: whatever one kept, it keeps for a while only
 RETIRE_RSS = 384 * 2**20  # a worker that ever held this much is replaced after its call
-PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "parsers.bundle")
+PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "parsers.bundle", "mail_ingest.mime")
 _HEADER = struct.Struct("!Q")
 _REQUEST = struct.Struct("!QdQ")  # memory, timeout, length of the shared part
 
@@ -155,15 +155,16 @@ def serve() -> None:
 
 
 def _warm_up() -> None:
-    """Parse one form of each kind, so that what the libraries load on first use (specs,
-    XML classes, regexes) is loaded once here and not again in every worker."""
+    """Parse one form of each kind and a message, so that what the libraries load on first
+    use (specs, XML classes, regexes) is loaded once here and not again in every worker."""
     import parsers
-    from mail_ingest import samples
+    from mail_ingest import mime, samples
 
     entries = [samples.SampleEntry("Hợp tác xã chè", "tap-the", "kinh-te", "xa", "Chè")]
     parsers.parse_file("a.xlsx", samples.mau01_xlsx("Đảng ủy xã A", entries))
     parsers.parse_file("a.docx", samples.mau01_docx("Đảng ủy xã A", entries))
     parsers.parse_file("a.docx", samples.mau02_docx("Đảng ủy xã A", ["Mô hình"]))
+    mime.parse("From: Xã A <xa@example.vn>\nSubject: =?utf-8?q?M=E1=BA=ABu?=\n\n.".encode())
 
 
 class _Worker:

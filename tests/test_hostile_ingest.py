@@ -19,7 +19,7 @@ import pytest
 from imapclient import IMAPClient
 
 from mail_ingest import config as config_module
-from mail_ingest import corrections, mime
+from mail_ingest import corrections, mime, reading
 from mail_ingest.app import open_store
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
@@ -197,6 +197,17 @@ def test_hostile_messages_are_recorded_and_the_poll_goes_on(
     assert rows[9].outcome == "error" and "more than 1000 MIME parts" in (rows[9].error or "")
     assert rows[11].outcome == "error" and "levels nested" in (rows[11].error or "")
     assert rows[10].outcome != "error" and len(rows[10].subject or "") < mime.MAX_FIELD_CHARS
+
+
+def test_a_structure_the_sandbox_cannot_read_in_time_is_that_messages_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reading, "MIME_SECONDS", 0.001)
+    record = record_of(hm.many_parts(900))  # within the caps, yet not read in a millisecond
+    assert record.outcome == "error"
+    assert (record.error or "").startswith("cannot read the message structure (timeout)")
+    monkeypatch.undo()
+    assert record_of(make_message(UNIT)).outcome == "submission"  # a fresh worker reads on
 
 
 # -- 2. a message that kills the process -----------------------------------------------
