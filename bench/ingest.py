@@ -18,6 +18,7 @@ twice the first), the peak RSS of the poll (goal: the same). `--profile` prints 
 of a cProfile of the in-process poll (first size only).
 
     python bench/ingest.py [--units 20] [--messages 5] [--attachments 2] [--profile]
+    python bench/ingest.py --units 500 --messages 10 --whole-only   # 5,000 and 10,000
 
 Needs /usr/sbin/dovecot. Run by hand, not in CI.
 """
@@ -157,7 +158,12 @@ def in_process(config_path: Path, account: ImapAccount, profile: bool = False) -
 
 
 def measure(
-    server: DovecotServer, units: int, messages: int, attachments: int, profile: bool = False
+    server: DovecotServer,
+    units: int,
+    messages: int,
+    attachments: int,
+    profile: bool = False,
+    whole_only: bool = False,
 ) -> None:
     user, password = f"bench{units}x{messages}", "bench-password"
     server.add_user(user, password)
@@ -168,10 +174,12 @@ def measure(
         path = config(Path(tmp), account, units)
         count, raw_seconds = raw_fetch(account)
         seconds, rss = poll(path, account)
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        inside = in_process(config(Path(tmp), account, units), account, profile)
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        local = in_process(config(Path(tmp), account, units, raws), account)
+    inside = local = float("nan")
+    if not whole_only:
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            inside = in_process(config(Path(tmp), account, units), account, profile)
+        with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+            local = in_process(config(Path(tmp), account, units, raws), account)
     print(
         f"{units:>5} {messages:>5} {attachments:>4} {count:>6} {count / raw_seconds:>9.0f} "
         f"{count / seconds:>9.1f} {seconds / raw_seconds:>7.1f}x "
@@ -186,6 +194,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5, help="per unit")
     parser.add_argument("--attachments", type=int, default=2, help="per unit's message")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process poll")
+    parser.add_argument(
+        "--whole-only", action="store_true", help="raw FETCH and the whole process only"
+    )
     a = parser.parse_args()
     server = DovecotServer()
     server.start()
@@ -193,8 +204,8 @@ def main() -> None:
         print(f"{'units':>5} {'msgs':>5} {'att':>4} {'total':>6} {'raw msg/s':>9} "
               f"{'poll msg/s':>9} {'ratio':>8} {'in-proc':>9} {'ratio':>8} {'maildir':>9} "
               f"{'imap/md':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
-        measure(server, a.units, a.messages, a.attachments, a.profile)
-        measure(server, a.units * 2, a.messages, a.attachments)
+        measure(server, a.units, a.messages, a.attachments, a.profile, a.whole_only)
+        measure(server, a.units * 2, a.messages, a.attachments, whole_only=a.whole_only)
         print(
             "goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time;"
             " in-proc: poll_config in this process (no start-up); maildir: the same"
