@@ -17,6 +17,7 @@ from typing import Self
 from mail_ingest.errors import LockedError
 from mail_ingest.files import private_dir, private_file
 from mail_ingest.store.migrations import MIGRATIONS
+from mail_ingest.store.records import loads
 from parsers.model import Entry
 
 
@@ -110,7 +111,7 @@ class Database:
             "SELECT attachment, name, kind, field, level, extra FROM entries"
             " ORDER BY attachment, position"
         ):
-            by_attachment[attachment].append(Entry(name, kind, field, level, json.loads(extra)))
+            by_attachment[attachment].append(Entry(name, kind, field, level, loads(extra, "{}")))
         return by_attachment
 
 
