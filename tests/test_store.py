@@ -77,6 +77,31 @@ def test_submissions_round_trip_parsed_files(tmp_path: Path) -> None:
     assert parsed == record().attachments[0].parsed
 
 
+def test_assigned_messages_are_read_in_a_fixed_number_of_queries(tmp_path: Path) -> None:
+    """The notes of every status list the messages a person assigned: read together, not
+    with two queries each (a board that assigns hundreds would wait on each)."""
+    counts = []
+    for n in (2, 12):
+        with Store(tmp_path / f"s{n}.sqlite3") as store:
+            for i in range(n):
+                held = replace(record(f"{i:064x}", outcome="needs-review"), unit_id=None,
+                               message_id=f"<{i}@example.vn>")  # fmt: skip
+                store.record(held, "maildir:/m", 0, f"k{i}")
+            ids = [a.id for a in store.attributions()]
+            for ident in ids:
+                store.assign(ident, "xa-muong-so", "cán bộ", "")
+            seen: list[str] = []
+            store._db.set_trace_callback(seen.append)
+            assigned = store.assigned()
+            store._db.set_trace_callback(None)
+        assert sorted(a.id for a in assigned) == sorted(ids)
+        assert {(a.unit_id, a.evidence, a.forms) for a in assigned} == {
+            ("xa-muong-so", "assigned", ("mau-01",))
+        }
+        counts.append(len(seen))
+    assert counts[0] == counts[1]
+
+
 def test_only_one_poller_at_a_time(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as first, Store(tmp_path / "s.sqlite3") as second:
         with first.lock(), pytest.raises(LockedError, match="another mail-ingest"), second.lock():
