@@ -72,7 +72,8 @@ def provisional(
     """
     emails = {u.id: u.emails for u in config.units}
     result = {}
-    for m in store.messages() if messages is None else messages:
+    named = store.messages(evidence=tuple(NAMED_IN)) if messages is None else messages
+    for m in named:
         if m.outcome != Outcome.SUBMISSION or m.evidence not in NAMED_IN or m.unit_id is None:
             continue
         told = "đã báo đơn vị để xác nhận" if emails.get(m.unit_id) else (

@@ -102,6 +102,21 @@ def test_assigned_messages_are_read_in_a_fixed_number_of_queries(tmp_path: Path)
     assert counts[0] == counts[1]
 
 
+def test_messages_found_by_some_evidence_only(tmp_path: Path) -> None:
+    """`status` notes the mail counted by a unit's name: it reads those from their index,
+    not every message of the campaign."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        for i, evidence in enumerate(["address", "subject", None, "body", "address"]):
+            mail = replace(record(f"{i:064x}"), evidence=evidence, message_id=f"<{i}@x.vn>")
+            store.record(mail, "maildir:/m", 0, f"k{i}")
+        every = store.messages()
+        named = store.messages(evidence=("subject", "body"))
+        assert store.messages(evidence=()) == [] == store.messages(evidence=("form",))
+    assert [m.evidence for m in named] == ["body", "subject"]  # newest first, like all
+    assert named == [m for m in every if m.evidence in ("subject", "body")]
+    assert {m.forms for m in named} == {("mau-01",)}
+
+
 def test_only_one_poller_at_a_time(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as first, Store(tmp_path / "s.sqlite3") as second:
         with first.lock(), pytest.raises(LockedError, match="another mail-ingest"), second.lock():
