@@ -117,6 +117,26 @@ def test_messages_found_by_some_evidence_only(tmp_path: Path) -> None:
     assert {m.forms for m in named} == {("mau-01",)}
 
 
+def test_files_to_check_come_with_their_entries_and_no_others(tmp_path: Path) -> None:
+    """The report lists the files waiting for the board's check: a few among thousands;
+    the entries of the others are not read for it."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        for i in range(6):
+            mail = record(f"{i:064x}")
+            parsed = replace(mail.attachments[0].parsed, confidence=0.5 if i % 3 == 0 else 1.0)
+            files = (replace(mail.attachments[0], sha256=f"{i:063x}f", parsed=parsed),)
+            mail = replace(mail, message_id=f"<{i}@x.vn>", attachments=files)
+            store.record(mail, "maildir:/m", 0, f"k{i}")
+        seen: list[str] = []
+        store._db.set_trace_callback(seen.append)
+        checks = store.checks(0.8)
+        store._db.set_trace_callback(None)
+    assert [c.parsed.confidence for c in checks] == [0.5, 0.5]
+    assert all(c.parsed.entries == record().attachments[0].parsed.entries for c in checks)
+    reads = [q for q in seen if "FROM entries" in q]
+    assert reads and all("WHERE attachment IN" in q for q in reads)
+
+
 def test_only_one_poller_at_a_time(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as first, Store(tmp_path / "s.sqlite3") as second:
         with first.lock(), pytest.raises(LockedError, match="another mail-ingest"), second.lock():
