@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from mail_ingest.config import Config
@@ -21,10 +22,12 @@ from mail_ingest.decision import PROVISIONAL, Decision, Sheet
 from mail_ingest.delivery import DeliveryReport, Outgoing, deliver, enqueue
 from mail_ingest.files import private_dir, write_private
 from mail_ingest.mime import Attachment
-from mail_ingest.render import Templates
 from mail_ingest.store import Store, outbox_key
 from mail_ingest.transports import transport_for
 from parsers.text import printable
+
+if TYPE_CHECKING:
+    from mail_ingest.render import Templates
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,10 @@ def render(config: Config, decision: Decision) -> Outgoing:
 @cache
 def _templates(tz: ZoneInfo, folder: Path | None) -> Templates:
     """One jinja2 environment per deployment: it compiles each template once (~3 ms),
-    not once per mail, and still reloads a district's template edited on disk."""
+    not once per mail, and still reloads a district's template edited on disk. jinja2 is
+    imported here: a day with nothing to send does without it."""
+    from mail_ingest.render import Templates
+
     return Templates(tz, folder)
 
 
