@@ -207,6 +207,8 @@ class _Tracker:
                 if earlier and earlier[1].ref != s.ref:
                     self.corrections.append(self._note(parsed.form, earlier[1], s))
                 self.latest[parsed.form] = (parsed, s)
+        if self.completed_at is not None and not self.requirement.strict_resubmission:
+            return  # complete once, complete: a later copy is judged in the result only
         if not self._blocking():
             if self.completed_at is None:
                 self.completed_at = s.received_at
@@ -256,8 +258,9 @@ class _Tracker:
             return problems, []  # the board vouched for a paper copy nobody typed in
         judged: list[tuple[str, bool]] = []
         if entries or not problems:  # no rows because the form is missing: said once above
-            doubts = [self._doubt(f) for f in self._counted() for _ in f.entries]
-            doubts += [self._doubt(f) for f in self._counted() if not f.entries]
+            counted = self._counted()  # a file's doubt, judged once for all its rows
+            doubts = [d for f in counted for d in [self._doubt(f)] * len(f.entries)]
+            doubts += [self._doubt(f) for f in counted if not f.entries]
             rules = self.requirement.rules
             judged = validation.judge(rules, self.unit.group, entries, self.unit, doubts)
         certain = [message for message, sure in judged if sure]

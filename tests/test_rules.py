@@ -217,6 +217,16 @@ def test_rules_are_judged_again_only_when_a_counted_copy_changes(
         assert status_of(*subs) == ("on_time", local(30))
         counts.append(judged["n"])
     assert counts[0] == counts[1]
+    # Once complete, later copies are judged for the result only, not each as it comes.
+    counts = []
+    for copies in (1, 10):
+        judged["n"] = 0
+        later = [sub(f"k{i}", local(31, minute=i), mau01(2, 3)) for i in range(copies)]
+        s = evaluate(REQ, COMMUNE, [sub("1", local(20), mau01(), MAU02), *later], local(10, 2),
+                     TZ, TITLES)  # fmt: skip
+        assert (s.status, s.completed_at, len(s.entries)) == ("on_time", local(20), 5)
+        counts.append(judged["n"])
+    assert counts[0] == counts[1]
 
 
 submission_lists = st.lists(
