@@ -18,7 +18,7 @@ from mail_ingest import standing, wording
 from mail_ingest.config import Config
 from mail_ingest.store import MessageRow
 from parsers.model import ParsedFile
-from rules.matching import Guess
+from rules.match_model import Guess
 from rules.status import CHECK_BELOW, UnitStatus, needs_check
 
 # Problems that only inform (a scan was received and will be looked at): said next to the
@@ -194,8 +194,22 @@ def sections(statuses: Sequence[UnitStatus], titles: Mapping[str, str]) -> list[
     ]
 
 
-def held_row(m: MessageRow, config: Config, guesses: Sequence[Guess]) -> dict[str, str]:
-    names = {u.id: u.name for u in config.units}
+def held_rows(
+    held: Sequence[MessageRow], config: Config, guesses: Mapping[int, Sequence[Guess]]
+) -> list[dict[str, str]]:
+    """The messages waiting for the board, as the report lists them with their guesses."""
+    names = {u.id: u.name for u in config.units}  # once, not once a message
+    return [held_row(m, config, guesses.get(m.id, ()), names) for m in held]
+
+
+def held_row(
+    m: MessageRow,
+    config: Config,
+    guesses: Sequence[Guess],
+    names: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    if names is None:
+        names = {u.id: u.name for u in config.units}
     return {
         "received": wording.stamp(m.received_at, config.timezone),
         "sender": m.sender or "",

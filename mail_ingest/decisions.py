@@ -33,7 +33,7 @@ from mail_ingest.sending import XLSX, build_sheet, is_sent, render, send
 from mail_ingest.store import MessageRow, Store
 from rules.calendar import is_working_day, public_holidays, reminder_days
 from rules.match_model import Guess
-from rules.status import UnitStatus, needs_check
+from rules.status import Submission, UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
 
 __all__ = [  # importers (the web page, app.py, tests) keep reading them from here
@@ -51,8 +51,10 @@ MAX_CLOSED_RUN = timedelta(days=14)  # the longest run of closed days looked bac
 
 
 def acknowledgements(
-    config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime
-) -> list[Decision]:
+    config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime, *,
+    submissions: Mapping[str, list[Submission]] | None = None,
+    messages: Sequence[MessageRow] | None = None,
+) -> list[Decision]:  # fmt: skip
     """One receipt per recent submission, saying what was read and what is missing.
 
     Only to the From's single addr-spec parsed at arrival (MessageRow.sender_address),
@@ -66,15 +68,18 @@ def acknowledgements(
         return []
     learned = {a.address: a.unit_id for a in store.learned_addresses()}
     directory = UnitDirectory(config.units, learned)
-    rows = {str(m.id): m for m in store.messages()}
+    rows = {str(m.id): m for m in (store.messages() if messages is None else messages)}
+    by_unit: dict[str, list[UnitStatus]] = {}  # a unit's statuses, found once
+    for s in statuses:
+        by_unit.setdefault(s.unit.id, []).append(s)
     titles = config.form_titles()
     archive = Archive(config.storage / "archive")
     own = address_key(config.smtp.sender)
     ours = store.own_message_ids()
     out = []
-    for unit_id, submissions in store.submissions().items():
+    for unit_id, sent in (store.submissions() if submissions is None else submissions).items():
         unit = directory.get(unit_id)
-        for submission in submissions:
+        for submission in sent:
             row = rows.get(submission.ref)  # manual corrections have no row: not mail
             if unit is None or row is None:
                 continue
@@ -85,7 +90,7 @@ def acknowledgements(
                 continue
             if not submission.files and thread.answers_us(store, archive, row.id, ours):
                 continue  # "đã nhận, cảm ơn" to our mail: conversation, not a new submission
-            mine = [s for s in statuses if s.unit.id == unit.id]
+            mine = by_unit.get(unit.id, [])
             found = contexts.problems(submission.files, mine, titles)
             context = dict(
                 contexts.common(config), unit=unit, subject=row.subject or "",
@@ -195,7 +200,7 @@ def daily_report(
     missed day; `force` (the command line) reports on `now`'s own day.
     """
     day = report_day(config, now, force=force)
-    rows = [contexts.held_row(m, config, (guesses or {}).get(m.id, ())) for m in held]
+    rows = contexts.held_rows(held, config, guesses or {})
     sheet = Sheet(tuple(statuses), now, tuple(rows), notes, tuple(checks), tuple(unknown))
     counts = Counter(s.status for s in statuses)
     titles = config.form_titles()
@@ -220,20 +225,18 @@ def daily_report(
 
 
 def report(
-    config: Config,
-    store: Store,
-    statuses: Sequence[UnitStatus],
-    now: datetime,
-    *,
-    force: bool = False,
-) -> Decision:
+    config: Config, store: Store, statuses: Sequence[UnitStatus], now: datetime, *,
+    force: bool = False, messages: Sequence[MessageRow] | None = None,
+) -> Decision:  # fmt: skip
     """The daily report as of `now`, read from the store (whether or not anyone gets it)."""
-    held = [m for m in store.messages() if m.outcome in HELD and m.received_at <= now]
+    messages = store.messages() if messages is None else messages
+    held = [m for m in messages if m.outcome in HELD and m.received_at <= now]
     guesses = {a.id: a.guesses for a in store.attributions()}
     return daily_report(
         config, statuses, held, now, force=force, guesses=guesses,
         failing=contexts.failing(config, store.failing_addresses()),
-        notes=standing.notes(config, store), checks=standing.check_rows(config, store, now),
+        notes=standing.notes(config, store, messages),
+        checks=standing.check_rows(config, store, now),
         unknown=standing.unknown(store, now),
     )  # fmt: skip
 
@@ -274,9 +277,12 @@ def decide(
 
     `force` ignores the times of day ([schedule]), for a person asking from the command line.
     """
-    statuses = standing.compute(config, store, now)
+    submissions, messages = store.submissions(), store.messages()  # once, for every kind
+    statuses = standing.compute(config, store, now, submissions=submissions)
     out: list[Decision] = []
-    acks = acknowledgements(config, store, statuses, now)
+    answers = "ack" in kinds or "remind" in kinds  # a reminder waits after an answer
+    acks = acknowledgements(config, store, statuses, now, submissions=submissions,
+                            messages=messages) if answers else []  # fmt: skip
     if "ack" in kinds:
         out += acks
     if "remind" in kinds:
@@ -288,7 +294,7 @@ def decide(
         and config.report_recipients
         and (force or report_is_due(config, store, now))
     ):
-        out.append(report(config, store, statuses, now, force=force))
+        out.append(report(config, store, statuses, now, force=force, messages=messages))
     return out
 
 

@@ -11,19 +11,19 @@ import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from rich.table import Table
-from rich.text import Text
 
 from mail_ingest import corrections, wording
 from mail_ingest.config import Config
 from mail_ingest.outcomes import Outcome
-from mail_ingest.store import Store
+from mail_ingest.store import MessageRow, Store
 from parsers.model import ParsedFile
 from parsers.text import printable
-from rules.status import STATUSES, UnitStatus, evaluate_all
+from rules.status import STATUSES, Submission, UnitStatus, evaluate_all
+
+if TYPE_CHECKING:  # rich draws the table only: JSON, CSV and the report do without it
+    from rich.table import Table
 
 # Submission ref -> a sentence about a decision by hand (mail_ingest.corrections.notes)
 # or about mail that counts only provisionally (`provisional`).
@@ -39,21 +39,32 @@ STYLES = {
 
 
 def compute(
-    config: Config, store: Store, now: datetime, requirement: str | None = None
+    config: Config,
+    store: Store,
+    now: datetime,
+    requirement: str | None = None,
+    submissions: Mapping[str, list[Submission]] | None = None,
 ) -> list[UnitStatus]:
+    """Every unit's status as of `now`; `submissions` (Store.submissions) when the caller
+    read them already for another use, so the store is read once."""
     requirements = [r for r in config.requirements if requirement in (None, r.id)]
     return evaluate_all(
-        requirements, config.units, store.submissions(), now, config.timezone,
-        config.form_titles(), config.check_below,
+        requirements, config.units, store.submissions() if submissions is None else submissions,
+        now, config.timezone, config.form_titles(), config.check_below,
     )  # fmt: skip
 
 
-def notes(config: Config, store: Store) -> dict[str, str]:
-    """Every note shown beside a status: decisions by hand and provisional submissions."""
-    return {**provisional(config, store), **corrections.notes(store, config.timezone)}
+def notes(
+    config: Config, store: Store, messages: Sequence[MessageRow] | None = None
+) -> dict[str, str]:
+    """Every note shown beside a status: decisions by hand and provisional submissions.
+    `messages` (Store.messages) when the caller read them already."""
+    return {**provisional(config, store, messages), **corrections.notes(store, config.timezone)}
 
 
-def provisional(config: Config, store: Store) -> dict[str, str]:
+def provisional(
+    config: Config, store: Store, messages: Sequence[MessageRow] | None = None
+) -> dict[str, str]:
     """Mail that counts for a unit by its name only, from an address the unit never used.
 
     It counts, and the board reads so beside the status (the unit was told by
@@ -61,7 +72,8 @@ def provisional(config: Config, store: Store) -> dict[str, str]:
     """
     emails = {u.id: u.emails for u in config.units}
     result = {}
-    for m in store.messages():
+    named = store.messages(evidence=tuple(NAMED_IN)) if messages is None else messages
+    for m in named:
         if m.outcome != Outcome.SUBMISSION or m.evidence not in NAMED_IN or m.unit_id is None:
             continue
         told = "đã báo đơn vị để xác nhận" if emails.get(m.unit_id) else (
@@ -117,6 +129,9 @@ def as_table(
     titles: Mapping[str, str] | None = None,
 ) -> Table:
     """A rich table in Vietnamese, one row per unit and requirement, coloured by status."""
+    from rich.table import Table
+    from rich.text import Text
+
     noted = [notes_of(s, notes) for s in statuses]
     several = len({s.requirement.id for s in statuses}) > 1
     table = Table(

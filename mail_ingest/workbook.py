@@ -6,25 +6,33 @@ unit sorted by field (what they copy by hand today), and the messages waiting fo
 person to decide which unit sent them.
 
 Strangers write much of what the cells hold (entry names, subjects, senders), so every
-data cell goes through `_cells`: control characters removed (openpyxl refuses a BEL and
-the whole report would fail), length within Excel's limit, and strings stored as text
-with a quote prefix, so "=HYPERLINK(...)" or "=cmd|..." is shown, never computed, even
-after someone edits the cell.
+data cell goes through `_Sheet.data`: control characters removed (openpyxl refuses a BEL
+and the whole report would fail), length within Excel's limit, and strings stored as
+text with a quote prefix, so "=HYPERLINK(...)" or "=cmd|..." is shown, never computed,
+even after someone edits the cell.
+
+The sheets are written in openpyxl's write-only mode, row by row as they are made: a
+report of 2,000 units holds ~20,000 cells, and a workbook kept whole in memory spent
+most of its time on per-cell bookkeeping. Everything written at the top of a sheet
+(column widths, frozen panes, fit to page) is set before its first row; each row's
+height before the row. Cells of one look share one style record.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.styles.cell_style import StyleArray
-from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.xml.functions import Element
 
 from mail_ingest import wording
 from mail_ingest.standing import Notes, doubts, notes_of
@@ -39,10 +47,10 @@ FILLS = {  # light tints that print well in black and white too
     "on_time": "C6EFCE",
     "late": "D9D2E9",
 }
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+HEADER_FILL = "DDEBF7"
 MAX_CELL = 32767  # Excel's limit on the characters of one cell
 MAX_HEIGHT = 409  # points: Excel's tallest row
-WRAP_TOP = Alignment(vertical="top", wrap_text=True)  # one object: openpyxl hashes it per cell
+DEFAULT_WIDTH = 10  # what a column without a set width is taken to be
 
 
 def build(
@@ -59,21 +67,190 @@ def build(
     `notes` (standing.notes) are shown beside the statuses they concern; `checks`
     (standing.check_rows) the files waiting for the board's check; `unknown` what the parsers
     met and did not know, with how often; `titles` name the forms (never their ids)."""
-    book = Workbook()
-    status_sheet = book.active
-    assert status_sheet is not None
-    _status(status_sheet, statuses, now, tz, notes, titles or {})
-    _consolidated(book.create_sheet("Tổng hợp đăng ký"), statuses)
-    _held(book.create_sheet("Thư chờ xem xét"), held)
+    book = Workbook(write_only=True)
+    styles: dict[tuple[object, ...], str] = {}
+    _status(_Sheet(book, "Tình trạng", styles), statuses, now, tz, notes, titles or {})
+    _consolidated(_Sheet(book, "Tổng hợp đăng ký", styles), statuses)
+    _held(_Sheet(book, "Thư chờ xem xét", styles), held)
     if checks or unknown:
-        _checks(book.create_sheet("Tệp cần kiểm tra"), checks, unknown)
+        _checks(_Sheet(book, "Tệp cần kiểm tra", styles), checks, unknown)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
+class _Sheet:
+    """One write-only sheet and the row it is at: a title, a header, data rows."""
+
+    def __init__(self, book: Workbook, title: str, styles: dict[tuple[object, ...], str]) -> None:
+        sheet = book.create_sheet(title)
+        assert isinstance(sheet, WriteOnlyWorksheet)
+        self.sheet, self.styles = sheet, styles
+        self.row = 0  # the last row written
+        self.widths: list[float] = []  # the header's column widths
+        self.width = 0  # columns the filter covers: the header's, widened by longer rows
+        self.header = 0  # the header's row
+
+    def style(
+        self,
+        *,
+        bold: bool = False,
+        size: float | None = None,
+        fill: str | None = None,
+        align: str | None = None,
+        quote: bool = False,
+    ) -> str:
+        """The style id of a look ("" for none), registered once per workbook: hashing a
+        font, fill and alignment per cell was most of a report's time."""
+        key = (bold, size, fill, align, quote)
+        found = self.styles.get(key)
+        if found is None:
+            cell = WriteOnlyCell(self.sheet)
+            if bold or size:
+                cell.font = Font(bold=bold, size=size) if size else Font(bold=bold)
+            if fill:
+                cell.fill = PatternFill("solid", fgColor=fill)
+            if align == "top":
+                cell.alignment = Alignment(vertical="top", wrap_text=True)
+            elif align == "center":
+                cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            if quote:
+                cell.quotePrefix = True
+            found = self.styles[key] = str(cell.style_id) if cell.has_style else ""
+        return found
+
+    def columns(self, columns: Sequence[tuple[str, int]], *, freeze: str | None = None) -> None:
+        """Widths, frozen panes and a page setup that prints the sheet one A4 landscape
+        page wide, with its header repeated on every page: all written at the top of
+        the sheet, so set before its first row."""
+        sheet = self.sheet
+        self.widths = [float(width) for _, width in columns]
+        self.width = len(columns)
+        for column, (_, width) in enumerate(columns, start=1):
+            sheet.column_dimensions[get_column_letter(column)].width = width
+        if freeze:
+            sheet.freeze_panes = freeze
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0  # as many pages down as it takes
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+    def append(self, cells: Sequence[tuple[object, str]], *, height: float | None = None) -> None:
+        """Write the next row: (value, style id) per column."""
+        self.row += 1
+        if self.sheet._rows is None:  # openpyxl closes it when the workbook is saved
+            self.sheet._rows = _rows(self.sheet)
+            next(self.sheet._rows)
+        self.sheet._rows.send((self.row, height, cells))
+
+    def skip(self) -> None:
+        """Leave a row empty."""
+        self.row += 1
+
+    def title(self, text: str, columns: int) -> None:
+        """The sheet's bold title in its first row, across the header's columns."""
+        self.append([(text, self.style(bold=True, size=13))])
+        self.sheet.merged_cells.add(f"A{self.row}:{get_column_letter(columns)}{self.row}")
+
+    def head(self, columns: Sequence[tuple[str, int]]) -> None:
+        """Bold titles that repeat on every printed page, with filters."""
+        style = self.style(bold=True, fill=HEADER_FILL, align="center")
+        lines = max(_lines(t, w) for t, w in columns)
+        self.append([(text, style) for text, _ in columns], height=15 * lines)
+        self.header = self.row
+        self.sheet.print_title_rows = f"{self.row}:{self.row}"
+        self._filter()
+
+    def data(self, values: Sequence[object], fill: str | None = None) -> None:
+        """A data row whose strings are text, whatever they begin with, wrapped and
+        top-aligned, tall enough for its text (spreadsheet apps do not grow rows written
+        by a program), inside the filter."""
+        plain = self.style(fill=fill, align="top")
+        quoted = self.style(fill=fill, align="top", quote=True)
+        self.width = max(self.width, len(values))
+        cells: list[tuple[object, str]] = []
+        lines = 1
+        for column in range(self.width):
+            value = values[column] if column < len(values) else None
+            if isinstance(value, str):
+                value = _text(value)
+                cells.append((value, quoted))
+            else:
+                cells.append((value, plain))
+            wide = self.widths[column] if column < len(self.widths) else DEFAULT_WIDTH
+            shown = value if isinstance(value, str) else "" if value is None else str(value)
+            lines = max(lines, _lines(shown, wide))
+        self.append(cells, height=min(MAX_HEIGHT, 15 * lines))
+        self._filter()
+
+    def text(self, values: Sequence[object]) -> None:
+        """A row below the table: strings kept as text, no wrapping, no height set."""
+        quoted = self.style(quote=True)
+        self.append([(_text(v), quoted) if isinstance(v, str) else (v, "") for v in values])
+
+    def note(self, text: str, *, column: int = 2) -> None:
+        """Our own words in bold below the table, in `column`."""
+        self.append([("", "")] * (column - 1) + [(text, self.style(bold=True))])
+
+    def _filter(self) -> None:
+        """Filters over the header and the data rows under it, as wide as the widest."""
+        last = get_column_letter(self.width)
+        self.sheet.auto_filter.ref = f"A{self.header}:{last}{self.row}"
+
+
+# (row number, height or None, (value, style id) per column)
+_Row = tuple[int, float | None, Sequence[tuple[object, str]]]
+_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+
+
+def _rows(sheet: WriteOnlyWorksheet) -> Generator[None, _Row, None]:
+    """openpyxl's own loop for the rows of a write-only sheet (WriteOnlyWorksheet.
+    _write_rows, which `close` ends the same way), writing each cell straight from its
+    value and style id, as openpyxl's cell writer does, without a Cell object per cell:
+    those were most of the time of a large report. Values are str, int or None."""
+    sheet._get_writer()
+    xf = sheet._writer.xf.send(True)
+    with xf.element("sheetData"):
+        try:
+            while True:
+                index, height, cells = yield
+                attrs = {"r": str(index)}
+                if height is not None:
+                    attrs["ht"], attrs["customHeight"] = f"{height:g}", "1"
+                with xf.element("row", attrs):
+                    for column, (value, style) in enumerate(cells, start=1):
+                        ref = {"r": f"{get_column_letter(column)}{index}"}
+                        if style:
+                            ref["s"] = style
+                        if isinstance(value, str):
+                            ref["t"] = "inlineStr"
+                            with xf.element("c", ref):
+                                if value and value != value.strip():  # as openpyxl does:
+                                    text = Element("t", {_SPACE: "preserve"})  # an element,
+                                    text.text = value  # not xf.element, for the xml prefix
+                                    with xf.element("is"):
+                                        xf.write(text)
+                                elif value:
+                                    with xf.element("is"), xf.element("t"):
+                                        xf.write(value)
+                        elif value is None:
+                            if style:  # a styled empty cell: its fill, its borders
+                                ref["t"] = "n"
+                                xf.write(Element("c", ref))
+                        elif isinstance(value, int | float) and not isinstance(value, bool):
+                            ref["t"] = "n"
+                            with xf.element("c", ref), xf.element("v"):
+                                xf.write(str(value))
+                        else:
+                            raise TypeError(f"a report cell holds text or a number: {value!r}")
+        except GeneratorExit:
+            pass
+    sheet._writer.xf.send(None)
+
+
 def _status(
-    sheet: Worksheet,
+    sheet: _Sheet,
     statuses: Sequence[UnitStatus],
     now: datetime,
     tz: ZoneInfo,
@@ -81,9 +258,6 @@ def _status(
     titles: Mapping[str, str] | None = None,
 ) -> None:
     titles = titles or {}
-    sheet.title = "Tình trạng"
-    sheet.append([f"Tình hình gửi biểu mẫu tính đến {wording.clock(now, tz)}"])
-    sheet["A1"].font = Font(bold=True, size=13)
     several = len({s.requirement.id for s in statuses}) > 1
     columns = [("STT", 6), ("Đơn vị", 32), *([("Yêu cầu", 28)] if several else []),
                ("Hạn gửi", 22), ("Trạng thái", 13), ("Hoàn thành lúc", 17),
@@ -92,11 +266,13 @@ def _status(
     noted = [notes_of(s, notes) for s in statuses]
     if any(noted):  # a person decided, or mail counts only provisionally (standing.notes)
         columns.append(("Ghi chú", 50))
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
-    _header(sheet, columns, row=3)
+    sheet.columns(columns, freeze="C4")
+    sheet.title(f"Tình hình gửi biểu mẫu tính đến {wording.clock(now, tz)}", len(columns))
+    sheet.skip()
+    sheet.head(columns)
     for i, s in enumerate(statuses, start=1):
         completed = wording.stamp(s.completed_at, tz) if s.completed_at else ""
-        _append(sheet, [
+        sheet.data([
             i, s.unit.name, *([s.requirement.title] if several else []),
             s.deadline_phrase, wording.STATUS_LABELS[s.status], completed,
             "\n".join(wording.form_name(f, titles) for f in s.forms),
@@ -106,78 +282,53 @@ def _status(
                 titles,
             ),
             *(["\n".join(noted[i - 1])] if any(noted) else []),
-        ])  # fmt: skip
-        _style_row(sheet, PatternFill("solid", fgColor=FILLS[s.status]))
-    sheet.freeze_panes = "C4"
+        ], FILLS[s.status])  # fmt: skip
 
 
-def _consolidated(sheet: Worksheet, statuses: Sequence[UnitStatus]) -> None:
+def _consolidated(sheet: _Sheet, statuses: Sequence[UnitStatus]) -> None:
     several = len({s.requirement.id for s in statuses}) > 1
     columns = [("STT", 6), ("Lĩnh vực", 26), ("Đơn vị", 28), ("Tên tập thể, cá nhân", 34),
                ("Tập thể/ Cá nhân", 10), ("Tên mô hình", 46), ("Cấp", 10),
                *([("Yêu cầu", 28)] if several else [])]  # fmt: skip
-    _header(sheet, columns, row=1)
+    sheet.columns(columns, freeze="A2")
+    sheet.head(columns)
     rows = [(e, s) for s in statuses for e in s.entries]
     order = {field: i for i, field in enumerate(FIELDS)}
     rows.sort(key=lambda r: (order.get(r[0].field or "", len(order)), r[1].unit.name, r[0].name))
     for i, (e, s) in enumerate(rows, start=1):
-        _append(sheet, [
+        sheet.data([
             i, FIELD_LABELS.get(e.field or "", "Chưa rõ lĩnh vực"), s.unit.name, e.name,
             KIND_LABELS.get(e.kind or "", ""), e.extra.get("model", ""),
             LEVEL_LABELS.get(e.level or "", ""), *([s.requirement.title] if several else []),
         ])  # fmt: skip
-        _style_row(sheet)
-    sheet.freeze_panes = "A2"
 
 
-def _held(sheet: Worksheet, held: Sequence[Mapping[str, str]]) -> None:
+def _held(sheet: _Sheet, held: Sequence[Mapping[str, str]]) -> None:
     columns = [("STT", 6), ("Nhận lúc", 17), ("Người gửi", 34), ("Tiêu đề", 50),
                ("Đơn vị có thể là", 40)]  # fmt: skip
-    _header(sheet, columns, row=1)
+    sheet.columns(columns)
+    sheet.head(columns)
     for i, message in enumerate(held, start=1):
-        _append(
-            sheet, [i, *(message.get(k, "") for k in ("received", "sender", "subject", "guesses"))]
-        )
-        _style_row(sheet)
+        sheet.data([i, *(message.get(k, "") for k in ("received", "sender", "subject", "guesses"))])
     if not held:
-        sheet.append(["", "Không có thư nào chờ xem xét."])
+        sheet.append([("", ""), ("Không có thư nào chờ xem xét.", "")])
 
 
 def _checks(
-    sheet: Worksheet, checks: Sequence[Mapping[str, str]], unknown: Sequence[tuple[str, int]]
+    sheet: _Sheet, checks: Sequence[Mapping[str, str]], unknown: Sequence[tuple[str, int]]
 ) -> None:
     columns = [("Mã tệp", 8), ("Nhận lúc", 17), ("Đơn vị", 28), ("Tệp", 34),
                ("Độ tin cậy", 10), ("Điểm cần kiểm tra", 70)]  # fmt: skip
-    _header(sheet, columns, row=1)
+    sheet.columns(columns)
+    sheet.head(columns)
     for c in checks:
         keys = ("received", "unit", "filename", "confidence", "doubts")
-        _append(sheet, [int(c["id"]), *(c.get(k, "") for k in keys)])
-        _style_row(sheet)
+        sheet.data([int(c["id"]), *(c.get(k, "") for k in keys)])
     if unknown:
-        sheet.append([])
-        sheet.append(["", "Tiêu đề cột, giá trị chưa nhận biết được (nhiều nhất trước)"])
-        sheet.cell(row=sheet.max_row, column=2).font = Font(bold=True)
+        sheet.skip()
+        sheet.note("Tiêu đề cột, giá trị chưa nhận biết được (nhiều nhất trước)")
         for text, count in unknown:
-            _append(sheet, [count, text])
-
-
-def _append(sheet: Worksheet, values: Sequence[object]) -> None:
-    """Add a data row whose strings are text, whatever they begin with."""
-    sheet.append([_text(v) if isinstance(v, str) else v for v in values])
-    row = _last_row(sheet)
-    for column in range(1, len(values) + 1):
-        cell = sheet.cell(row=row, column=column)
-        if isinstance(cell.value, str):
-            cell.data_type = "s"  # openpyxl made "=..." a formula on assignment
-            cell.quotePrefix = True  # and Excel would on editing, without this
-
-
-def _last_row(sheet: Worksheet) -> int:
-    """The row `append` just wrote. openpyxl keeps it as it writes; its `max_row` and
-    `max_column` scan every cell, so asking them per row made a report quadratic
-    (36 s at 500 units)."""
-    row: int = sheet._current_row
-    return row
+            sheet.text([count, text])
 
 
 def _text(value: str) -> str:
@@ -188,55 +339,7 @@ def _text(value: str) -> str:
 
 def _lines(text: str, width: float) -> int:
     """About how many lines a wrapped cell of this width needs."""
+    per = max(width * 1.1, 1)
+    if "\n" not in text:  # most cells: said once, not split
+        return max(1, math.ceil(len(text) / per)) if len(text) > per else 1
     return sum(max(1, math.ceil(len(line) / max(width * 1.1, 1))) for line in text.split("\n"))
-
-
-def _header(sheet: Worksheet, columns: Sequence[tuple[str, int]], row: int) -> None:
-    """Bold titles that repeat on every printed page, filters, and a page setup that
-    prints the sheet one A4 landscape page wide."""
-    for column, (title, width) in enumerate(columns, start=1):
-        cell = sheet.cell(row=row, column=column, value=title)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.row_dimensions[row].height = 15 * max(_lines(t, w) for t, w in columns)
-    last = get_column_letter(len(columns))
-    sheet.print_title_rows = f"{row}:{row}"
-    sheet.auto_filter.ref = f"A{row}:{last}{row}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0  # as many pages down as it takes
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-def _style_row(sheet: Worksheet, fill: PatternFill | None = None) -> None:
-    """Wrap and top-align the row just added, tall enough for its text (spreadsheet apps
-    do not grow rows written by a program); widen the filter to cover it. The filter's
-    reference carries the sheet's width so far (the header's, widened by longer rows)."""
-    row = _last_row(sheet)
-    first, _, last = sheet.auto_filter.ref.partition(":")
-    width = column_index_from_string(last.rstrip("0123456789"))
-    while sheet._cells.get((row, width + 1)) is not None:
-        width += 1  # a row longer than the header
-    lines = 1
-    styled = None  # the first cell's styles: the others take its ids, not hash them again
-    for column in range(1, width + 1):
-        cell = sheet.cell(row=row, column=column)
-        if styled is None:
-            cell.alignment = WRAP_TOP
-            if fill is not None:
-                cell.fill = fill
-            styled = cell._style
-        else:
-            ids = cell._style or StyleArray()
-            ids.alignmentId = styled.alignmentId
-            if fill is not None:
-                ids.fillId = styled.fillId
-            cell._style = ids
-        letter = get_column_letter(column)
-        wide = sheet.column_dimensions[letter].width or 10
-        lines = max(lines, _lines(str(cell.value or ""), wide))
-    sheet.row_dimensions[row].height = min(MAX_HEIGHT, 15 * lines)
-    sheet.auto_filter.ref = f"{first}:{get_column_letter(width)}{row}"

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Literal
-
-import holidays as holiday_data
 
 Shift = Literal["previous", "next", "keep"]
 WEEKEND = (5, 6)  # Saturday, Sunday: offices of the Party and the State are closed
@@ -22,8 +21,16 @@ WEEKEND = (5, 6)  # Saturday, Sunday: offices of the Party and the State are clo
 
 def public_holidays(years: Iterable[int], extra: Iterable[date] = ()) -> frozenset[date]:
     """Vietnam's public holidays in these years, plus the district's own closures."""
-    official = holiday_data.country_holidays("VN", years=sorted(set(years)))
-    return frozenset(official) | frozenset(extra)
+    return _official(tuple(sorted(set(years)))) | frozenset(extra)
+
+
+@cache
+def _official(years: tuple[int, ...]) -> frozenset[date]:
+    """The package loads every country's calendar (~0.1 s): imported by the commands
+    that decide a working day, when they first do; asked once per years."""
+    import holidays as holiday_data
+
+    return frozenset(holiday_data.country_holidays("VN", years=list(years)))
 
 
 def is_working_day(day: date, closed: Collection[date], weekend: Collection[int] = WEEKEND) -> bool:

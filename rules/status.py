@@ -177,6 +177,9 @@ class _Tracker:
         self.ever_complete = False
         self.any_files = False
         self.corrections: list[str] = []
+        # _shortfalls of the copies counted now: judged again only when a copy changes,
+        # not at every message (most carry no form, or another requirement's).
+        self._judged: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     def offer(self, s: Submission) -> bool:
         """Take the message if it counts for this period; False leaves it to the next."""
@@ -197,11 +200,15 @@ class _Tracker:
         for parsed in s.files:
             if parsed.form in self.requirement.model_forms:
                 self.models[(parsed.form, _model_key(parsed))] = parsed
+                self._judged = None
             if parsed.form in self.requirement.forms:
+                self._judged = None
                 earlier = self.latest.get(parsed.form)
                 if earlier and earlier[1].ref != s.ref:
                     self.corrections.append(self._note(parsed.form, earlier[1], s))
                 self.latest[parsed.form] = (parsed, s)
+        if self.completed_at is not None and not self.requirement.strict_resubmission:
+            return  # complete once, complete: a later copy is judged in the result only
         if not self._blocking():
             if self.completed_at is None:
                 self.completed_at = s.received_at
@@ -235,6 +242,12 @@ class _Tracker:
     def _shortfalls(self) -> tuple[list[str], list[str]]:
         """(certain, doubtful): absent forms are certain; a rule whose outcome the rows the
         parser doubts could change is the parser's doubt, not yet the unit's shortfall."""
+        if self._judged is None:
+            certain, doubtful = self._judge()
+            self._judged = (tuple(certain), tuple(doubtful))
+        return list(self._judged[0]), list(self._judged[1])
+
+    def _judge(self) -> tuple[list[str], list[str]]:
         problems = [
             f"Chưa nhận được {self.form_titles.get(form, form)}"
             for form in self.requirement.forms
@@ -245,8 +258,9 @@ class _Tracker:
             return problems, []  # the board vouched for a paper copy nobody typed in
         judged: list[tuple[str, bool]] = []
         if entries or not problems:  # no rows because the form is missing: said once above
-            doubts = [self._doubt(f) for f in self._counted() for _ in f.entries]
-            doubts += [self._doubt(f) for f in self._counted() if not f.entries]
+            counted = self._counted()  # a file's doubt, judged once for all its rows
+            doubts = [d for f in counted for d in [self._doubt(f)] * len(f.entries)]
+            doubts += [self._doubt(f) for f in counted if not f.entries]
             rules = self.requirement.rules
             judged = validation.judge(rules, self.unit.group, entries, self.unit, doubts)
         certain = [message for message, sure in judged if sure]

@@ -132,7 +132,9 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
         (("--help",), HEAVY + MATCHING + OTHER_COMMANDS + CONFIG),
         (("health",), HEAVY + MATCHING + OTHER_COMMANDS),
         (("status",), HEAVY),
-        (("remind", "--dry-run"), tuple(m for m in HEAVY if m != "jinja2")),  # no workbook
+        (("status", "--format", "json"), (*HEAVY, *MATCHING, "rich.table", "holidays")),
+        (("remind", "--dry-run"), (*HEAVY, *MATCHING)),  # nothing due: nothing rendered
+        (("report", "--dry-run"), (*HEAVY[1:2], *HEAVY[3:], *MATCHING, "holidays")),
         (("poll",), HEAVY + MATCHING + OTHER_COMMANDS),  # the demo's mail is in: nothing new
     ],
 )

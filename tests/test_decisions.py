@@ -243,3 +243,53 @@ def test_a_broken_template_of_the_district_is_a_config_error(tmp_path: Path) -> 
         templates.render("ack")
     with pytest.raises(ConfigError, match=r"report.subject.j2: 'khong_co' is undefined"):
         templates.render("report")
+
+
+def test_deciding_reads_the_stores_mail_once(
+    campaign: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statuses, acknowledgements, reminders and the report share one read of the
+    submissions and one of the messages (each read is a pass over every stored file)."""
+    from mail_ingest.store import Store
+
+    reads: dict[str, int] = {"submissions": 0, "messages": 0}
+    for name in reads:
+        real = getattr(Store, name)
+
+        def counted(store: Store, *args: object, real=real, name=name) -> object:  # type: ignore[no-untyped-def]
+            reads[name] += 1
+            return real(store, *args)
+
+        monkeypatch.setattr(Store, name, counted)
+    with open_store(campaign) as store:
+        found = decisions.decide(campaign, store, at(26, 1, 17, 30), force=True)
+    assert {d.kind for d in found} >= {"remind", "report"}
+    assert reads == {"submissions": 1, "messages": 1}
+
+
+def test_templates_are_compiled_once_not_once_a_mail(
+    campaign: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reminder day renders a mail per unit: compiling its three templates for each was
+    most of `remind` at 500 units."""
+    from jinja2 import Environment
+
+    compiled = {"n": 0}
+    real = Environment.compile
+
+    def counted(self: Environment, *args: object, **kwargs: object) -> object:
+        compiled["n"] += 1
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Environment, "compile", counted)
+    with open_store(campaign) as store:
+        reminders = decisions.decide(campaign, store, at(26, 1, 8, 30), ("remind",))
+    assert len(reminders) >= 3
+    first = decisions.render(campaign, reminders[0])
+    after_one = compiled["n"]
+    rest = [decisions.render(campaign, d) for d in reminders[1:]]
+    assert compiled["n"] == after_one
+    rendered = [first, *rest]  # each with its own unit, from the same templates
+    assert all(
+        d.context["unit"].name in m.subject for d, m in zip(reminders, rendered, strict=True)
+    )

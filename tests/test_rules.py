@@ -194,6 +194,41 @@ def test_parser_problems_are_reported_but_unrecognised_files_do_not_block() -> N
     assert s.problems == ("Tệp 'scan.pdf' cần xem thủ công",)
 
 
+def test_rules_are_judged_again_only_when_a_counted_copy_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thank-you mails and chasers carry no form: the rules are not judged again for each
+    (at 500 units, judging at every message was most of a status)."""
+    from rules import validation
+
+    judged = {"n": 0}
+    real = validation.judge
+
+    def counted(*args: object, **kwargs: object) -> list[tuple[str, bool]]:
+        judged["n"] += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validation, "judge", counted)
+    counts = []
+    for chasers in (1, 40):
+        judged["n"] = 0
+        mail = [sub(f"c{i}", local(21, minute=i)) for i in range(chasers)]
+        subs = [sub("1", local(20), mau01(1, 2), MAU02), *mail, sub("9", local(30), mau01())]
+        assert status_of(*subs) == ("on_time", local(30))
+        counts.append(judged["n"])
+    assert counts[0] == counts[1]
+    # Once complete, later copies are judged for the result only, not each as it comes.
+    counts = []
+    for copies in (1, 10):
+        judged["n"] = 0
+        later = [sub(f"k{i}", local(31, minute=i), mau01(2, 3)) for i in range(copies)]
+        s = evaluate(REQ, COMMUNE, [sub("1", local(20), mau01(), MAU02), *later], local(10, 2),
+                     TZ, TITLES)  # fmt: skip
+        assert (s.status, s.completed_at, len(s.entries)) == ("on_time", local(20), 5)
+        counts.append(judged["n"])
+    assert counts[0] == counts[1]
+
+
 submission_lists = st.lists(
     st.builds(
         sub,

@@ -77,6 +77,66 @@ def test_submissions_round_trip_parsed_files(tmp_path: Path) -> None:
     assert parsed == record().attachments[0].parsed
 
 
+def test_assigned_messages_are_read_in_a_fixed_number_of_queries(tmp_path: Path) -> None:
+    """The notes of every status list the messages a person assigned: read together, not
+    with two queries each (a board that assigns hundreds would wait on each)."""
+    counts = []
+    for n in (2, 12):
+        with Store(tmp_path / f"s{n}.sqlite3") as store:
+            for i in range(n):
+                held = replace(record(f"{i:064x}", outcome="needs-review"), unit_id=None,
+                               message_id=f"<{i}@example.vn>")  # fmt: skip
+                store.record(held, "maildir:/m", 0, f"k{i}")
+            ids = [a.id for a in store.attributions()]
+            for ident in ids:
+                store.assign(ident, "xa-muong-so", "cán bộ", "")
+            seen: list[str] = []
+            store._db.set_trace_callback(seen.append)
+            assigned = store.assigned()
+            store._db.set_trace_callback(None)
+        assert sorted(a.id for a in assigned) == sorted(ids)
+        assert {(a.unit_id, a.evidence, a.forms) for a in assigned} == {
+            ("xa-muong-so", "assigned", ("mau-01",))
+        }
+        counts.append(len(seen))
+    assert counts[0] == counts[1]
+
+
+def test_messages_found_by_some_evidence_only(tmp_path: Path) -> None:
+    """`status` notes the mail counted by a unit's name: it reads those from their index,
+    not every message of the campaign."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        for i, evidence in enumerate(["address", "subject", None, "body", "address"]):
+            mail = replace(record(f"{i:064x}"), evidence=evidence, message_id=f"<{i}@x.vn>")
+            store.record(mail, "maildir:/m", 0, f"k{i}")
+        every = store.messages()
+        named = store.messages(evidence=("subject", "body"))
+        assert store.messages(evidence=()) == [] == store.messages(evidence=("form",))
+    assert [m.evidence for m in named] == ["body", "subject"]  # newest first, like all
+    assert named == [m for m in every if m.evidence in ("subject", "body")]
+    assert {m.forms for m in named} == {("mau-01",)}
+
+
+def test_files_to_check_come_with_their_entries_and_no_others(tmp_path: Path) -> None:
+    """The report lists the files waiting for the board's check: a few among thousands;
+    the entries of the others are not read for it."""
+    with Store(tmp_path / "s.sqlite3") as store:
+        for i in range(6):
+            mail = record(f"{i:064x}")
+            parsed = replace(mail.attachments[0].parsed, confidence=0.5 if i % 3 == 0 else 1.0)
+            files = (replace(mail.attachments[0], sha256=f"{i:063x}f", parsed=parsed),)
+            mail = replace(mail, message_id=f"<{i}@x.vn>", attachments=files)
+            store.record(mail, "maildir:/m", 0, f"k{i}")
+        seen: list[str] = []
+        store._db.set_trace_callback(seen.append)
+        checks = store.checks(0.8)
+        store._db.set_trace_callback(None)
+    assert [c.parsed.confidence for c in checks] == [0.5, 0.5]
+    assert all(c.parsed.entries == record().attachments[0].parsed.entries for c in checks)
+    reads = [q for q in seen if "FROM entries" in q]
+    assert reads and all("WHERE attachment IN" in q for q in reads)
+
+
 def test_only_one_poller_at_a_time(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3") as first, Store(tmp_path / "s.sqlite3") as second:
         with first.lock(), pytest.raises(LockedError, match="another mail-ingest"), second.lock():

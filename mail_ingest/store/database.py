@@ -8,7 +8,7 @@ import fcntl
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Self
 from mail_ingest.errors import LockedError
 from mail_ingest.files import private_dir, private_file
 from mail_ingest.store.migrations import MIGRATIONS
+from mail_ingest.store.records import loads
 from parsers.model import Entry
 
 
@@ -104,13 +105,21 @@ class Database:
         """How long a write waits for another writer's lock (the page waits less than a poll)."""
         self._db.execute(f"PRAGMA busy_timeout = {int(ms)}")
 
-    def _entries(self) -> dict[int, list[Entry]]:
+    def _entries(self, attachments: Sequence[int] | None = None) -> dict[int, list[Entry]]:
+        """The entries of every stored file, or of these `attachments` only."""
         by_attachment: dict[int, list[Entry]] = defaultdict(list)
-        for attachment, name, kind, field, level, extra in self._db.execute(
-            "SELECT attachment, name, kind, field, level, extra FROM entries"
-            " ORDER BY attachment, position"
-        ):
-            by_attachment[attachment].append(Entry(name, kind, field, level, json.loads(extra)))
+        query = "SELECT attachment, name, kind, field, level, extra FROM entries"
+        if attachments is None:
+            batches: list[tuple[int, ...]] = [()]
+        else:  # within SQLite's limit on bound values
+            batches = [tuple(attachments[i : i + 500]) for i in range(0, len(attachments), 500)]
+        for batch in batches:
+            where = f" WHERE attachment IN ({', '.join('?' * len(batch))})" if batch else ""
+            for attachment, name, kind, field, level, extra in self._db.execute(
+                f"{query}{where} ORDER BY attachment, position", batch
+            ):
+                entry = Entry(name, kind, field, level, loads(extra, "{}"))
+                by_attachment[attachment].append(entry)
         return by_attachment
 
 

@@ -17,20 +17,23 @@ class Lessons(Database):
     """Files that wait for the board's check, and what it taught the parsers."""
 
     def checks(self, check_below: float, since: datetime | None = None) -> list[FileCheck]:
-        """Files of submissions that need the board's check and have not had it."""
-        entries = self._entries()
-        out = []
+        """Files of submissions that need the board's check and have not had it. Whether
+        a file does is in its confidence and problems: the entries are read for those only."""
+        found = []
         for row in self._db.execute(
             f"SELECT a.message, m.unit_id, m.received_at, {PARSED_COLUMNS} FROM attachments a"
             " JOIN messages m ON m.id = a.message WHERE m.outcome = 'submission'"
             " AND a.checked_at IS NULL AND m.received_utc >= ? ORDER BY m.received_utc, a.id",
             (utc_text(since) if since else "",),
         ):
-            parsed = parsed_file(row[3:], entries)
-            if needs_check(parsed, check_below):
-                when = datetime.fromisoformat(row[2])
-                out.append(FileCheck(row[3], row[0], row[1], when, parsed))
-        return out
+            if needs_check(parsed_file(row[3:], {}), check_below):
+                found.append(row)
+        entries = self._entries([row[3] for row in found])
+        return [
+            FileCheck(row[3], row[0], row[1], datetime.fromisoformat(row[2]),
+                      parsed_file(row[3:], entries))
+            for row in found
+        ]  # fmt: skip
 
     def unknown(self, since: datetime | None = None) -> list[tuple[str, int]]:
         """Headers and values the parsers did not know, in files received since `since`,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from mail_ingest.store.database import Database, json_text, utc_now, utc_text
@@ -222,18 +223,27 @@ class Messages(Database):
             (utc_now(), fetched, recorded, errors, downloaded, failure, poll),
         )
 
-    def messages(self, limit: int | None = None) -> list[MessageRow]:
+    def messages(
+        self, limit: int | None = None, *, evidence: Sequence[str] | None = None
+    ) -> list[MessageRow]:
+        """Messages, newest first; only those whose unit was found by one of `evidence`
+        (from its index: `status` reads the few counted by name, not every message)."""
+        where, args = "", tuple(evidence or ())
+        if evidence is not None:
+            where = f" WHERE evidence IN ({', '.join('?' * len(evidence))})"
         forms: dict[int, list[str]] = defaultdict(list)
         for message, form in self._db.execute(
             "SELECT message, form FROM attachments WHERE form IS NOT NULL"
-            " ORDER BY message, position"
+            + (f" AND message IN (SELECT id FROM messages{where})" if where else "")
+            + " ORDER BY message, position",
+            args,
         ):
             forms[message].append(form)
         rows = self._db.execute(
             "SELECT id, message_id, sender, subject, received_at, unit_id, outcome, error,"
-            " sender_address, evidence, review_reason"
-            " FROM messages ORDER BY received_utc DESC, id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
+            f" sender_address, evidence, review_reason FROM messages{where}"
+            " ORDER BY received_utc DESC, id DESC LIMIT ?",
+            (*args, -1 if limit is None else limit),
         )
         return [
             MessageRow(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7],

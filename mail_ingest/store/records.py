@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from parsers.model import Entry, ParsedFile, Problem
 from rules.match_model import Guess
@@ -174,6 +175,17 @@ PARSED_COLUMNS = (
 )
 
 
+def loads(text: object, default: str = "[]") -> Any:
+    """A JSON column's value; the empty list or object it mostly holds without the parser
+    (a status reads ten of them per stored file, the entries one each). None: `default`."""
+    text = default if text is None else str(text)
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
+
+
 def parsed_file(
     row: tuple[object, ...] | sqlite3.Row, entries: dict[int, list[Entry]]
 ) -> ParsedFile:
@@ -184,12 +196,12 @@ def parsed_file(
     return ParsedFile(
         filename=str(filename),
         form=form if isinstance(form, str) else None,
-        fields=json.loads(str(fields)),
+        fields=loads(fields, "{}"),
         entries=tuple(entries.get(int(str(ident)), ())),
-        problems=tuple(Problem(**p) for p in json.loads(str(problems))),
+        problems=tuple(Problem(**p) for p in loads(problems)),
         confidence=1.0 if confidence is None else float(str(confidence)),
-        inferred=tuple(json.loads(str(inferred or "[]"))),
-        taught=tuple(json.loads(str(taught or "[]"))),
-        unknown=tuple(json.loads(str(unknown or "[]"))),
-        doubted=tuple(json.loads(str(doubted or "[]"))),
+        inferred=tuple(loads(inferred or "[]")),
+        taught=tuple(loads(taught or "[]")),
+        unknown=tuple(loads(unknown or "[]")),
+        doubted=tuple(loads(doubted or "[]")),
     )

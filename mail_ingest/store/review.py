@@ -65,6 +65,9 @@ class Review(Database):
             where, args = "id = ?", (int(ref.lstrip("#")),)
         else:
             where, args = "message_id IN (?, ?)", (ref, f"<{ref.strip('<>')}>")
+        return self._attributions(where, args)
+
+    def _attributions(self, where: str, args: tuple[object, ...]) -> list[Attribution]:
         rows = self._db.execute(
             "SELECT id, message_id, sender, subject, received_at, outcome, unit_id, evidence,"
             f" confidence, guesses, sender_address FROM messages WHERE {where}"
@@ -88,10 +91,9 @@ class Review(Database):
         ]  # fmt: skip
 
     def assigned(self) -> list[Attribution]:
-        """Messages a person attributed, for the notes in status and reports."""
-        query = "SELECT id FROM messages WHERE evidence = 'assigned'"
-        ids = [r[0] for r in self._db.execute(query)]
-        return [a for i in ids for a in self.attributions(str(i))]
+        """Messages a person attributed, for the notes in status and reports: two queries,
+        not two per message."""
+        return self._attributions("evidence = 'assigned'", ())
 
     def assign(self, message: int, unit_id: str, by: str, note: str) -> bool:
         """Make a message a submission of the unit; False if it already was one by assignment."""
