@@ -6,26 +6,25 @@ exists: loading a config creates nothing), named by a digest of the spec files' 
 parsers/specs.py's names, sizes and mtimes and of the Python version, so an upgrade or an
 edited spec is parsed afresh. A pickle there is trusted as the database beside it is: same
 owner, mode 0600 in a 0700 folder; whoever can write it can already change the records.
-Any failure to read or write the cache falls back to parsing, silently: it is only time.
+Any failure to read or write the cache falls back to parsing (mail_ingest.cache_files).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import parsers
+from mail_ingest import cache_files
 from parsers import specs as specs_module
 
 log = logging.getLogger(__name__)
-PREFIX = "form-specs."
+PREFIX, SUFFIX = "form-specs.", ".pickle"
 
 
 def builtin_specs(storage: Path) -> tuple[parsers.FormSpec, ...]:
@@ -34,7 +33,7 @@ def builtin_specs(storage: Path) -> tuple[parsers.FormSpec, ...]:
         return parsers.builtin_specs()
     sources = [Path(specs_module.__file__), *sorted(folder.glob("*.toml"))]
     try:
-        path = storage / f"{PREFIX}{key(sources)}.pickle"
+        path = storage / f"{PREFIX}{key(sources)}{SUFFIX}"
     except OSError:
         return parsers.builtin_specs()
     cached = _read(path)
@@ -55,10 +54,11 @@ def key(sources: Sequence[Path]) -> str:
 
 
 def _read(path: Path) -> tuple[parsers.FormSpec, ...] | None:
-    try:
-        value = pickle.loads(path.read_bytes())
-    except FileNotFoundError:
+    data = cache_files.read(path)
+    if data is None:
         return None
+    try:
+        value = pickle.loads(data)
     except Exception as exc:  # a damaged cache is parsed afresh
         log.debug("form spec cache %s unreadable (%s): parsing the specs", path, exc)
         return None
@@ -68,18 +68,5 @@ def _read(path: Path) -> tuple[parsers.FormSpec, ...] | None:
 
 
 def _write(path: Path, parsed: tuple[parsers.FormSpec, ...]) -> None:
-    """Atomically (a reader sees the old file or the whole new one), then drops stale ones."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{PREFIX}", dir=path.parent)  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as out:
-                pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        for stale in path.parent.glob(f"{PREFIX}*.pickle"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:
-        log.debug("form spec cache %s not written (%s)", path, exc)
+    data = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
+    cache_files.write(path, data, PREFIX, SUFFIX)
