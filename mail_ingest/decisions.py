@@ -143,7 +143,7 @@ def reminders(
     on = day or local.date()
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
-    closed = public_holidays(range(local.year - 1, local.year + 2), config.notify.closed_days)
+    closed = _closed(config, range(local.year - 1, local.year + 2))
     titles = config.form_titles()
     out = []
     for s in statuses:
@@ -344,7 +344,7 @@ def _carried(
     today's own reminders says the same.
     """
     local = now.astimezone(config.timezone)
-    closed = public_holidays(range(local.year - 1, local.year + 1), config.notify.closed_days)
+    closed = _closed(config, range(local.year - 1, local.year + 1))
     if not is_working_day(local.date(), closed):
         return []
     planned = {(d.unit, d.requirement) for d in today}
@@ -398,3 +398,11 @@ def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> 
     """One notification cycle for a deployment, under the store lock the poller takes too."""
     with Store(config.storage / "mail-ingest.sqlite3") as store, store.lock():
         return send(config, store, now, decide(config, store, now, kinds))
+
+
+def _closed(config: Config, years: range) -> frozenset[date]:
+    """The days offices are closed: official holidays (kept between commands) and the
+    district's own."""
+    from mail_ingest.holiday_cache import official
+
+    return public_holidays(years, config.notify.closed_days, official(config.storage))

@@ -9,7 +9,7 @@ included); a district adds its own closures in config.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -19,13 +19,21 @@ Shift = Literal["previous", "next", "keep"]
 WEEKEND = (5, 6)  # Saturday, Sunday: offices of the Party and the State are closed
 
 
-def public_holidays(years: Iterable[int], extra: Iterable[date] = ()) -> frozenset[date]:
-    """Vietnam's public holidays in these years, plus the district's own closures."""
-    return _official(tuple(sorted(set(years)))) | frozenset(extra)
+Official = Callable[[tuple[int, ...]], frozenset[date]]
+
+
+def public_holidays(
+    years: Iterable[int], extra: Iterable[date] = (), official: Official | None = None
+) -> frozenset[date]:
+    """Vietnam's public holidays in these years, plus the district's own closures.
+
+    `official`: where the official days come from (default: the holidays package; the
+    service passes one that keeps them between commands)."""
+    return (official or official_holidays)(tuple(sorted(set(years)))) | frozenset(extra)
 
 
 @cache
-def _official(years: tuple[int, ...]) -> frozenset[date]:
+def official_holidays(years: tuple[int, ...]) -> frozenset[date]:
     """The package loads every country's calendar (~0.1 s): imported by the commands
     that decide a working day, when they first do; asked once per years."""
     import holidays as holiday_data

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from mail_ingest import config as config_module
-from mail_ingest import decisions, demo, scheduler, workbook
+from mail_ingest import decisions, demo, holiday_cache, scheduler, workbook
 from mail_ingest.app import App, open_store
 from mail_ingest.cli import cli
-from mail_ingest.config import Config
+from mail_ingest.config import Config, spec_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("openpyxl", "docx", "jinja2", "parsers.parse", "parsers.office", "parsers.detect")
@@ -56,11 +56,13 @@ def deployment(tmp_path: Path) -> tuple[Config, Path]:
 
 
 def _files(root: Path) -> dict[str, str]:
-    """Every file but the database's own (opening SQLite may touch its -wal and -shm)."""
+    """Every file but the database's own (opening SQLite may touch its -wal and -shm) and
+    the caches, which are no record (mail_ingest.cache_files)."""
+    caches = (spec_cache.PREFIX, holiday_cache.PREFIX)
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".sqlite3" not in p.name
+        if p.is_file() and ".sqlite3" not in p.name and not p.name.startswith(caches)
     }
 
 

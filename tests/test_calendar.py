@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from rules.calendar import Reminder, public_holidays, reminder_days, shift
+from mail_ingest import holiday_cache
+from rules.calendar import Reminder, official_holidays, public_holidays, reminder_days, shift
 
 CLOSED = public_holidays([2024])
 
@@ -46,3 +48,33 @@ def test_phong_tho_reminders_around_the_deadline() -> None:
 def test_two_reminders_on_one_day_are_sent_once() -> None:
     days = reminder_days(date(2024, 2, 15), [-2, -1], CLOSED)  # 13/02 and 14/02: both Tết
     assert [r.day for r in days] == [date(2024, 2, 7)]
+
+
+# -- kept between commands ----------------------------------------------------------------
+
+
+def test_the_kept_holidays_are_the_packages_and_the_package_is_asked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    years = (2023, 2024, 2025)
+    assert holiday_cache.official(tmp_path)(years) == official_holidays(years)
+    [kept] = tmp_path.glob(f"{holiday_cache.PREFIX}*")
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setattr(holiday_cache, "official_holidays", _never)
+    assert holiday_cache.official(tmp_path)(years) == official_holidays(years)  # from the file
+    with pytest.raises(AssertionError):  # other years are asked of the package
+        holiday_cache.official(tmp_path)((2026,))
+
+
+def test_a_damaged_or_missing_cache_is_only_time(tmp_path: Path) -> None:
+    years = (2024,)
+    holiday_cache.official(tmp_path)(years)
+    [kept] = tmp_path.glob(f"{holiday_cache.PREFIX}*")
+    kept.write_text('["2024-02-3O"]')
+    assert holiday_cache.official(tmp_path)(years) == official_holidays(years)
+    assert holiday_cache.official(tmp_path / "none")(years) == official_holidays(years)
+    assert not (tmp_path / "none").exists()  # no folder made for it
+
+
+def _never(years: tuple[int, ...]) -> frozenset[date]:
+    raise AssertionError(f"the package was asked for {years}")
