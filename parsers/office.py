@@ -121,9 +121,26 @@ def check_package(data: bytes) -> None:
 ODF_MANIFEST = "META-INF/manifest.xml"
 
 
+class _Package(zipfile.ZipFile):
+    """A zip whose members are unpacked once: a worksheet is read for its cells, its
+    merged ranges and, if a cell needs it, the file's legacy Prior. Sizes are bounded by
+    check_zip before any member is read, and the package lives for one file's reading."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file)
+        self._unpacked: dict[str, bytes] = {}
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        key = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        found = self._unpacked.get(key)
+        if found is None:
+            found = self._unpacked[key] = super().read(name, pwd)
+        return found
+
+
 def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = _Package(io.BytesIO(data))
         archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise Unreadable("corrupt-file", "not-zip") from exc
@@ -357,32 +374,40 @@ def _paragraph(p: Any, prior: Prior | None = None) -> str:
     return _lines(detect_and_convert("".join(_runs(p)), prior).split("\n"))
 
 
-def _runs(element: Any) -> Iterator[str]:
+def _runs(element: Any) -> list[str]:
     """Text, tabs and breaks anywhere below, once: a text box's VML fallback repeats it."""
+    out: list[str] = []
+    _collect(element, out)
+    return out
+
+
+def _collect(element: Any, out: list[str]) -> None:
+    """_runs into `out`: one list for a paragraph, not a generator per element below it."""
     for child in element:
-        if child.tag in _NO_TEXT:
+        tag = child.tag  # lxml builds the name string on each access: read it once
+        if tag in _NO_TEXT:
             continue
-        box = _checkbox(child) if child.tag in _BOXES else ""
+        box = _checkbox(child) if tag in _BOXES else ""
         if box:  # a ticked box has no text of its own (or text that may disagree with it)
-            yield box
+            out.append(box)
             continue
-        if child.tag == W_T:
+        if tag == W_T:
             font = _run_font(child)
-            symbols = SYMBOLS.get((font or "").strip().lower())
+            symbols = SYMBOLS.get(font.strip().lower()) if font else None
             text = child.text or ""
-            yield convert_run(text, font) if symbols is None else _symbol_text(text, symbols)
-        elif child.tag == W_SYM:
-            yield _symbol(child)
-        elif child.tag == W_TAB:
-            yield " "
-        elif child.tag in (W_BR, W_CR):
-            yield "\n"
-        elif child.tag == W_P:  # a paragraph inside a text box
-            yield "\n"
-            yield from _runs(child)
-            yield "\n"
+            out.append(convert_run(text, font) if symbols is None else _symbol_text(text, symbols))
+        elif tag == W_SYM:
+            out.append(_symbol(child))
+        elif tag == W_TAB:
+            out.append(" ")
+        elif tag in (W_BR, W_CR):
+            out.append("\n")
+        elif tag == W_P:  # a paragraph inside a text box
+            out.append("\n")
+            _collect(child, out)
+            out.append("\n")
         else:
-            yield from _runs(child)
+            _collect(child, out)
 
 
 W_RFONTS, W_HANSI, W_ASCII = qn("w:rFonts"), qn("w:hAnsi"), qn("w:ascii")
@@ -441,11 +466,23 @@ def _symbol_text(text: str, symbols: dict[int, str]) -> str:
 def _run_font(text: Any) -> str | None:
     """The font of a w:t's run: w:hAnsi draws Latin-1 (where legacy codes are), else w:ascii."""
     run = text.getparent()
-    fonts = run.find(_RUN_FONTS) if run is not None else None
-    return None if fonts is None else fonts.get(W_HANSI) or fonts.get(W_ASCII)
+    if run is None:
+        return None
+    for props in run.getchildren():  # run.find("w:rPr/w:rFonts"), without ElementPath
+        if props.tag == W_RPR:
+            fonts = _child(props, W_RFONTS)
+            if fonts is not None:
+                return fonts.get(W_HANSI) or fonts.get(W_ASCII)
+    return None
 
 
-_RUN_FONTS = f"{qn('w:rPr')}/{W_RFONTS}"
+def _child(element: Any, tag: str) -> Any:
+    """element.find(tag) for a plain tag: lxml's find parses the path in Python on every
+    call, several times the cost of looking at a few children."""
+    for child in element.getchildren():
+        if child.tag == tag:
+            return child
+    return None
 
 
 def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
@@ -458,14 +495,14 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
         for tc in _children(tr, W_TC):
             if len(row) >= MAX_COLUMNS:  # as in a sheet: a form is narrower
                 break
-            props = tc.find(W_TC_PR)  # one lookup per cell: merge and span are both in it
-            merge = props.find(W_VMERGE) if props is not None else None
+            props = _child(tc, W_TC_PR)  # one lookup per cell: merge and span are both in it
+            merge = _child(props, W_VMERGE) if props is not None else None
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
                 paragraphs = (_paragraph(p, prior) for p in _cell_paragraphs(tc))
                 text = _lines([p for p in paragraphs if p])
-            span = props.find(W_GRID_SPAN) if props is not None else None
+            span = _child(props, W_GRID_SPAN) if props is not None else None
             row.extend([text] * max(1, _int(span, 1)))
         above = row
         yield tuple(row)
@@ -481,8 +518,8 @@ def _children(element: Any, tag: str) -> Iterator[Any]:
 
 
 def _prop(element: Any, props_tag: str, tag: str) -> Any:
-    props = element.find(props_tag)
-    return props.find(tag) if props is not None else None
+    props = _child(element, props_tag)
+    return _child(props, tag) if props is not None else None
 
 
 def _int(prop: Any, default: int) -> int:
@@ -548,17 +585,24 @@ def _emphasis(body: Any) -> frozenset[str]:
     return frozenset(found)
 
 
+# The runs _emphasised accepts, judged as it judges them (each first property): templates
+# set w:b="0" on every run, and only the few bold ones should be walked.
 _MARKED_RUNS = etree.XPath(
-    ".//w:r[w:rPr[w:b or w:highlight or w:shd]]",
+    ".//w:r[w:rPr[1]["
+    "w:b[1][not(@w:val='0' or @w:val='false' or @w:val='off')]"
+    " or w:highlight[1][@w:val and not(@w:val='none')]"
+    " or w:shd[1][@w:fill and not(translate(@w:fill, 'AUTOF', 'autof')='auto'"
+    " or translate(@w:fill, 'AUTOF', 'autof')='ffffff')]"
+    "]]",
     namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
 )
 
 
 def _emphasised(run: Any) -> bool:
-    props = run.find(W_RPR)
+    props = _child(run, W_RPR)
     if props is None:
         return False
-    bold, mark, shading = props.find(W_B), props.find(W_HIGHLIGHT), props.find(W_SHD)
+    bold, mark, shading = _child(props, W_B), _child(props, W_HIGHLIGHT), _child(props, W_SHD)
     return (
         (bold is not None and bold.get(W_VAL, "1") not in _FALSE)
         or (mark is not None and mark.get(W_VAL, "none") != "none")

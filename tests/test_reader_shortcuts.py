@@ -1,0 +1,96 @@
+"""The readers' shortcuts (an XPath that preselects runs, child loops in place of lxml's
+find) decide exactly as the plain code they replace, over every combination of the
+properties and children they look at."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lxml import etree
+
+from parsers import office, sheets
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+NS = f'xmlns:w="{W}"'
+
+BOLD = ("", '<w:b/>', '<w:b w:val="0"/>', '<w:b w:val="1"/>', '<w:b w:val="false"/>',
+        '<w:b w:val="off"/>', '<w:b w:val="true"/>', '<w:b w:val="0"/><w:b/>')  # fmt: skip
+MARK = ("", '<w:highlight w:val="none"/>', '<w:highlight w:val="yellow"/>', "<w:highlight/>")
+SHADE = ("", '<w:shd w:val="clear"/>', '<w:shd w:fill="auto"/>', '<w:shd w:fill="AUTO"/>',
+         '<w:shd w:fill="FFFFFF"/>', '<w:shd w:fill="ffffff"/>', '<w:shd w:fill="FFFF00"/>',
+         '<w:shd w:fill="Auto"/><w:shd w:fill="00FF00"/>')  # fmt: skip
+
+
+def _emphasised_plainly(run: Any) -> bool:
+    """The judgement as written with lxml's find, before the shortcuts."""
+    props = run.find(f"{{{W}}}rPr")
+    if props is None:
+        return False
+    bold = props.find(f"{{{W}}}b")
+    mark = props.find(f"{{{W}}}highlight")
+    shading = props.find(f"{{{W}}}shd")
+    val, fill = f"{{{W}}}val", f"{{{W}}}fill"
+    return (
+        (bold is not None and bold.get(val, "1") not in ("0", "false", "off"))
+        or (mark is not None and mark.get(val, "none") != "none")
+        or (shading is not None and shading.get(fill, "auto").lower() not in ("auto", "ffffff"))
+    )
+
+
+def test_marked_runs_are_the_emphasised_runs() -> None:
+    runs = []
+    for bold, mark, shade in itertools.product(BOLD, MARK, SHADE):
+        runs.append(f"<w:r><w:rPr>{bold}{mark}{shade}</w:rPr><w:t>x</w:t></w:r>")
+    runs += ["<w:r><w:t>plain</w:t></w:r>", "<w:r><w:rPr/><w:rPr><w:b/></w:rPr></w:r>"]
+    body = etree.fromstring(f"<w:body {NS}><w:p>{''.join(runs)}</w:p></w:body>")
+    every = list(body.iter(f"{{{W}}}r"))
+    expected = [r for r in every if _emphasised_plainly(r)]
+    assert 0 < len(expected) < len(every)
+    assert office._MARKED_RUNS(body) == expected
+    assert [r for r in every if office._emphasised(r)] == expected
+
+
+def test_run_font_reads_the_first_fonts_of_the_run() -> None:
+    cases = {
+        "<w:r><w:t>a</w:t></w:r>": None,
+        "<w:r><w:rPr><w:b/></w:rPr><w:t>a</w:t></w:r>": None,
+        '<w:r><w:rPr><w:rFonts w:ascii="Arial"/></w:rPr><w:t>a</w:t></w:r>': "Arial",
+        '<w:r><w:rPr><w:rFonts w:ascii="Arial" w:hAnsi=".VnTime"/></w:rPr><w:t>a</w:t></w:r>': (
+            ".VnTime"
+        ),
+        '<w:r><w:rPr/><w:rPr><w:rFonts w:ascii="VNI-Times"/></w:rPr><w:t>a</w:t></w:r>': (
+            "VNI-Times"
+        ),
+        '<w:r><w:rPr><w:rFonts/><w:rFonts w:ascii="X"/></w:rPr><w:t>a</w:t></w:r>': None,
+    }
+    for xml, font in cases.items():
+        run = etree.fromstring(xml.replace("<w:r>", f"<w:r {NS}>", 1))
+        text = run.find(f"{{{W}}}t")
+        fonts = run.find(f"{{{W}}}rPr/{{{W}}}rFonts")
+        plainly = (
+            None if fonts is None else fonts.get(f"{{{W}}}hAnsi") or fonts.get(f"{{{W}}}ascii")
+        )
+        assert office._run_font(text) == plainly == font, xml
+
+
+def test_sheet_text_reads_as_findtext() -> None:
+    m = sheets.MAIN[1:-1]
+    parts = {
+        "t": "<t>Hợp tác xã</t>",
+        "t2": "<t>thứ hai</t>",
+        "empty": "<t/>",
+        "r": "<r><rPr><b/></rPr><t> chè</t></r>",
+        "r-empty": "<r><t/></r>",
+        "r-none": "<r><rPr/></r>",
+        "phonetic": "<rPh sb='0' eb='1'><t>ふりがな</t></rPh>",
+    }
+    for n in range(4):
+        for combo in itertools.permutations(parts, n):
+            xml = f'<is xmlns="{m}">{"".join(parts[k] for k in combo)}</is>'
+            element = etree.fromstring(xml)
+            t, r = f"{{{m}}}t", f"{{{m}}}r"
+            plainly = (element.findtext(t) or "") + "".join(
+                run.findtext(t) or "" for run in element.iterchildren(r)
+            )
+            assert sheets._text(element) == plainly, xml
