@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any, Literal
 
 from docx.oxml.ns import qn
@@ -250,7 +251,12 @@ def _workbook_texts(archive: zipfile.ZipFile) -> Iterator[str]:
             name.startswith("xl/worksheets/") and name.endswith(".xml")
         ):
             for match in _XML_TEXT.finditer(archive.read(member)):
-                yield html.unescape(match.group(1).decode("utf-8", "replace"))
+                yield _unescaped(match.group(1))
+
+
+@lru_cache(maxsize=1 << 14)  # a file repeats its cells ("Cá nhân" on every row)
+def _unescaped(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", "replace"))
 
 
 def _sheet(

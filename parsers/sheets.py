@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from lxml import etree
@@ -168,8 +169,8 @@ def cells(
             return
         c = -1
         for cell in row.iterchildren(_C):
-            ref = _REF.match(cell.get("r", ""))
-            c = _column(ref.group(1)) if ref else c + 1
+            at = _ref_column(cell.get("r", ""))
+            c = at if at is not None else c + 1
             if c >= max_cols or r < 0:
                 continue
             found = _cell(cell, strings, style, epoch)
@@ -222,6 +223,13 @@ def _number(raw: str) -> int | float:
     if "." in raw or "E" in raw or "e" in raw:
         return float(raw)
     return int(raw)
+
+
+@lru_cache(maxsize=1 << 14)  # a form's cells are at the same places in every file
+def _ref_column(ref: str) -> int | None:
+    """The 0-based column of a reference ("C12" -> 2), None if it is not one."""
+    found = _REF.match(ref)
+    return _column(found.group(1)) if found else None
 
 
 def _column(letters: str) -> int:

@@ -31,6 +31,7 @@ from parsers.vocabulary import (
     taught_value,
     tokens,
     value_id,
+    value_index,
 )
 
 HEADER_SEARCH_ROWS = 20
@@ -590,13 +591,12 @@ def _ticks(
     as a whole; a cell merged down beside a group ("TT" over "TT") is a column of its own.
     """
     out: list[tuple[str, int, str]] = []
-    for column in shape.columns:
-        if column.key not in ENTRY_KEYS or not column.values:
-            continue
+    typed = [words(cell) if cell else "" for cell in cells]  # once per cell, not per key
+    for key, exact in _tick_values(shape):
         found = [
-            (column.key, i, vid, _heading_over(cell, _at(over, i)) if over else "")
-            for i, cell in enumerate(cells)
-            if cell and (vid := value_id(column.key, cell, column.values, strict=True))
+            (key, i, vid, _heading_over(cells[i], _at(over, i)) if over else "")
+            for i, t in enumerate(typed)
+            if t and (vid := exact.get(t))
         ]
         # Side by side, each value once: "Tập thể | Cá nhân", not a lone "TT" (the number).
         run: list[tuple[str, int, str, str]] = []
@@ -614,6 +614,17 @@ def _ticks(
 
 
 _MERGED_DOWN = "\0merged"
+
+
+@_per_shape
+def _tick_values(shape: TableShape) -> tuple[tuple[str, Mapping[str, str]], ...]:
+    """For each column that may be ticked, its value ids by exact wording: what
+    value_id(key, cell, values, strict=True) looks up, found once per shape."""
+    return tuple(
+        (c.key, value_index(c.key, c.values)[0])
+        for c in shape.columns
+        if c.key in ENTRY_KEYS and c.values
+    )
 
 
 def _heading_over(cell: str, above: str) -> str:
@@ -636,6 +647,8 @@ def _match_columns(
     "tiếp tục" column and not the one the parent heading alone would name. `upper`, the
     row above, tells sub-headings from cells merged down over both rows (see _ticks).
     """
+    if not any(cells) and not any(lower):  # an empty row (a gap under the title) names nothing
+        return (), ()
     ticks = _ticks(lower or cells, shape, upper)
     ticked = {i for _, i, _ in ticks}
     keys = {c.key for c in shape.columns}
@@ -645,7 +658,11 @@ def _match_columns(
         typed, sub = words(cell), words(_at(lower, i))
         if not typed or i in ticked or len(typed) > (160 if lower else 80):  # not a paragraph
             continue
-        lesson = taught_header(taught, cell) or (taught_header(taught, sub) if sub else None)
+        lesson = (
+            (taught_header(taught, cell) or (taught_header(taught, sub) if sub else None))
+            if taught.headers
+            else None
+        )
         if lesson is not None and lesson.meaning in keys:
             scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
             continue

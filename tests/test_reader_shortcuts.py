@@ -9,7 +9,7 @@ from typing import Any
 
 from lxml import etree
 
-from parsers import office, sheets
+from parsers import legacy, office, sheets
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 NS = f'xmlns:w="{W}"'
@@ -94,3 +94,46 @@ def test_sheet_text_reads_as_findtext() -> None:
                 run.findtext(t) or "" for run in element.iterchildren(r)
             )
             assert sheets._text(element) == plainly, xml
+
+
+def _judged_word_by_word(texts: list[str]) -> tuple[str | None, str | None]:
+    """legacy.Prior's judgement as written before texts were counted once each."""
+    clear = dict.fromkeys(legacy.ENCODINGS, 0)
+    bad = dict.fromkeys(legacy.ENCODINGS, 0)
+    modern, budget = 0, legacy.MAX_PRIOR_WORDS
+    for text in texts:
+        if budget <= 0:
+            break
+        if budget < legacy.MAX_PRIOR_WORDS - legacy.UNICODE_SAMPLE and not any(clear.values()):
+            break
+        for match in legacy._WORD.finditer(legacy._nfc(text)):
+            budget -= 1
+            _, spoiled, kind = legacy._judge_word(match.group())
+            if kind in clear:
+                clear[kind] += 1  # type: ignore[index]
+            modern += kind == "unicode" and bool(legacy._UNICODE_ONLY.search(match.group()))
+            for e in spoiled:
+                bad[e] += 1
+    best = max(legacy.ENCODINGS, key=lambda e: clear[e])
+    other = next(e for e in legacy.ENCODINGS if e != best)
+    if clear[best] <= max(clear[other], bad[best]):
+        return None, None
+    return best, best if modern * legacy.SOLE_SHARE <= clear[best] else None
+
+
+def test_prior_counts_each_text_as_word_by_word() -> None:
+    unicode = ["Cá nhân", "Tổ dân phố số 3", "Nguyễn Văn Hùng", "Kinh tế", "chó mèo"]
+    tcvn3 = [legacy.encode(t, "tcvn3") for t in unicode]
+    vni = [legacy.encode(t, "vni") for t in unicode]
+    long = " ".join(unicode * 20)  # longer than the texts remembered
+    mixes = {
+        "unicode": unicode * 100,
+        "tcvn3": tcvn3 * 3 + unicode,
+        "vni": vni * 3 + [long],
+        "mixed": [*tcvn3, *vni, *unicode, legacy.encode(long, "vni")],
+        "mostly unicode": [*unicode * 90, *tcvn3],
+        "empty": [],
+    }
+    for name, texts in mixes.items():
+        prior = legacy.Prior(iter(texts))
+        assert (prior.encoding, prior.sole) == _judged_word_by_word(texts), name
