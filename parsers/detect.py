@@ -84,11 +84,15 @@ def recognise(
     # items, the telling columns) only for specs whose best possible score can still win:
     # ranks end in -order, so the best is the same whatever order specs are judged in.
     cheap = []
+    heads: dict[tuple[int, int] | None, tuple[str, ...]] = {}  # specs whose tables start alike
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
         table = _find_table(spec, content)
-        head = head_lines(content, table)
+        stop = (table[0], table[1].top) if table else None  # all head_lines depends on
+        head = heads.get(stop)
+        if head is None:
+            head = heads[stop] = head_lines(content, table)
         foreign = foreigns.get(head)
         if foreign is None:
             foreign = foreigns[head] = _foreign_kind(_title_lines(head), specs)
@@ -448,15 +452,26 @@ def _any(groups: Sequence[Phrases], text: str) -> bool:
     """Whether every phrase of some group is in `text` (text.has_all, with the text's
     words padded once for all the phrases, not once per phrase)."""
     padded = f" {words(text)} "
-    return any(_has_all(group, padded) for group in groups)
+    for needles in _needles(tuple(groups)):
+        for needle in needles:
+            if needle not in padded:
+                break
+        else:
+            return True
+    return False
 
 
 def _has_all(group: Phrases, padded: str) -> bool:
-    return bool(group) and all((needle := _needle(p)) and needle in padded for p in group)
+    return any(all(n in padded for n in needles) for needles in _needles((group,)))
 
 
-@lru_cache(maxsize=4096)  # the specs' phrases: few, asked for every line and file
-def _needle(phrase: str) -> str:
-    """A phrase's words padded as text.has_phrase looks for them ("" never matches)."""
-    found = words(phrase)
-    return f" {found} " if found else ""
+@lru_cache(maxsize=1024)  # the specs' phrase groups: few, asked for every line and file
+def _needles(groups: tuple[Phrases, ...]) -> tuple[tuple[str, ...], ...]:
+    """Each group's phrases as text.has_phrase looks for them, padded words; a group that
+    can never match (empty, or a phrase without words) is left out."""
+    out = []
+    for group in groups:
+        needles = tuple(f" {w} " for w in (words(p) for p in group) if w)
+        if group and len(needles) == len(group):
+            out.append(needles)
+    return tuple(out)

@@ -324,6 +324,8 @@ def _cell_text(value: object, font: str | None = None, prior: Prior | None = Non
 
 def _lines(lines: Iterator[str] | list[str]) -> str:
     """Cleaned, non-empty lines joined by newlines (line breaks inside a cell matter)."""
+    if isinstance(lines, list) and len(lines) <= 1:  # most cells: no generator to run
+        return clean(lines[0]) if lines else ""
     return "\n".join(c for c in (clean(line) for line in lines) if c)
 
 
@@ -573,15 +575,15 @@ def _checkbox(element: Any) -> str:
 def _emphasis(body: Any) -> frozenset[str]:
     """Stretches of consecutive bold or highlighted runs, paragraph by paragraph."""
     found: set[str] = set()
-    # Only paragraphs holding a run with a bold, highlight or shading property can have a
-    # stretch: found by one XPath pass instead of judging every run of the document.
-    marked = _MARKED_RUNS(body)
+    # Only paragraphs holding an emphasised run can have a stretch: those runs are found
+    # from the few property elements that can make one, not by judging every run.
+    marked = _marked_runs(body)
     paragraphs = dict.fromkeys(p for run in marked for p in run.iterancestors(W_P))
-    candidates = set(marked)  # the only runs _emphasised can find emphasised
+    candidates = set(marked)
     for p in paragraphs:
         stretch: list[str] = []
         for run in [*p.iter(W_R), None]:
-            if run in candidates and _emphasised(run):
+            if run in candidates:
                 stretch.append("".join(_runs([run])))
                 continue
             text = clean("".join(stretch))
@@ -591,17 +593,31 @@ def _emphasis(body: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-# The runs _emphasised accepts, judged as it judges them (each first property): templates
-# set w:b="0" on every run, and only the few bold ones should be walked.
-_MARKED_RUNS = etree.XPath(
-    ".//w:r[w:rPr[1]["
-    "w:b[1][not(@w:val='0' or @w:val='false' or @w:val='off')]"
-    " or w:highlight[1][@w:val and not(@w:val='none')]"
-    " or w:shd[1][@w:fill and not(translate(@w:fill, 'AUTOF', 'autof')='auto'"
-    " or translate(@w:fill, 'AUTOF', 'autof')='ffffff')]"
-    "]]",
-    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
-)
+def _marked_runs(body: Any) -> list[Any]:
+    """The runs _emphasised accepts (in no particular order): those whose properties hold a
+    bold, highlight or shading element (one C pass finds these), judged by it. Templates
+    set w:b="0" on every run; only the few bold ones are walked."""
+    # w:b="0" on every run of a template: the bold ones are told apart inline, the rare
+    # highlight and shading by _on.
+    on = [b for b in body.iter(W_B) if b.get(W_VAL, "1") not in _FALSE]
+    on += [prop for prop in body.iter(W_HIGHLIGHT, W_SHD) if _on(prop)]
+    runs: dict[Any, None] = {}
+    for prop in on:
+        props = prop.getparent()
+        run = props.getparent() if props is not None and props.tag == W_RPR else None
+        if run is not None and run.tag == W_R:
+            runs[run] = None
+    return [run for run in runs if _emphasised(run)]
+
+
+def _on(prop: Any) -> bool:
+    """Whether this bold, highlight or shading element, as its run's first, emphasises it."""
+    tag = prop.tag
+    if tag == W_B:
+        return prop.get(W_VAL, "1") not in _FALSE
+    if tag == W_HIGHLIGHT:
+        return prop.get(W_VAL, "none") != "none"
+    return prop.get(W_FILL, "auto").lower() not in ("auto", "ffffff")
 
 
 def _emphasised(run: Any) -> bool:
@@ -609,8 +625,4 @@ def _emphasised(run: Any) -> bool:
     if props is None:
         return False
     bold, mark, shading = _child(props, W_B), _child(props, W_HIGHLIGHT), _child(props, W_SHD)
-    return (
-        (bold is not None and bold.get(W_VAL, "1") not in _FALSE)
-        or (mark is not None and mark.get(W_VAL, "none") != "none")
-        or (shading is not None and shading.get(W_FILL, "auto").lower() not in ("auto", "ffffff"))
-    )
+    return any(prop is not None and _on(prop) for prop in (bold, mark, shading))
