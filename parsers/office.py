@@ -311,6 +311,8 @@ def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int
 
 
 def _cell_text(value: object, font: str | None = None, prior: Prior | None = None) -> str:
+    if isinstance(value, str):  # most cells: text
+        return _lines(convert(value[:MAX_CELL_CHARS], font, prior).splitlines())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -338,6 +340,7 @@ W_GRID_SPAN, W_VMERGE, W_GRID_BEFORE = qn("w:gridSpan"), qn("w:vMerge"), qn("w:g
 W_TC_PR, W_TR_PR, W_VAL = qn("w:tcPr"), qn("w:trPr"), qn("w:val")
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 W_DEL = qn("w:del")
+_CONTROLS = frozenset({W_SDT, W_SDT_CONTENT, W_CUSTOM_XML})  # wrappers whose content counts
 # Skipped by the walk: a text box's VML copy, deleted text, and properties (no text in them).
 _NO_TEXT = frozenset({MC_FALLBACK, W_DEL, qn("w:rPr"), qn("w:pPr")})
 
@@ -361,19 +364,20 @@ def _body(element: Any, prior: Prior | None = None) -> Iterator[Block]:
 
 def _plain_texts(body: Any) -> Iterator[str]:
     """The text of runs not in a legacy font, as stored: what the file's Prior judges."""
+    # Most files name no legacy font at all: then no run needs its font looked up.
+    legacy = any(font_encoding(f.get(W_HANSI) or f.get(W_ASCII)) for f in body.iter(W_RFONTS))
     for node in body.iter(W_T):
-        if node.text and font_encoding(_run_font(node)) is None:
+        if node.text and (not legacy or font_encoding(_run_font(node)) is None):
             yield node.text
 
 
 def _cell_paragraphs(element: Any) -> Iterator[Any]:
     """A cell's own paragraphs, in order: not those of a table nested in it."""
     for child in element:
-        if child.tag == W_P:
+        tag = child.tag
+        if tag == W_P:
             yield child
-        elif child.tag == W_TBL:
-            continue
-        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+        elif tag in _CONTROLS:
             yield from _cell_paragraphs(child)
 
 
@@ -503,14 +507,18 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
         for tc in _children(tr, W_TC):
             if len(row) >= MAX_COLUMNS:  # as in a sheet: a form is narrower
                 break
+            merge = span = None
             props = _child(tc, W_TC_PR)  # one lookup per cell: merge and span are both in it
-            merge = _child(props, W_VMERGE) if props is not None else None
+            for prop in props.getchildren() if props is not None else ():
+                tag = prop.tag
+                if tag == W_VMERGE and merge is None:
+                    merge = prop
+                elif tag == W_GRID_SPAN and span is None:
+                    span = prop
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
-                paragraphs = (_paragraph(p, prior) for p in _cell_paragraphs(tc))
-                text = _lines([p for p in paragraphs if p])
-            span = _child(props, W_GRID_SPAN) if props is not None else None
+                text = _lines([t for p in _cell_paragraphs(tc) if (t := _paragraph(p, prior))])
             row.extend([text] * max(1, _int(span, 1)))
         above = row
         yield tuple(row)
@@ -519,9 +527,10 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
 def _children(element: Any, tag: str) -> Iterator[Any]:
     """Direct children with this tag, also inside content controls."""
     for child in element:
-        if child.tag == tag:
+        its = child.tag  # built anew on each access: read once
+        if its == tag:
             yield child
-        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+        elif its in _CONTROLS:
             yield from _children(child, tag)
 
 

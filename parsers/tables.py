@@ -480,7 +480,7 @@ def _section(
     bare = re.sub(r"^(linh vuc|nhom)\s+", "", words(rest))
     found = False
     for n, key in enumerate(keys):
-        column = shape.column(key)
+        column = _columns(shape)[key]  # shape.column, found once per shape
         exact = value_id(key, bare, column.values, strict=True)
         value = exact or (None if strict else _lookup_plain(column, rest))
         if value is None or (not marker and exact is None and bare == words(rest)):

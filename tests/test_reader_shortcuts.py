@@ -138,3 +138,25 @@ def test_prior_counts_each_text_as_word_by_word() -> None:
     for name, texts in mixes.items():
         prior = legacy.Prior(iter(texts))
         assert (prior.encoding, prior.sole) == _judged_word_by_word(texts), name
+
+
+def test_plain_texts_leave_out_legacy_runs_only() -> None:
+    runs = {
+        "plain": "<w:r><w:t>Cá nhân</w:t></w:r>",
+        "arial": '<w:r><w:rPr><w:rFonts w:ascii="Arial"/></w:rPr><w:t>Kinh tế</w:t></w:r>',
+        "tcvn3": '<w:r><w:rPr><w:rFonts w:hAnsi=".VnTime"/></w:rPr><w:t>¸nh</w:t></w:r>',
+        "vni": '<w:r><w:rPr><w:rFonts w:ascii="VNI-Times"/></w:rPr><w:t>chaøo</w:t></w:r>',
+        "ascii only": '<w:r><w:rPr><w:rFonts w:ascii=".VnArial" w:hAnsi="Arial"/></w:rPr>'
+        "<w:t>x</w:t></w:r>",
+        "paragraph mark": '<w:pPr><w:rPr><w:rFonts w:ascii=".VnTime"/></w:rPr></w:pPr>',
+    }
+    for n in range(1, 4):
+        for combo in itertools.permutations(runs, n):
+            xml = f"<w:body {NS}><w:p>{''.join(runs[k] for k in combo)}</w:p></w:body>"
+            body = etree.fromstring(xml)
+            plainly = [
+                t.text
+                for t in body.iter(f"{{{W}}}t")
+                if t.text and legacy.font_encoding(office._run_font(t)) is None
+            ]
+            assert list(office._plain_texts(body)) == plainly, combo
