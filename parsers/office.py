@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 from docx.oxml.ns import qn
 from lxml import etree
-from openpyxl.utils.cell import range_boundaries
 
 from parsers import sheets
 from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
@@ -227,15 +226,25 @@ def _merged(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, in
         return []
     ranges = []
     for match in _MERGE_CELL.finditer(xml):
-        with suppress(ValueError, TypeError):
-            ranges.append(range_boundaries(match.group(1).decode("ascii")))
+        # What openpyxl's range_boundaries gives for a reference the pattern admits
+        # (A..ZZZ, 1-based), without its general parser: a form has tens of ranges.
+        left, top, right, bottom = (m.decode("ascii") for m in match.groups())
+        ranges.append((_column(left), int(top), _column(right), int(bottom)))
         if len(ranges) >= MAX_MERGES:
             break
-    return [r for r in ranges if None not in r]
+    return ranges
+
+
+def _column(letters: str) -> int:
+    """A column's 1-based number: "A" -> 1, "AA" -> 27."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
 
 
 _MERGE_CELL = re.compile(
-    rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]{1,3}[0-9]{1,7}:[A-Z]{1,3}[0-9]{1,7})\""
+    rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})\""
 )
 
 
@@ -270,8 +279,8 @@ def _sheet(
     bottom = right = 0
     limits = (MAX_ROWS, MAX_COLUMNS)
     found = list(sheets.cells(archive, sheet.path, strings, style, mac, limits))
-    for r, c, _ in found:
-        bottom, right = max(bottom, r + 1), max(right, c + 1)
+    if found:  # rows come in order, columns need not
+        bottom, right = max(r for r, _, _ in found) + 1, max(c for _, c, _ in found) + 1
     merged = _merged(archive, sheet.path)
     for _, top, last, _ in merged:  # a merged title wider than the cells typed under it
         if top - 1 < bottom:

@@ -4,10 +4,13 @@ properties and children they look at."""
 
 from __future__ import annotations
 
+import io
 import itertools
+import zipfile
 from typing import Any
 
 from lxml import etree
+from openpyxl.utils.cell import range_boundaries
 
 from parsers import legacy, office, sheets
 
@@ -160,3 +163,15 @@ def test_plain_texts_leave_out_legacy_runs_only() -> None:
                 if t.text and legacy.font_encoding(office._run_font(t)) is None
             ]
             assert list(office._plain_texts(body)) == plainly, combo
+
+
+def test_merged_ranges_read_as_openpyxl_reads_them() -> None:
+    refs = ["A1:C1", "B16:F16", "Z9:AA10", "AB100:XFD1048576", "ZZZ1:ZZZ9999999", "D3:B1"]
+    cells = "".join(f'<mergeCell ref="{r}"/>' for r in refs)
+    xml = f'<worksheet xmlns="{sheets.MAIN[1:-1]}"><mergeCells>{cells}</mergeCells></worksheet>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", xml)
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as archive:
+        found = office._merged(archive, "xl/worksheets/sheet1.xml")
+    assert found == [range_boundaries(r) for r in refs]
