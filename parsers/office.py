@@ -142,7 +142,8 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
         archive = _Package(io.BytesIO(data))
         archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    # NotImplementedError: a directory claiming a zip version newer than zipfile reads.
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise Unreadable("corrupt-file", "not-zip") from exc
     return archive
 
