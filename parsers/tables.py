@@ -156,7 +156,8 @@ def read_rows(
 ) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
     """Entries and per-row problems; `where(i)` names row i for a person ("Dòng 7")."""
     reading = reading if reading is not None else Reading()
-    header = infer_columns(grid, header, shape, reading)
+    below = [[clean(c) for c in row] for row in grid.rows[header.row + 1 :]]  # cleaned once
+    header = infer_columns(grid, header, shape, reading, below)
     entries: list[Entry] = []
     problems: list[Problem] = []
     unplaced: Counter[str] = Counter()  # rows without a value for a column the header lacks
@@ -171,7 +172,7 @@ def read_rows(
         if c.required and c.values and header.index(c.key) is None and c.key not in tick_keys
     ]
     for i in range(header.row + 1, len(grid.rows)):
-        cells = [clean(c) for c in grid.rows[i]]
+        cells = below[i - header.row - 1]
         texts = list(dict.fromkeys(c for c in cells if c))
         if not texts or all(_TEMPLATE_CELL.fullmatch(t) for t in texts):
             continue
@@ -273,15 +274,26 @@ def _ticked(
     return out, problems
 
 
-def infer_columns(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> Header:
+def infer_columns(
+    grid: Grid,
+    header: Header,
+    shape: TableShape,
+    reading: Reading,
+    below: Sequence[Sequence[str]] | None = None,
+) -> Header:
     """Columns the header did not explain, understood from their values when these clearly
-    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels)."""
+    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels).
+    `below`: the rows under the header, cleaned, if the caller has them."""
     known = {i for _, i, _ in header.columns} | {i for _, i, _ in header.ticks}
     have = {k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks}
     wanted = [c for c in shape.columns if c.key in ENTRY_KEYS and c.values and c.key not in have]
     if not wanted:
         return header
-    cleaned = ([clean(c) for c in r] for r in grid.rows[header.row + 1 : header.row + 1 + 300])
+    cleaned = (
+        below[:300]
+        if below is not None
+        else [[clean(c) for c in r] for r in grid.rows[header.row + 1 : header.row + 1 + 300]]
+    )
     rows = [r for r in cleaned if len({c for c in r if c}) >= 3]  # an entry, not a heading
     width = max((len(r) for r in rows), default=0)
     added = list(header.columns)
