@@ -11,15 +11,16 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from parsers.labelled import evidence
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, Phrases, TableShape
 from parsers.tables import Header, find_header, has_sections
-from parsers.text import clean, has_all, words
+from parsers.text import clean, words
 
 HEAD_LINES = 15  # the title block: unit, national motto, date, title, addressee
 WEIGHTS = {"title": 4, "header": 3, "filename": 2, "hint": 1}
@@ -83,11 +84,15 @@ def recognise(
     # items, the telling columns) only for specs whose best possible score can still win:
     # ranks end in -order, so the best is the same whatever order specs are judged in.
     cheap = []
+    heads: dict[tuple[int, int] | None, tuple[str, ...]] = {}  # specs whose tables start alike
     for order, spec in enumerate(specs):
         if spec.shape != "table" and content.format != "docx":
             continue
         table = _find_table(spec, content)
-        head = head_lines(content, table)
+        stop = (table[0], table[1].top) if table else None  # all head_lines depends on
+        head = heads.get(stop)
+        if head is None:
+            head = heads[stop] = head_lines(content, table)
         foreign = foreigns.get(head)
         if foreign is None:
             foreign = foreigns[head] = _foreign_kind(_title_lines(head), specs)
@@ -150,11 +155,33 @@ def _title_lines(head: Sequence[str]) -> Sequence[str]:
 
 def _foreign_kind(titles: Sequence[str], specs: Sequence[FormSpec]) -> bool:
     """Whether a title line opens with a kind of paper that no spec's title names."""
-    foreign = _foreign_kinds(tuple(specs))
-    return any(f"{words(line)} ".startswith(k) for line in titles for k in foreign)
+    foreign = _foreign_kinds(tuple(specs))  # str.startswith takes them all at once
+    return any(f"{words(line)} ".startswith(foreign) for line in titles)
 
 
-@lru_cache(maxsize=64)
+_T = TypeVar("_T")
+
+
+def _per_specs(fn: Callable[[tuple[FormSpec, ...]], _T]) -> Callable[[tuple[FormSpec, ...]], _T]:
+    """Cache by the specs' identity: they are loaded once and live on, and hashing them
+    (frozen dataclasses down to every phrase) costs more than the work it saves."""
+    cache: dict[tuple[int, ...], tuple[tuple[FormSpec, ...], _T]] = {}
+
+    def cached(specs: tuple[FormSpec, ...]) -> _T:
+        key = tuple(map(id, specs))
+        hit = cache.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], specs, strict=True)):
+            return hit[1]
+        if len(cache) >= 64:
+            cache.clear()
+        value = fn(specs)
+        cache[key] = (specs, value)
+        return value
+
+    return cached
+
+
+@_per_specs
 def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
     """The kinds of paper no spec's title names, folded, once per set of specs."""
     own = {words(p) for spec in specs for group in (*spec.titles, *spec.names) for p in group}
@@ -163,7 +190,7 @@ def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
     )
 
 
-@lru_cache(maxsize=64)
+@_per_specs
 def _title_weights(specs: tuple[FormSpec, ...]) -> Mapping[str, float]:
     """How distinctive each word of the specs' titles is: the inverse of the number of
     specs whose titles use it ("dân vận khéo" is in most; "kết quả" in one)."""
@@ -174,10 +201,11 @@ def _title_weights(specs: tuple[FormSpec, ...]) -> Mapping[str, float]:
 
 def _specificity(groups: Sequence[Phrases], text: str, weights: Mapping[str, float]) -> float:
     """The most distinctive title phrase found: the sum of its words' weights (0: none)."""
+    padded = f" {words(text)} "
     found = [
         sum(weights.get(w, 0.0) for w in set(words(" ".join(group)).split()))
         for group in groups
-        if has_all(group, text)
+        if _has_all(group, padded)
     ]
     return max(found, default=0.0)
 
@@ -421,4 +449,29 @@ def _is_title_line(line: str) -> bool:
 
 
 def _any(groups: Sequence[Phrases], text: str) -> bool:
-    return any(has_all(group, text) for group in groups)
+    """Whether every phrase of some group is in `text` (text.has_all, with the text's
+    words padded once for all the phrases, not once per phrase)."""
+    padded = f" {words(text)} "
+    for needles in _needles(tuple(groups)):
+        for needle in needles:
+            if needle not in padded:
+                break
+        else:
+            return True
+    return False
+
+
+def _has_all(group: Phrases, padded: str) -> bool:
+    return any(all(n in padded for n in needles) for needles in _needles((group,)))
+
+
+@lru_cache(maxsize=1024)  # the specs' phrase groups: few, asked for every line and file
+def _needles(groups: tuple[Phrases, ...]) -> tuple[tuple[str, ...], ...]:
+    """Each group's phrases as text.has_phrase looks for them, padded words; a group that
+    can never match (empty, or a phrase without words) is left out."""
+    out = []
+    for group in groups:
+        needles = tuple(f" {w} " for w in (words(p) for p in group) if w)
+        if group and len(needles) == len(group):
+            out.append(needles)
+    return tuple(out)

@@ -80,7 +80,7 @@ def read_labelled(
     """Fields (every item with a value), the one Entry the form registers, problems, and
     the ids of the board's header `lessons` whose wording introduced an item."""
     shape = with_lessons(shape, lessons)
-    found = _items(_lines(content, shape), shape)
+    found = _found_items(content, shape)
     met = {_label_words(label) for f in found.values() for label in f.labels}
     used = tuple(
         sorted({x.id for x in lessons if x.meaning in found and _label_words(_taught(x)) in met})
@@ -119,7 +119,7 @@ def read_labelled(
 def evidence(shape: LabelledShape, content: Content) -> int | None:
     """How well the document's labels fit the form: items found less items lacking, or
     None below `min_items`, so that M2's extra items tell an M2 from an M1."""
-    found = _items(_lines(content, shape), shape)
+    found = _found_items(content, shape)
     if len(found) < shape.min_items:
         return None
     return 2 * len(found) - len(shape.items)
@@ -141,6 +141,22 @@ def before_items(lines: Sequence[str], shape: LabelledShape) -> tuple[str, ...]:
 
 
 # --- lines and items --------------------------------------------------------------------
+
+# The last document's items: recognition weighs them (evidence) and the reading reads
+# them (read_labelled), for the same content and shape, one after the other. Kept by
+# identity, one document at a time; never changed by a reader.
+_LAST: list[tuple[Content, LabelledShape, dict[str, _Found]]] = []
+
+
+def _found_items(content: Content, shape: LabelledShape) -> dict[str, _Found]:
+    for seen, its_shape, found in _LAST:
+        if seen is content and its_shape is shape:
+            return found
+    found = _items(_lines(content, shape), shape)
+    if _LAST and _LAST[0][0] is not content:
+        _LAST.clear()
+    _LAST.append((content, shape, found))
+    return found
 
 
 def _lines(content: Content, shape: LabelledShape) -> list[_Line]:

@@ -111,6 +111,7 @@ _TCVN3_FONT = re.compile(r"\.vn", re.IGNORECASE)  # .VnTime, .VnArialH, .VnCentu
 _VNI_FONT = re.compile(r"vni[-_ ]", re.IGNORECASE)  # VNI-Times, VNI-Helve, VNI-Aptima
 
 
+@lru_cache(maxsize=1024)  # a file has a few fonts, asked for every run and cell
 def font_encoding(font: str | None) -> Encoding | None:
     """Which legacy encoding a font name implies, if any."""
     name = (font or "").strip()
@@ -307,20 +308,47 @@ class Prior:
                 break
             if budget < MAX_PRIOR_WORDS - UNICODE_SAMPLE and not any(clear.values()):
                 break  # hundreds of words and none clearly legacy: a Unicode file
-            for match in _WORD.finditer(_nfc(text)):
-                budget -= 1
-                _, spoiled, kind = _judge_word(match.group())
-                if kind in clear:
-                    clear[kind] += 1
-                modern += kind == "unicode" and bool(_UNICODE_ONLY.search(match.group()))
-                for e in spoiled:
-                    bad[e] += 1
+            count, its_clear, its_bad, its_modern = _counts(text)
+            budget -= count
+            modern += its_modern
+            for e, n in zip(ENCODINGS, its_clear, strict=True):
+                clear[e] += n
+            for e, n in zip(ENCODINGS, its_bad, strict=True):
+                bad[e] += n
         self._texts = ()  # judged once; the texts are not kept
         best = max(ENCODINGS, key=lambda e: clear[e])
         other = next(e for e in ENCODINGS if e != best)
         if clear[best] <= max(clear[other], bad[best]):
             return None, None
         return best, best if modern * SOLE_SHARE <= clear[best] else None
+
+
+_Counts = tuple[int, tuple[int, ...], tuple[int, ...], int]
+
+
+def _counts(text: str) -> _Counts:
+    """What one text adds to a Prior: its words, clear words and words each encoding would
+    spoil, and Unicode-only words. The same cells recur in a file ("Cá nhân" on every
+    row): short texts are counted once."""
+    return _counts_short(text) if len(text) <= MEMO_CHARS else _count(text)
+
+
+def _count(text: str) -> _Counts:
+    count = modern = 0
+    clear = dict.fromkeys(ENCODINGS, 0)
+    bad = dict.fromkeys(ENCODINGS, 0)
+    for match in _WORD.finditer(_nfc(text)):
+        count += 1
+        _, spoiled, kind = _judge_word(match.group())
+        if kind in clear:
+            clear[kind] += 1
+        modern += kind == "unicode" and bool(_UNICODE_ONLY.search(match.group()))
+        for e in spoiled:
+            bad[e] += 1
+    return count, tuple(clear.values()), tuple(bad.values()), modern
+
+
+_counts_short = lru_cache(maxsize=1 << 14)(_count)
 
 
 def detect_and_convert(text: str, prior: Prior | None = None) -> str:

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any, Literal
 
 from docx.oxml.ns import qn
 from lxml import etree
-from openpyxl.utils.cell import range_boundaries
 
 from parsers import sheets
 from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
@@ -121,11 +121,29 @@ def check_package(data: bytes) -> None:
 ODF_MANIFEST = "META-INF/manifest.xml"
 
 
+class _Package(zipfile.ZipFile):
+    """A zip whose members are unpacked once: a worksheet is read for its cells, its
+    merged ranges and, if a cell needs it, the file's legacy Prior. Sizes are bounded by
+    check_zip before any member is read, and the package lives for one file's reading."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file)
+        self._unpacked: dict[str, bytes] = {}
+
+    def read(self, name: str | zipfile.ZipInfo, pwd: bytes | None = None) -> bytes:
+        key = name.filename if isinstance(name, zipfile.ZipInfo) else name
+        found = self._unpacked.get(key)
+        if found is None:
+            found = self._unpacked[key] = super().read(name, pwd)
+        return found
+
+
 def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = _Package(io.BytesIO(data))
         archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    # NotImplementedError: a directory claiming a zip version newer than zipfile reads.
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise Unreadable("corrupt-file", "not-zip") from exc
     return archive
 
@@ -209,15 +227,25 @@ def _merged(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, in
         return []
     ranges = []
     for match in _MERGE_CELL.finditer(xml):
-        with suppress(ValueError, TypeError):
-            ranges.append(range_boundaries(match.group(1).decode("ascii")))
+        # What openpyxl's range_boundaries gives for a reference the pattern admits
+        # (A..ZZZ, 1-based), without its general parser: a form has tens of ranges.
+        left, top, right, bottom = (m.decode("ascii") for m in match.groups())
+        ranges.append((_column(left), int(top), _column(right), int(bottom)))
         if len(ranges) >= MAX_MERGES:
             break
-    return [r for r in ranges if None not in r]
+    return ranges
+
+
+def _column(letters: str) -> int:
+    """A column's 1-based number: "A" -> 1, "AA" -> 27."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
 
 
 _MERGE_CELL = re.compile(
-    rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]{1,3}[0-9]{1,7}:[A-Z]{1,3}[0-9]{1,7})\""
+    rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})\""
 )
 
 
@@ -233,7 +261,12 @@ def _workbook_texts(archive: zipfile.ZipFile) -> Iterator[str]:
             name.startswith("xl/worksheets/") and name.endswith(".xml")
         ):
             for match in _XML_TEXT.finditer(archive.read(member)):
-                yield html.unescape(match.group(1).decode("utf-8", "replace"))
+                yield _unescaped(match.group(1))
+
+
+@lru_cache(maxsize=1 << 14)  # a file repeats its cells ("Cá nhân" on every row)
+def _unescaped(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", "replace"))
 
 
 def _sheet(
@@ -247,8 +280,8 @@ def _sheet(
     bottom = right = 0
     limits = (MAX_ROWS, MAX_COLUMNS)
     found = list(sheets.cells(archive, sheet.path, strings, style, mac, limits))
-    for r, c, _ in found:
-        bottom, right = max(bottom, r + 1), max(right, c + 1)
+    if found:  # rows come in order, columns need not
+        bottom, right = max(r for r, _, _ in found) + 1, max(c for _, c, _ in found) + 1
     merged = _merged(archive, sheet.path)
     for _, top, last, _ in merged:  # a merged title wider than the cells typed under it
         if top - 1 < bottom:
@@ -288,6 +321,8 @@ def fill_merged(rows: list[list[str]], ranges: Iterable[tuple[int, int, int, int
 
 
 def _cell_text(value: object, font: str | None = None, prior: Prior | None = None) -> str:
+    if isinstance(value, str):  # most cells: text
+        return _lines(convert(value[:MAX_CELL_CHARS], font, prior).splitlines())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -301,6 +336,8 @@ def _cell_text(value: object, font: str | None = None, prior: Prior | None = Non
 
 def _lines(lines: Iterator[str] | list[str]) -> str:
     """Cleaned, non-empty lines joined by newlines (line breaks inside a cell matter)."""
+    if isinstance(lines, list) and len(lines) <= 1:  # most cells: no generator to run
+        return clean(lines[0]) if lines else ""
     return "\n".join(c for c in (clean(line) for line in lines) if c)
 
 
@@ -313,6 +350,7 @@ W_GRID_SPAN, W_VMERGE, W_GRID_BEFORE = qn("w:gridSpan"), qn("w:vMerge"), qn("w:g
 W_TC_PR, W_TR_PR, W_VAL = qn("w:tcPr"), qn("w:trPr"), qn("w:val")
 MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 W_DEL = qn("w:del")
+_CONTROLS = frozenset({W_SDT, W_SDT_CONTENT, W_CUSTOM_XML})  # wrappers whose content counts
 # Skipped by the walk: a text box's VML copy, deleted text, and properties (no text in them).
 _NO_TEXT = frozenset({MC_FALLBACK, W_DEL, qn("w:rPr"), qn("w:pPr")})
 
@@ -336,19 +374,20 @@ def _body(element: Any, prior: Prior | None = None) -> Iterator[Block]:
 
 def _plain_texts(body: Any) -> Iterator[str]:
     """The text of runs not in a legacy font, as stored: what the file's Prior judges."""
+    # Most files name no legacy font at all: then no run needs its font looked up.
+    legacy = any(font_encoding(f.get(W_HANSI) or f.get(W_ASCII)) for f in body.iter(W_RFONTS))
     for node in body.iter(W_T):
-        if node.text and font_encoding(_run_font(node)) is None:
+        if node.text and (not legacy or font_encoding(_run_font(node)) is None):
             yield node.text
 
 
 def _cell_paragraphs(element: Any) -> Iterator[Any]:
     """A cell's own paragraphs, in order: not those of a table nested in it."""
     for child in element:
-        if child.tag == W_P:
+        tag = child.tag
+        if tag == W_P:
             yield child
-        elif child.tag == W_TBL:
-            continue
-        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+        elif tag in _CONTROLS:
             yield from _cell_paragraphs(child)
 
 
@@ -357,32 +396,40 @@ def _paragraph(p: Any, prior: Prior | None = None) -> str:
     return _lines(detect_and_convert("".join(_runs(p)), prior).split("\n"))
 
 
-def _runs(element: Any) -> Iterator[str]:
+def _runs(element: Any) -> list[str]:
     """Text, tabs and breaks anywhere below, once: a text box's VML fallback repeats it."""
+    out: list[str] = []
+    _collect(element, out)
+    return out
+
+
+def _collect(element: Any, out: list[str]) -> None:
+    """_runs into `out`: one list for a paragraph, not a generator per element below it."""
     for child in element:
-        if child.tag in _NO_TEXT:
+        tag = child.tag  # lxml builds the name string on each access: read it once
+        if tag in _NO_TEXT:
             continue
-        box = _checkbox(child) if child.tag in _BOXES else ""
+        box = _checkbox(child) if tag in _BOXES else ""
         if box:  # a ticked box has no text of its own (or text that may disagree with it)
-            yield box
+            out.append(box)
             continue
-        if child.tag == W_T:
+        if tag == W_T:
             font = _run_font(child)
-            symbols = SYMBOLS.get((font or "").strip().lower())
+            symbols = SYMBOLS.get(font.strip().lower()) if font else None
             text = child.text or ""
-            yield convert_run(text, font) if symbols is None else _symbol_text(text, symbols)
-        elif child.tag == W_SYM:
-            yield _symbol(child)
-        elif child.tag == W_TAB:
-            yield " "
-        elif child.tag in (W_BR, W_CR):
-            yield "\n"
-        elif child.tag == W_P:  # a paragraph inside a text box
-            yield "\n"
-            yield from _runs(child)
-            yield "\n"
+            out.append(convert_run(text, font) if symbols is None else _symbol_text(text, symbols))
+        elif tag == W_SYM:
+            out.append(_symbol(child))
+        elif tag == W_TAB:
+            out.append(" ")
+        elif tag in (W_BR, W_CR):
+            out.append("\n")
+        elif tag == W_P:  # a paragraph inside a text box
+            out.append("\n")
+            _collect(child, out)
+            out.append("\n")
         else:
-            yield from _runs(child)
+            _collect(child, out)
 
 
 W_RFONTS, W_HANSI, W_ASCII = qn("w:rFonts"), qn("w:hAnsi"), qn("w:ascii")
@@ -441,11 +488,23 @@ def _symbol_text(text: str, symbols: dict[int, str]) -> str:
 def _run_font(text: Any) -> str | None:
     """The font of a w:t's run: w:hAnsi draws Latin-1 (where legacy codes are), else w:ascii."""
     run = text.getparent()
-    fonts = run.find(_RUN_FONTS) if run is not None else None
-    return None if fonts is None else fonts.get(W_HANSI) or fonts.get(W_ASCII)
+    if run is None:
+        return None
+    for props in run.getchildren():  # run.find("w:rPr/w:rFonts"), without ElementPath
+        if props.tag == W_RPR:
+            fonts = _child(props, W_RFONTS)
+            if fonts is not None:
+                return fonts.get(W_HANSI) or fonts.get(W_ASCII)
+    return None
 
 
-_RUN_FONTS = f"{qn('w:rPr')}/{W_RFONTS}"
+def _child(element: Any, tag: str) -> Any:
+    """element.find(tag) for a plain tag: lxml's find parses the path in Python on every
+    call, several times the cost of looking at a few children."""
+    for child in element.getchildren():
+        if child.tag == tag:
+            return child
+    return None
 
 
 def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
@@ -458,14 +517,18 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
         for tc in _children(tr, W_TC):
             if len(row) >= MAX_COLUMNS:  # as in a sheet: a form is narrower
                 break
-            props = tc.find(W_TC_PR)  # one lookup per cell: merge and span are both in it
-            merge = props.find(W_VMERGE) if props is not None else None
+            merge = span = None
+            props = _child(tc, W_TC_PR)  # one lookup per cell: merge and span are both in it
+            for prop in props.getchildren() if props is not None else ():
+                tag = prop.tag
+                if tag == W_VMERGE and merge is None:
+                    merge = prop
+                elif tag == W_GRID_SPAN and span is None:
+                    span = prop
             if merge is not None and merge.get(W_VAL) != "restart":
                 text = above[len(row)] if len(row) < len(above) else ""
             else:
-                paragraphs = (_paragraph(p, prior) for p in _cell_paragraphs(tc))
-                text = _lines([p for p in paragraphs if p])
-            span = props.find(W_GRID_SPAN) if props is not None else None
+                text = _lines([t for p in _cell_paragraphs(tc) if (t := _paragraph(p, prior))])
             row.extend([text] * max(1, _int(span, 1)))
         above = row
         yield tuple(row)
@@ -474,15 +537,16 @@ def _rows(table: Any, prior: Prior | None = None) -> Iterator[tuple[str, ...]]:
 def _children(element: Any, tag: str) -> Iterator[Any]:
     """Direct children with this tag, also inside content controls."""
     for child in element:
-        if child.tag == tag:
+        its = child.tag  # built anew on each access: read once
+        if its == tag:
             yield child
-        elif child.tag in (W_SDT, W_SDT_CONTENT, W_CUSTOM_XML):
+        elif its in _CONTROLS:
             yield from _children(child, tag)
 
 
 def _prop(element: Any, props_tag: str, tag: str) -> Any:
-    props = element.find(props_tag)
-    return props.find(tag) if props is not None else None
+    props = _child(element, props_tag)
+    return _child(props, tag) if props is not None else None
 
 
 def _int(prop: Any, default: int) -> int:
@@ -530,15 +594,15 @@ def _checkbox(element: Any) -> str:
 def _emphasis(body: Any) -> frozenset[str]:
     """Stretches of consecutive bold or highlighted runs, paragraph by paragraph."""
     found: set[str] = set()
-    # Only paragraphs holding a run with a bold, highlight or shading property can have a
-    # stretch: found by one XPath pass instead of judging every run of the document.
-    marked = _MARKED_RUNS(body)
+    # Only paragraphs holding an emphasised run can have a stretch: those runs are found
+    # from the few property elements that can make one, not by judging every run.
+    marked = _marked_runs(body)
     paragraphs = dict.fromkeys(p for run in marked for p in run.iterancestors(W_P))
-    candidates = set(marked)  # the only runs _emphasised can find emphasised
+    candidates = set(marked)
     for p in paragraphs:
         stretch: list[str] = []
         for run in [*p.iter(W_R), None]:
-            if run in candidates and _emphasised(run):
+            if run in candidates:
                 stretch.append("".join(_runs([run])))
                 continue
             text = clean("".join(stretch))
@@ -548,19 +612,36 @@ def _emphasis(body: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-_MARKED_RUNS = etree.XPath(
-    ".//w:r[w:rPr[w:b or w:highlight or w:shd]]",
-    namespaces={"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"},
-)
+def _marked_runs(body: Any) -> list[Any]:
+    """The runs _emphasised accepts (in no particular order): those whose properties hold a
+    bold, highlight or shading element (one C pass finds these), judged by it. Templates
+    set w:b="0" on every run; only the few bold ones are walked."""
+    # w:b="0" on every run of a template: the bold ones are told apart inline, the rare
+    # highlight and shading by _on.
+    on = [b for b in body.iter(W_B) if b.get(W_VAL, "1") not in _FALSE]
+    on += [prop for prop in body.iter(W_HIGHLIGHT, W_SHD) if _on(prop)]
+    runs: dict[Any, None] = {}
+    for prop in on:
+        props = prop.getparent()
+        run = props.getparent() if props is not None and props.tag == W_RPR else None
+        if run is not None and run.tag == W_R:
+            runs[run] = None
+    return [run for run in runs if _emphasised(run)]
+
+
+def _on(prop: Any) -> bool:
+    """Whether this bold, highlight or shading element, as its run's first, emphasises it."""
+    tag = prop.tag
+    if tag == W_B:
+        return prop.get(W_VAL, "1") not in _FALSE
+    if tag == W_HIGHLIGHT:
+        return prop.get(W_VAL, "none") != "none"
+    return prop.get(W_FILL, "auto").lower() not in ("auto", "ffffff")
 
 
 def _emphasised(run: Any) -> bool:
-    props = run.find(W_RPR)
+    props = _child(run, W_RPR)
     if props is None:
         return False
-    bold, mark, shading = props.find(W_B), props.find(W_HIGHLIGHT), props.find(W_SHD)
-    return (
-        (bold is not None and bold.get(W_VAL, "1") not in _FALSE)
-        or (mark is not None and mark.get(W_VAL, "none") != "none")
-        or (shading is not None and shading.get(W_FILL, "auto").lower() not in ("auto", "ffffff"))
-    )
+    bold, mark, shading = _child(props, W_B), _child(props, W_HIGHLIGHT), _child(props, W_SHD)
+    return any(prop is not None and _on(prop) for prop in (bold, mark, shading))

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeVar
 
 from parsers.model import Entry, Problem
@@ -31,6 +32,7 @@ from parsers.vocabulary import (
     taught_value,
     tokens,
     value_id,
+    value_index,
 )
 
 HEADER_SEARCH_ROWS = 20
@@ -77,7 +79,15 @@ class Header:
     ticks: tuple[tuple[str, int, str], ...] = ()
 
     def index(self, key: str) -> int | None:
-        return next((i for k, i, _ in self.columns if k == key), None)
+        return self._indexes.get(key)
+
+    @cached_property  # asked for every column of every row
+    def _indexes(self) -> dict[str, int]:
+        """Each key's first column."""
+        found: dict[str, int] = {}
+        for k, i, _ in self.columns:
+            found.setdefault(k, i)
+        return found
 
     def text(self, key: str) -> str:
         return next((t for k, _, t in self.columns if k == key), key)
@@ -146,15 +156,23 @@ def read_rows(
 ) -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
     """Entries and per-row problems; `where(i)` names row i for a person ("Dòng 7")."""
     reading = reading if reading is not None else Reading()
-    header = infer_columns(grid, header, shape, reading)
+    below = [[clean(c) for c in row] for row in grid.rows[header.row + 1 :]]  # cleaned once
+    header = infer_columns(grid, header, shape, reading, below)
     entries: list[Entry] = []
     problems: list[Problem] = []
     unplaced: Counter[str] = Counter()  # rows without a value for a column the header lacks
     sections: dict[str, str] = {}
     keys = _section_keys(shape)
     number_col = header.index("no")
+    tick_keys = {k for k, _, _ in header.ticks}
+    # Required vocabulary columns the header lacks: a row must name their value elsewhere.
+    lacking = [
+        c.key
+        for c in shape.columns
+        if c.required and c.values and header.index(c.key) is None and c.key not in tick_keys
+    ]
     for i in range(header.row + 1, len(grid.rows)):
-        cells = [clean(c) for c in grid.rows[i]]
+        cells = below[i - header.row - 1]
         texts = list(dict.fromkeys(c for c in cells if c))
         if not texts or all(_TEMPLATE_CELL.fullmatch(t) for t in texts):
             continue
@@ -176,15 +194,7 @@ def read_rows(
         if entry is None:
             continue
         entries.append(entry)
-        unplaced.update(
-            c.key
-            for c in shape.columns
-            if c.required
-            and c.values
-            and header.index(c.key) is None
-            and c.key not in {k for k, _, _ in header.ticks}
-            and not _id(entry, c.key)
-        )
+        unplaced.update(key for key in lacking if not _id(entry, key))
     for key, count in unplaced.items():  # one problem for the file, not one per row
         column = shape.column(key)
         reading.unsure.add(key)
@@ -264,19 +274,27 @@ def _ticked(
     return out, problems
 
 
-def infer_columns(grid: Grid, header: Header, shape: TableShape, reading: Reading) -> Header:
+def infer_columns(
+    grid: Grid,
+    header: Header,
+    shape: TableShape,
+    reading: Reading,
+    below: Sequence[Sequence[str]] | None = None,
+) -> Header:
     """Columns the header did not explain, understood from their values when these clearly
-    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels)."""
+    belong to one vocabulary (every cell "Tập thể"/"Cá nhân", or field names, or levels).
+    `below`: the rows under the header, cleaned, if the caller has them."""
     known = {i for _, i, _ in header.columns} | {i for _, i, _ in header.ticks}
     have = {k for k, _, _ in header.columns} | {k for k, _, _ in header.ticks}
     wanted = [c for c in shape.columns if c.key in ENTRY_KEYS and c.values and c.key not in have]
     if not wanted:
         return header
-    rows = [
-        [clean(c) for c in r]
-        for r in grid.rows[header.row + 1 : header.row + 1 + 300]
-        if len({clean(c) for c in r if clean(c)}) >= 3  # an entry, not a heading
-    ]
+    cleaned = (
+        below[:300]
+        if below is not None
+        else [[clean(c) for c in r] for r in grid.rows[header.row + 1 : header.row + 1 + 300]]
+    )
+    rows = [r for r in cleaned if len({c for c in r if c}) >= 3]  # an entry, not a heading
     width = max((len(r) for r in rows), default=0)
     added = list(header.columns)
     for col in range(width):
@@ -396,7 +414,11 @@ def _row(
 
 def _lookup(column: Column, typed: str, reading: Reading) -> str | None:
     """The id a typed value means: the board's lesson, the spec's values, the vocabulary."""
-    lesson = taught_value(reading.taught, column.key, typed)
+    lesson = (
+        taught_value(reading.taught, column.key, typed)
+        if reading.taught.values.get(column.key)
+        else None
+    )
     if lesson is not None:
         reading.used.add(lesson.id)
         return lesson.meaning
@@ -470,7 +492,7 @@ def _section(
     bare = re.sub(r"^(linh vuc|nhom)\s+", "", words(rest))
     found = False
     for n, key in enumerate(keys):
-        column = shape.column(key)
+        column = _columns(shape)[key]  # shape.column, found once per shape
         exact = value_id(key, bare, column.values, strict=True)
         value = exact or (None if strict else _lookup_plain(column, rest))
         if value is None or (not marker and exact is None and bare == words(rest)):
@@ -546,6 +568,9 @@ def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]
     )
 
 
+_CellScores = tuple[str, tuple[tuple[bool, float, bool, int, str], ...]]
+
+
 class _Wordings:
     """A shape's column wordings, and which of them a heading's tokens accept, remembered
     per heading: a header search meets the same cells for every row pair and every spec."""
@@ -556,6 +581,33 @@ class _Wordings:
         self.pairs = tuple((key, w) for key, wordings in _wordings(shape) for w in wordings)
         self.words = frozenset(word for _, w in self.pairs for word in w)
         self.memo: dict[tuple[str, ...], dict[tuple[str, tuple[str, ...]], float]] = {}
+        self.own = _own_headers(shape)
+        self.cells: dict[tuple[str, str, bool], _CellScores] = {}
+
+    def scores(self, cell: str, below: str, stacked: bool) -> _CellScores:
+        """A header cell's text and its readings (exact, score, found in the sub-heading
+        `below`, wording length, key), decided once per cell: a header search meets the
+        same cells as a row, as the row under another and stacked, for every spec."""
+        found = self.cells.get((cell, below, stacked))
+        if found is not None:
+            return found
+        if len(self.cells) >= self.MEMO:
+            self.cells.clear()
+        typed, sub = words(cell), words(below)
+        readings = []
+        if typed and len(typed) <= (160 if stacked else 80):  # not a paragraph
+            full = self.accepted(tokens(cell))
+            in_sub = self.accepted(tokens(below)) if sub else {}
+            for pair in full.keys() | in_sub.keys():
+                key, wanted = pair
+                # A spec's own wording, word for word, outranks any reading by tokens.
+                exact = typed in self.own[key] or sub in self.own[key]
+                under = in_sub.get(pair, 0.0)
+                best = max(full.get(pair, 0.0), under)
+                readings.append((exact, best, under >= ACCEPT, len(wanted), key))
+        found = (clean(cell), tuple(readings)) if readings else ("", ())
+        self.cells[(cell, below, stacked)] = found
+        return found
 
     def accepted(self, heading: tuple[str, ...]) -> dict[tuple[str, tuple[str, ...]], float]:
         """(key, wording) -> score, for the wordings scoring ACCEPT or more: those whose
@@ -590,13 +642,12 @@ def _ticks(
     as a whole; a cell merged down beside a group ("TT" over "TT") is a column of its own.
     """
     out: list[tuple[str, int, str]] = []
-    for column in shape.columns:
-        if column.key not in ENTRY_KEYS or not column.values:
-            continue
+    typed = [words(cell) if cell else "" for cell in cells]  # once per cell, not per key
+    for key, exact in _tick_values(shape):
         found = [
-            (column.key, i, vid, _heading_over(cell, _at(over, i)) if over else "")
-            for i, cell in enumerate(cells)
-            if cell and (vid := value_id(column.key, cell, column.values, strict=True))
+            (key, i, vid, _heading_over(cells[i], _at(over, i)) if over else "")
+            for i, t in enumerate(typed)
+            if t and (vid := exact.get(t))
         ]
         # Side by side, each value once: "Tập thể | Cá nhân", not a lone "TT" (the number).
         run: list[tuple[str, int, str, str]] = []
@@ -614,6 +665,17 @@ def _ticks(
 
 
 _MERGED_DOWN = "\0merged"
+
+
+@_per_shape
+def _tick_values(shape: TableShape) -> tuple[tuple[str, Mapping[str, str]], ...]:
+    """For each column that may be ticked, its value ids by exact wording: what
+    value_id(key, cell, values, strict=True) looks up, found once per shape."""
+    return tuple(
+        (c.key, value_index(c.key, c.values)[0])
+        for c in shape.columns
+        if c.key in ENTRY_KEYS and c.values
+    )
 
 
 def _heading_over(cell: str, above: str) -> str:
@@ -636,29 +698,28 @@ def _match_columns(
     "tiếp tục" column and not the one the parent heading alone would name. `upper`, the
     row above, tells sub-headings from cells merged down over both rows (see _ticks).
     """
+    if not any(cells) and not any(lower):  # an empty row (a gap under the title) names nothing
+        return (), ()
     ticks = _ticks(lower or cells, shape, upper)
     ticked = {i for _, i, _ in ticks}
     keys = {c.key for c in shape.columns}
-    index, own = _index(shape), _own_headers(shape)
+    index = _index(shape)
+    stacked = bool(lower)
     scored = []
     for i, cell in enumerate(cells):
-        typed, sub = words(cell), words(_at(lower, i))
-        if not typed or i in ticked or len(typed) > (160 if lower else 80):  # not a paragraph
+        if not cell or i in ticked:
             continue
-        lesson = taught_header(taught, cell) or (taught_header(taught, sub) if sub else None)
-        if lesson is not None and lesson.meaning in keys:
-            scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
-            continue
-        full = index.accepted(tokens(cell))
-        in_sub = index.accepted(tokens(_at(lower, i))) if sub else {}
-        text = clean(cell)
-        for pair in full.keys() | in_sub.keys():
-            key, wanted = pair
-            # A spec's own wording, word for word, outranks any reading by tokens.
-            exact = typed in own[key] or sub in own[key]
-            below = in_sub.get(pair, 0.0)
-            best = max(full.get(pair, 0.0), below)
-            scored.append((exact, best, below >= ACCEPT, len(wanted), -i, key, i, text))
+        below = _at(lower, i)
+        if taught.headers:  # the board's lessons first, as the cell is written
+            typed, sub = words(cell), words(below)
+            if not typed or len(typed) > (160 if lower else 80):  # not a paragraph
+                continue
+            lesson = taught_header(taught, cell) or (taught_header(taught, sub) if sub else None)
+            if lesson is not None and lesson.meaning in keys:
+                scored.append((True, 2.0, True, 99, -i, lesson.meaning, i, clean(cell)))
+                continue
+        text, readings = index.scores(cell, below, stacked)
+        scored += [(e, best, sub_ok, n, -i, key, i, text) for e, best, sub_ok, n, key in readings]
     taken_keys: set[str] = {k for k, _, _ in ticks}
     held: dict[str, tuple[int, str]] = {}  # key: (cell, its text)
     taken_cells: set[int] = set()
@@ -713,4 +774,14 @@ def _id(entry: Entry, key: str) -> str | None:
 
 
 def _column(shape: TableShape, key: str) -> Column:
-    return next((c for c in shape.columns if c.key == key), Column(key, (), key))
+    found = _columns(shape).get(key)
+    return found if found is not None else Column(key, (), key)
+
+
+@_per_shape
+def _columns(shape: TableShape) -> dict[str, Column]:
+    """Each key's first column."""
+    found: dict[str, Column] = {}
+    for c in shape.columns:
+        found.setdefault(c.key, c)
+    return found

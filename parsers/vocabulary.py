@@ -219,7 +219,7 @@ def value_id(
     typed = words(text)
     if not typed:
         return None
-    exact, longest_first = _value_index(key, own)
+    exact, longest_first = value_index(key, own)
     found = exact.get(typed)
     if found is not None or strict:
         return found
@@ -232,7 +232,7 @@ _ValueIndex = tuple[dict[str, str], tuple[tuple[str, str], ...]]
 _VALUE_INDEX: dict[tuple[str, int], tuple[_Values, _ValueIndex]] = {}
 
 
-def _value_index(key: str, own: _Values) -> _ValueIndex:
+def value_index(key: str, own: _Values) -> _ValueIndex:
     """Each wording's id (the first wording wins), and the wordings longest first (ties in
     their order), once per vocabulary and spec values: every cell of a column asks.
     Cached by the values' identity: a spec's values live as long as the spec."""
