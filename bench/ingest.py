@@ -14,8 +14,8 @@ newsletter from a stranger), then, side by side in one run:
   IMAP poll is the IMAP path's own cost (the rest is the messages' reading: the forms).
 
 It prints msg/s of each, the ratios to raw (goal ≤ 15×) and, at two sizes (the same
-units with twice the messages each), the peak RSS of the poll (goal: the same). `--profile` prints the top
-of a cProfile of the in-process poll (first size only).
+units with twice the messages each), the peak RSS of the poll (goal: the same).
+`--profile` prints the top of a cProfile of the in-process poll (first size only).
 
     python bench/ingest.py [--units 20] [--messages 5] [--attachments 2] [--profile]
     python bench/ingest.py --units 500 --messages 10 --whole-only   # 5,000 and 10,000
