@@ -145,8 +145,8 @@ def serve() -> None:
     worker: _Worker | None = None
     while (request := _read(requests)) is not None:
         memory, timeout, _ = _REQUEST.unpack_from(request)
-        if worker is not None and worker.memory != memory:
-            worker.stop()
+        if worker is not None and (worker.memory != memory or not worker.alive()):
+            worker.stop()  # another limit, or killed while idle (the kernel's OOM killer)
             worker = None
         if worker is None:
             worker = _Worker(memory, keep_closed=(requests.fileno(), answers.fileno()))
@@ -183,6 +183,7 @@ class _Worker:
         os.close(from_worker)
         self.requests = os.fdopen(requests, "wb")
         self.answers = answers
+        self.reaped = False
 
     def ask(self, request: bytes, timeout: float) -> tuple[bytes, _Worker | None]:
         """The pickled outcome, and the worker for the next call (None: fork a new one)."""
@@ -201,6 +202,10 @@ class _Worker:
             return frame[1:], None
         return frame[1:], self
 
+    def alive(self) -> bool:
+        self.reaped = os.waitpid(self.pid, os.WNOHANG) != (0, 0)
+        return not self.reaped
+
     def _death(self) -> tuple[str, str]:
         _, status = os.waitpid(self.pid, 0)
         self._close()
@@ -209,9 +214,10 @@ class _Worker:
         return "crash", f"the worker process died ({status})"
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
+        if not self.reaped:  # else its pid may be another process's by now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         self._close()
 
     def _close(self) -> None:

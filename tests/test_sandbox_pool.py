@@ -3,7 +3,10 @@ keep what they built between calls until they fail, age or grow."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,3 +86,22 @@ def test_a_worker_that_grew_past_its_limit_is_replaced_after_its_call() -> None:
     grown = sandbox.run(pool_children.grow, sandbox.RETIRE_RSS // 2**20 + 64)
     assert sandbox.run(os.getpid) != grown
     assert sandbox.run(os.getpid) == sandbox.run(os.getpid)  # a small one stays
+
+
+def test_a_worker_killed_while_idle_costs_the_next_call_nothing() -> None:
+    idle = sandbox.run(os.getpid)
+    os.kill(idle, signal.SIGKILL)  # as the kernel's OOM killer would, between two files
+    _dead(idle)
+    assert sandbox.run(os.getpid) != idle  # answered by a fresh worker, not a crash
+
+
+def _dead(pid: int) -> None:
+    """Wait until the kernel has ended `pid` (a zombie until its fork server reaps it)."""
+    status = Path(f"/proc/{pid}/status")
+    for _ in range(500):
+        with contextlib.suppress(FileNotFoundError):
+            if "State:\tZ" not in status.read_text():
+                time.sleep(0.01)
+                continue
+        return
+    raise AssertionError(f"process {pid} still runs")
