@@ -1,10 +1,9 @@
 """What the service tells people: acknowledgements, reminders and the daily report.
 
-Deciding is pure: `decide` reads the store and the statuses as of `now` (so `--now`
-replays any day) and returns Decisions (decision.py), each with its idempotency key,
-its recipients and what its mail will be built from. Acting is sending.py: a decision
-whose key is already in the outbox is skipped before anything is rendered; the others
-are rendered, recorded under their key and delivered.
+Deciding is pure: `decide` reads the store and statuses as of `now` (`--now` replays any
+day) and returns Decisions (decision.py): idempotency key, recipients, what the mail is
+built from. Acting is sending.py: a decision whose key is already in the outbox is
+skipped before rendering; the others are rendered, recorded under their key, delivered.
 
 - Acknowledgements answer a unit's mail that reached the store as a submission, within
   `ack_max_age` of its arrival: a first poll over a year-old mailbox answers nobody, and
@@ -28,10 +27,11 @@ from mail_ingest.archive import Archive
 from mail_ingest.config import Config
 from mail_ingest.decision import KINDS, PROVISIONAL, Decision, Kind, Sheet
 from mail_ingest.delivery import DeliveryReport, Outgoing
+from mail_ingest.holiday_cache import closed_days
 from mail_ingest.outcomes import HELD
 from mail_ingest.sending import XLSX, build_sheet, is_sent, render, send
 from mail_ingest.store import MessageRow, Store
-from rules.calendar import is_working_day, public_holidays, reminder_days
+from rules.calendar import is_working_day, reminder_days
 from rules.match_model import Guess
 from rules.status import Submission, UnitStatus, needs_check
 from rules.units import UnitDirectory, address_key
@@ -143,7 +143,7 @@ def reminders(
     on = day or local.date()
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
-    closed = _closed(config, range(local.year - 1, local.year + 2))
+    closed = closed_days(config, range(local.year - 1, local.year + 2))
     titles = config.form_titles()
     out = []
     for s in statuses:
@@ -344,7 +344,7 @@ def _carried(
     today's own reminders says the same.
     """
     local = now.astimezone(config.timezone)
-    closed = _closed(config, range(local.year - 1, local.year + 1))
+    closed = closed_days(config, range(local.year - 1, local.year + 1))
     if not is_working_day(local.date(), closed):
         return []
     planned = {(d.unit, d.requirement) for d in today}
@@ -398,11 +398,3 @@ def send_due(config: Config, now: datetime, kinds: Collection[Kind] = KINDS) -> 
     """One notification cycle for a deployment, under the store lock the poller takes too."""
     with Store(config.storage / "mail-ingest.sqlite3") as store, store.lock():
         return send(config, store, now, decide(config, store, now, kinds))
-
-
-def _closed(config: Config, years: range) -> frozenset[date]:
-    """The days offices are closed: official holidays (kept between commands) and the
-    district's own."""
-    from mail_ingest.holiday_cache import official
-
-    return public_holidays(years, config.notify.closed_days, official(config.storage))

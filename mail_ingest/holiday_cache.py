@@ -17,10 +17,16 @@ from datetime import date
 from pathlib import Path
 
 from mail_ingest import cache_files
-from rules.calendar import Official, official_holidays
+from mail_ingest.config import Config
+from rules.calendar import Official, official_holidays, public_holidays
 
 log = logging.getLogger(__name__)
 PREFIX, SUFFIX = "holidays.", ".json"
+
+
+def closed_days(config: Config, years: range) -> frozenset[date]:
+    """The days offices are closed: the official holidays, kept, and the district's own."""
+    return public_holidays(years, config.notify.closed_days, official(config.storage))
 
 
 def official(storage: Path) -> Official:
