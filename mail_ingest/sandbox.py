@@ -86,6 +86,15 @@ def run(
     raise Failed(status, value)
 
 
+def shutdown() -> None:
+    """End the fork servers and their workers, and wait for them (their CPU time is then
+    this process's children's): for a bench, or a test that counts processes."""
+    for slot, server in enumerate(_servers):
+        if server is not None:
+            server.close()
+            _servers[slot] = None
+
+
 class _Server:
     """The fork server, seen from the service: one request, one answer, in order."""
 
@@ -121,6 +130,16 @@ class _Server:
             self.process.kill()
         self.process.wait()
 
+    def close(self) -> None:
+        """End of requests: the server ends its worker and exits (killed if it does not)."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.stop()
+
 
 # Parsing is CPU-bound in the workers: more of them than cores would only queue.
 WORKERS = max(1, min(2, os.cpu_count() or 1))
@@ -152,6 +171,8 @@ def serve() -> None:
             worker = _Worker(memory, keep_closed=(requests.fileno(), answers.fileno()))
         answer, worker = worker.ask(request, timeout)
         _write(answers, answer)
+    if worker is not None:
+        worker.close()
 
 
 def _warm_up() -> None:
@@ -219,6 +240,12 @@ class _Worker:
                 os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
         self._close()
+
+    def close(self) -> None:
+        """No more requests: it reads the end of its input and exits."""
+        self._close()
+        if not self.reaped:
+            os.waitpid(self.pid, 0)
 
     def _close(self) -> None:
         with contextlib.suppress(OSError):

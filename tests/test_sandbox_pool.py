@@ -105,3 +105,12 @@ def _dead(pid: int) -> None:
                 continue
         return
     raise AssertionError(f"process {pid} still runs")
+
+
+def test_shutdown_ends_servers_and_workers_and_a_later_call_starts_them_again() -> None:
+    worker = sandbox.run(os.getpid)
+    servers = [s.process for s in sandbox._servers if s is not None]
+    sandbox.shutdown()
+    assert all(p.returncode == 0 for p in servers)  # ended of their own accord, reaped
+    assert not Path(f"/proc/{worker}").exists()  # its worker reaped before the server ended
+    assert sandbox.run(len, b"abc") == 3
