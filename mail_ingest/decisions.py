@@ -143,7 +143,7 @@ def reminders(
     on = day or local.date()
     if config.smtp is None or (local.time() < config.notify.reminders_at and not force):
         return []
-    closed = closed_days(config, range(local.year - 1, local.year + 2))
+    closed = closed_days(config, local.year)
     titles = config.form_titles()
     out = []
     for s in statuses:
@@ -344,7 +344,7 @@ def _carried(
     today's own reminders says the same.
     """
     local = now.astimezone(config.timezone)
-    closed = closed_days(config, range(local.year - 1, local.year + 1))
+    closed = closed_days(config, local.year)
     if not is_working_day(local.date(), closed):
         return []
     planned = {(d.unit, d.requirement) for d in today}

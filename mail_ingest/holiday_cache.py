@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 PREFIX, SUFFIX = "holidays.", ".json"
 
 
-def closed_days(config: Config, years: range) -> frozenset[date]:
-    """The days offices are closed: the official holidays, kept, and the district's own."""
+def closed_days(config: Config, year: int) -> frozenset[date]:
+    """The days offices are closed around `year` (the one before and after too: a shift
+    crosses New Year), the official ones kept: one set of years, so one cache file."""
+    years = range(year - 1, year + 2)
     return public_holidays(years, config.notify.closed_days, official(config.storage))
 
 
