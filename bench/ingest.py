@@ -96,11 +96,13 @@ def config(root: Path, account: ImapAccount, units: int, raws: list[bytes] | Non
         for raw in raws:
             folder.add(raw)
         box = f'[mailbox]\nkind = "maildir"\npath = "{root / "mail"}"'
-    lines = [
-        'timezone = "Asia/Ho_Chi_Minh"',
-        box,
-        f'[storage]\npath = "{root / "data"}"',
-    ]
+    return write_config(root, [box], units)
+
+
+def write_config(root: Path, sections: list[str], units: int, before: str = "2024-02-01") -> Path:
+    """root/mail-ingest.toml: the zone, `sections`, the storage, `units` units (u0000...,
+    each writing from u<n>@example.vn) and one requirement (mẫu 01 and 02 `before`)."""
+    lines = ['timezone = "Asia/Ho_Chi_Minh"', *sections, f'[storage]\npath = "{root / "data"}"']
     for u in range(units):
         lines.append(
             f'[[units]]\nid = "u{u:04d}"\nname = "{name(u)}"\ngroup = "xa"\n'
@@ -108,7 +110,7 @@ def config(root: Path, account: ImapAccount, units: int, raws: list[bytes] | Non
         )
     lines.append(
         '[[requirements]]\nid = "dvk-2024"\ntitle = "Đăng ký “Dân vận khéo” 2024"\n'
-        'forms = ["mau-01", "mau-02"]\nbefore = "2024-02-01"'
+        f'forms = ["mau-01", "mau-02"]\nbefore = "{before}"'
     )
     path = root / "mail-ingest.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

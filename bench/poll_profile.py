@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from ingest import ENTRIES, make_message, mau01_xlsx, name  # noqa: E402
+from ingest import ENTRIES, make_message, mau01_xlsx, name, write_config  # noqa: E402
 
 from mail_ingest import config as config_module  # noqa: E402
 from mail_ingest.deployment import poll_config  # noqa: E402
@@ -41,22 +41,7 @@ def build(root: Path, units: int, per_unit: int) -> Path:
             key = box.add(raw)
             os.utime(root / "mail" / "new" / key, (1_700_000_000 + n, 1_700_000_000 + n))
             n += 1
-    lines = [
-        'timezone = "Asia/Ho_Chi_Minh"',
-        f'[mailbox]\nkind = "maildir"\npath = "{root / "mail"}"',
-        f'[storage]\npath = "{root / "data"}"',
-    ]
-    for u in range(units):
-        lines.append(
-            f'[[units]]\nid = "u{u:04d}"\nname = "{name(u)}"\ngroup = "xa"\n'
-            f'emails = ["u{u}@example.vn"]'
-        )
-    lines.append(
-        '[[requirements]]\nid = "dvk-2024"\ntitle = "Đăng ký"\n'
-        'forms = ["mau-01", "mau-02"]\nbefore = "2024-02-01"'
-    )
-    (root / "mail-ingest.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root / "mail-ingest.toml"
+    return write_config(root, [f'[mailbox]\nkind = "maildir"\npath = "{root / "mail"}"'], units)
 
 
 def main() -> None:

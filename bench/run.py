@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import Envelope  # noqa: E402
-from ingest import ENTRIES, make_message, mau01_xlsx, name  # noqa: E402
+from ingest import ENTRIES, make_message, mau01_xlsx, name, write_config  # noqa: E402
 
 from dovecot_server import DovecotServer, ImapAccount  # noqa: E402
 
@@ -61,29 +61,16 @@ class Sink:
 
 
 def config(root: Path, account: ImapAccount, smtp_port: int, idle: bool) -> Path:
-    lines = [
-        'timezone = "Asia/Ho_Chi_Minh"',
+    sections = [
         f'[mailbox]\nkind = "imap"\nhost = "{account.host}"\nport = {account.port}\n'
         f'security = "none"\nusername = "{account.username}"\npassword_env = "BENCH_PASSWORD"\n'
         f"idle = {'true' if idle else 'false'}",
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         'sender = "Ban Dân vận <bandanvan@example.vn>"',
-        f'[storage]\npath = "{root / "data"}"',
         '[report]\nrecipients = ["lanhdao@example.vn"]',
         '[schedule]\npoll_minutes = 1\nreminders_at = "08:00"\nreport_at = "17:00"',
     ]
-    for u in range(UNITS):
-        lines.append(
-            f'[[units]]\nid = "u{u:04d}"\nname = "{name(u)}"\ngroup = "xa"\n'
-            f'emails = ["u{u}@example.vn"]'
-        )
-    lines.append(
-        '[[requirements]]\nid = "dvk-2024"\ntitle = "Đăng ký “Dân vận khéo”"\n'
-        'forms = ["mau-01", "mau-02"]\nbefore = "2099-02-01"'
-    )
-    path = root / "mail-ingest.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_config(root, sections, UNITS, before="2099-02-01")
 
 
 def memory_mb(pid: int) -> float:
