@@ -71,7 +71,7 @@ def run(
 
     Safe from several threads: up to WORKERS calls run at once, each through its own fork
     server (the second server starts only when two calls first overlap)."""
-    common = pickle.dumps(dict(shared or {}))
+    common = _pickled(shared or {})
     request = _REQUEST.pack(memory, timeout, len(common)) + common + pickle.dumps((func, args))
     slot = _free.get()  # the most recently used first: one caller keeps one server
     try:
@@ -84,6 +84,24 @@ def run(
     if status == "ok":
         return value
     raise Failed(status, value)
+
+
+# The last shared arguments pickled, with the values themselves (so their ids stay theirs):
+# a poll sends the same specs with every file, pickled once rather than once a file.
+_last_shared: tuple[tuple[tuple[str, int], ...], tuple[Any, ...], bytes] | None = None
+
+
+def _pickled(shared: Mapping[str, Any]) -> bytes:
+    """The shared arguments pickled; they must not change in place (the specs and lessons
+    are frozen)."""
+    global _last_shared
+    key = tuple((name, id(value)) for name, value in shared.items())
+    last = _last_shared
+    if last is not None and last[0] == key:
+        return last[2]
+    data = pickle.dumps(dict(shared))
+    _last_shared = (key, tuple(shared.values()), data)
+    return data
 
 
 def shutdown() -> None:

@@ -114,3 +114,10 @@ def test_shutdown_ends_servers_and_workers_and_a_later_call_starts_them_again() 
     assert all(p.returncode == 0 for p in servers)  # ended of their own accord, reaped
     assert not Path(f"/proc/{worker}").exists()  # its worker reaped before the server ended
     assert sandbox.run(len, b"abc") == 3
+
+
+def test_the_same_shared_arguments_are_pickled_once_and_other_ones_afresh() -> None:
+    specs = builtin_specs()
+    first = sandbox._pickled({"value": specs})
+    assert sandbox._pickled({"value": specs}) is first  # the same objects: the same bytes
+    assert sandbox._pickled({"value": specs[:1]}) != first
