@@ -163,8 +163,11 @@ def test_without_libreoffice_xls_is_read_by_xlrd_and_doc_waits_for_review(
 
 
 def test_a_timed_out_conversion_falls_back(
-    lo_mau01: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+    lo_mau01: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # A LibreOffice that hangs, whatever the machine's speed (a real one may beat the 1 s floor).
+    fake_soffice(tmp_path, "sleep 60")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(convert, "TIMEOUT", 0.01)
     xls = read("Mẫu 01.xls", lo_mau01["xls"])
     assert (xls.form, entries(xls)) == ("mau-01", EXPECTED)
