@@ -202,8 +202,8 @@ def test_hostile_messages_are_recorded_and_the_poll_goes_on(
 def test_a_structure_the_sandbox_cannot_read_in_time_is_that_messages_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(reading, "MIME_SECONDS", 0.001)
-    record = record_of(hm.many_parts(900))  # within the caps, yet not read in a millisecond
+    monkeypatch.setattr(reading, "MIME_SECONDS", 1e-6)
+    record = record_of(hm.many_parts(900))  # within the caps, yet not read in a microsecond
     assert record.outcome == "error"
     assert (record.error or "").startswith("cannot read the message structure (timeout)")
     monkeypatch.undo()
