@@ -53,12 +53,19 @@ def test_demo_without_a_terminal_prints_the_page_command_and_a_working_account(
     assert again.exit_code == 0, again.output  # a second run renews the demo account
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_demo_serve_serves_the_page_until_interrupted(tmp_path: Path) -> None:
     service = subprocess.Popen(
         [sys.executable, "-m", "mail_ingest", "demo", "--workspace", str(tmp_path / "w"),
          "--serve"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        # Ctrl-C as at a terminal, even when the suite runs in the background (`cmd &`
+        # starts it with SIGINT ignored, and a child keeps an ignored signal ignored).
+        preexec_fn=_interruptible,
     )  # fmt: skip
     try:
         assert service.stdout is not None
