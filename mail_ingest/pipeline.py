@@ -187,9 +187,9 @@ class _Settled:
 class _Ahead:
     """Messages read ahead, recorded in order: a pipeline of `depth` messages.
 
-    While one message's record is written, the next ones are read in threads, so their
-    files parse side by side in the sandbox's servers (one per core) and the MIME parse
-    overlaps their waits. Each message is still marked `processing`, then archived (the
+    While one message's record is written, the next ones are read in threads, each in one
+    call to the sandbox's servers (one per core). Two messages a server by default: while
+    one server's answer is unpickled and recorded, it already reads the next. Each message is still marked `processing`, then archived (the
     fsync waits in its reading thread), before its reading starts, and recorded in its own
     transaction, in mailbox order; a mark left by a crash makes the next poll fetch the
     message again, so a mark without its archive loses nothing. A message
@@ -209,7 +209,7 @@ class _Ahead:
     ) -> None:
         from mail_ingest import sandbox
 
-        self.depth = depth or sandbox.WORKERS
+        self.depth = depth or sandbox.WORKERS * 2
         self._directory, self._matching = directory, matching
         self._options = (specs, authserv_id, taught)
         self._matcher: UnitMatcher | None = None  # built for the first message
