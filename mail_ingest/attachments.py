@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import PurePath
 
 import parsers
-from mail_ingest import convert, mime, sandbox
+from mail_ingest import convert, mime, sandbox, sandboxed
 from mail_ingest.archive import sha256
 from mail_ingest.store import StoredAttachment
 from parsers.bundle import Unpacked, expand
@@ -40,7 +40,7 @@ CONVERTED = "chuyen_doi"  # the ParsedFile field that says the file was converte
 # Per message. A unit sends a handful of forms, rarely more than ten; an archive of a
 # commune's files may hold thirty. Old formats are converted by a LibreOffice run each
 # (1 to 5 s): five cover a real mail, and 300 tiny .rtf files cost seconds, not minutes.
-MAX_FILES = 40
+MAX_FILES = sandboxed.MAX_FILES
 MAX_CONVERSIONS = 5
 MESSAGE_SECONDS = 180.0
 
@@ -58,19 +58,25 @@ class Budget:
 
 
 def read_attachments(
-    attachments: Iterable[mime.Attachment],
+    attachments: Sequence[mime.Attachment],
     subject: str,
     specs: Sequence[parsers.FormSpec],
     taught: Taught = NOTHING_TAUGHT,
+    ready: Sequence[ParsedFile | None] = (),
 ) -> tuple[StoredAttachment, ...]:
     """The rows of all of one message's attachments, within one Budget; never raises.
 
     `taught`: what the board taught the parsers (Store.taught), applied to every file.
-    The files are unpacked, counted against the budget and converted in order, then
-    parsed side by side (sandbox.WORKERS at once): a message's forms in parallel."""
+    `ready`: aligned with `attachments`, files already parsed with the message's MIME
+    (mail_ingest.sandboxed); they count against the budget as if parsed here. The files
+    are unpacked, counted and converted in order, then the others are parsed side by
+    side (sandbox.WORKERS at once): a message's forms in parallel."""
     budget = Budget()
+    found = [*ready, *[None] * (len(attachments) - len(ready))]
     planned = [
-        row for a in attachments for row in _plan_attachment(a, subject, specs, budget, taught)
+        row
+        for a, parsed in zip(attachments, found, strict=True)
+        for row in _plan_attachment(a, subject, specs, budget, taught, parsed)
     ]
     return _finish(planned, budget)
 
@@ -131,15 +137,19 @@ def _plan_attachment(
     specs: Sequence[parsers.FormSpec],
     budget: Budget,
     taught: Taught,
+    ready: ParsedFile | None = None,
 ) -> list[_Row]:
-    try:
-        items = expand(attachment.filename, attachment.data)
-    except Exception:  # a bug of ours: read the attachment whole, the parser reports it
-        log.exception("cannot unpack %r", attachment.filename)
-        items = (Unpacked(attachment.filename, attachment.data),)
+    if ready is not None:  # a plain file, parsed already: no archive, nothing to convert
+        items: Sequence[Unpacked] = (Unpacked(attachment.filename, attachment.data),)
+    else:
+        try:
+            items = expand(attachment.filename, attachment.data)
+        except Exception:  # a bug of ours: read the attachment whole, the parser reports it
+            log.exception("cannot unpack %r", attachment.filename)
+            items = (Unpacked(attachment.filename, attachment.data),)
     rows: list[_Row] = []
     for position, item in enumerate(items):
-        parsed = item.record or _plan(item.name, item.data, subject, specs, budget, taught)
+        parsed = item.record or _plan(item.name, item.data, subject, specs, budget, taught, ready)
         content_type = attachment.content_type if position == 0 else _guess_type(item.name)
         rows.append(_Row(item.name, content_type, len(item.data), sha256(item.data), parsed))
     return rows
@@ -175,11 +185,15 @@ def _plan(
     specs: Sequence[parsers.FormSpec],
     budget: Budget,
     taught: Taught,
+    ready: ParsedFile | None = None,
 ) -> ParsedFile | _Call:
     """What reading the file takes, decided in the message's order: the budget counted,
-    an old format converted; the parse itself is left to `_resolve`."""
+    an old format converted; the parse itself is left to `_resolve` (`ready`: done)."""
     if budget.files <= 0 or budget.remaining() <= 0:
         return _over_budget(filename, f"hơn {MAX_FILES} tệp" if budget.files <= 0 else "")
+    if ready is not None:
+        budget.files -= 1
+        return ready
     fmt = convert.target(filename, data)
     if fmt is not None:
         try:
@@ -230,16 +244,12 @@ def _parse(
     taught: Taught = NOTHING_TAUGHT,
 ) -> ParsedFile:
     wait = min(sandbox.TIMEOUT, max(1.0, budget.remaining()))
-    # The specs and lessons are the same for every file of a poll: the sandbox's worker
-    # keeps them, and what the parsers index per spec, between files. Nothing taught:
-    # parse_file's own default, as before lessons existed.
-    lessons = taught if taught.headers or taught.values else None
     try:
         return sandbox.run(
             partial(parsers.parse_file, hint=subject),
             filename,
             data,
-            shared={"specs": specs, "taught": lessons},
+            shared=shared(specs, taught),
             timeout=wait,
         )
     except sandbox.Failed as failed:
@@ -252,6 +262,13 @@ def _parse(
                 f"Ban Dân vận sẽ kiểm tra thủ công ({failed.detail.split(':')[0]})",
             )
         return _too_complex(filename)
+
+
+def shared(specs: Sequence[parsers.FormSpec], taught: Taught) -> dict[str, object]:
+    """The sandbox's shared arguments of every parse: the same for every file of a poll,
+    so a worker keeps them, and what the parsers index per spec, between files. Nothing
+    taught: parse_file's own default, as before lessons existed."""
+    return {"specs": specs, "taught": taught if taught.headers or taught.values else None}
 
 
 def _too_complex(filename: str) -> ParsedFile:

@@ -23,6 +23,7 @@ from rules.units import UnitDirectory
 
 if TYPE_CHECKING:  # at run time imported by the first message: a poll with nothing new,
     # the service's usual one, loads neither the name matcher nor the parsers
+    from mail_ingest.sandboxed import Read
     from rules.matching import UnitMatcher
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def process(
 
     matcher = units if isinstance(units, UnitMatcher) else UnitMatcher(units)
     base = unread(fetched, digest)
-    mail = fetched.header or _parse_mime(fetched)
+    mail, ready = (fetched.header, ()) if fetched.header else _read(fetched, specs, taught)
     if isinstance(mail, str):
         return replace(base, error=mail)
     for note in mail.notes:
@@ -89,7 +90,7 @@ def process(
         return replace(base, outcome=Outcome.IGNORED)
     subject = mail.subject or ""
     # One budget for the message's files; an archive adds a row per file inside it.
-    attachments = read_attachments(mail.attachments, subject, specs, taught)
+    attachments = read_attachments(mail.attachments, subject, specs, taught, ready)
     record = _attribute(base, mail, attachments, matcher)
     # The board's server says the From may be forged: held, even from a unit's address.
     forged = authres.review_reason(authres.header_fields(fetched.raw), authserv_id)
@@ -98,6 +99,24 @@ def process(
         reason = "; ".join(r for r in (record.review_reason, forged) if r)
         record = replace(record, outcome=outcome, review_reason=reason)
     return replace(record, attachments=attachments)
+
+
+def _read(fetched: FetchedMessage, specs: Sequence[parsers.FormSpec], taught: Taught) -> Read:
+    """The message's structure and its plain files, read in one sandbox call
+    (mail_ingest.sandboxed); when that fails, the structure alone, and the files later
+    one by one, so that what failed is recorded against the part that caused it."""
+    from mail_ingest import attachments, sandbox, sandboxed
+
+    try:
+        return sandbox.run(
+            sandboxed.read,
+            fetched.raw,
+            shared=attachments.shared(specs, taught),
+            timeout=MIME_SECONDS + sandbox.TIMEOUT,
+        )
+    except sandbox.Failed as failed:
+        log.warning("reading uid=%s whole failed (%s); piece by piece", fetched.uid, failed.why)
+    return _parse_mime(fetched), ()
 
 
 def _parse_mime(fetched: FetchedMessage) -> mime.Mail | str:

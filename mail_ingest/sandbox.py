@@ -43,7 +43,7 @@ MEMORY_LIMIT = 1024**3  # a worker's address space; forms parse in 200 MB, a 15 
 TIMEOUT = 60.0  # seconds of wall-clock time; a form parses in well under one
 MAX_CALLS = 200  # then a fresh worker: whatever one kept, it keeps for a while only
 RETIRE_RSS = 384 * 2**20  # a worker that ever held this much is replaced after its call
-PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "parsers.bundle", "mail_ingest.mime")
+PRELOAD = ("parsers.parse", "parsers.office", "parsers.xls", "mail_ingest.sandboxed")
 _HEADER = struct.Struct("!Q")
 _REQUEST = struct.Struct("!QdQ")  # memory, timeout, length of the shared part
 

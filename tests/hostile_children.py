@@ -18,3 +18,8 @@ def spin() -> None:
 
 def die() -> None:
     os._exit(3)
+
+
+def die_reading(raw: bytes, **shared: object) -> None:
+    """What a message whose whole reading kills its worker does (sandboxed.read's place)."""
+    os._exit(3)

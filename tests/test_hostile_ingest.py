@@ -19,7 +19,7 @@ import pytest
 from imapclient import IMAPClient
 
 from mail_ingest import config as config_module
-from mail_ingest import corrections, mime, reading
+from mail_ingest import corrections, mime, reading, sandbox
 from mail_ingest.app import open_store
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.config import MailboxConfig
@@ -203,6 +203,7 @@ def test_a_structure_the_sandbox_cannot_read_in_time_is_that_messages_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(reading, "MIME_SECONDS", 1e-6)
+    monkeypatch.setattr(sandbox, "TIMEOUT", 1e-6)  # the whole message's call, then alone
     record = record_of(hm.many_parts(900))  # within the caps, yet not read in a microsecond
     assert record.outcome == "error"
     assert (record.error or "").startswith("cannot read the message structure (timeout)")
