@@ -232,7 +232,7 @@ class ImapSource:
         too_large: Partial | None = "too-large" if size > self.box.max_message_bytes else None
         header = item[b"BODY[HEADER]"]
         try:
-            mail = mime.parse(header)  # bounded: a hostile header costs no more than a normal one
+            mail = mime.parse_header(header)  # bounded: a hostile header costs as a normal one
         except Exception:  # let the full parse record what is wrong
             return too_large, None
         gm_msgid = item.get(b"X-GM-MSGID")

@@ -87,6 +87,14 @@ def parse(raw: bytes) -> Mail:
     return replace_mail(mail, problem)
 
 
+def parse_header(raw: bytes) -> Mail:
+    """A message's header alone (IMAP BODY[HEADER]): what `parse` says of its fields, with
+    no body to walk for files, text or a delivery report."""
+    if not raw.strip():
+        raise MessageError("not an email message: it is empty")
+    return _parse(header_block(raw), walk=False)
+
+
 def parse_or_reason(raw: bytes) -> Mail | str:
     """parse, with MessageError's reason as a value: what comes back from the sandbox."""
     try:

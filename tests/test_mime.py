@@ -35,6 +35,30 @@ def test_rfc2047_subject_and_rfc2231_filename_are_decoded() -> None:
     assert mail.body.strip() == "Kính gửi"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Auto-Submitted": "auto-replied", "X-Autoreply": "yes", "Precedence": "auto_reply"},
+        {"Reply-To": "=?utf-8?q?V=C4=83n_ph=C3=B2ng?= <vp@example.vn>", "X-Mailer": "Outlook"},
+    ],
+)
+def test_the_header_alone_says_what_the_whole_message_says_of_its_fields(
+    headers: dict[str, str],
+) -> None:
+    raw = make_message(
+        "Đảng ủy xã Mường So <muongso@example.vn>",
+        "Gửi biểu mẫu 01 (bản sửa)",
+        [("Mẫu 01.xlsx", b"PK\x03\x04 form")],
+        **headers,
+    )
+    whole, header = mime.parse(raw), mime.parse_header(mime.header_block(raw))
+    fields = ("message_id", "sender", "subject", "headers", "sender_address", "notes")
+    assert [getattr(header, f) for f in fields] == [getattr(whole, f) for f in fields]
+    assert (header.attachments, header.body, header.structure_error) == ((), "", None)
+    assert classify(header.headers) == classify(whole.headers)
+
+
 def test_attachments_of_a_forwarded_message_are_found() -> None:
     inner = EmailMessage()
     inner["From"] = "a@example.vn"
