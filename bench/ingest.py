@@ -253,8 +253,8 @@ def main() -> None:
     server.start()
     try:
         print(f"{'units':>5} {'msgs':>5} {'att':>4} {'total':>6} {'raw msg/s':>9} "
-              f"{'poll msg/s':>9} {'ratio':>8} {'in-proc':>9} {'ratio':>8} {'cpu ms':>7} {'own':>5} "
-              f"{'maildir':>9} {'imap/md':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
+              f"{'poll msg/s':>9} {'ratio':>8} {'in-proc':>9} {'ratio':>8} {'cpu ms':>7} "
+              f"{'own':>5} {'maildir':>9} {'imap/md':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
         measure(server, a.units, a.messages, a.attachments, a.runs, a.profile, a.whole_only)
         # The same district with twice the mail: what must not grow is what a message costs.
         measure(server, a.units, a.messages * 2, a.attachments, a.runs, whole_only=a.whole_only)
