@@ -121,3 +121,9 @@ def test_the_same_shared_arguments_are_pickled_once_and_other_ones_afresh() -> N
     first = sandbox._pickled({"value": specs})
     assert sandbox._pickled({"value": specs}) is first  # the same objects: the same bytes
     assert sandbox._pickled({"value": specs[:1]}) != first
+
+
+@pytest.mark.parametrize("size", [0, sandbox.PIPE_BYTES - 9, sandbox.PIPE_BYTES, 5 * 2**20 + 1])
+def test_requests_and_answers_of_any_size_pass_whole(size: int) -> None:
+    data = os.urandom(size)
+    assert sandbox.run(bytes, data) == data  # in and out, over and under the pipes' size
