@@ -72,7 +72,7 @@ def read_attachments(
     are unpacked, counted and converted in order, then the others are parsed side by
     side (sandbox.WORKERS at once): a message's forms in parallel."""
     budget = Budget()
-    found = [*ready, *[None] * (len(attachments) - len(ready))]
+    found = list(ready) if len(ready) == len(attachments) else [None] * len(attachments)
     planned = [
         row
         for a, parsed in zip(attachments, found, strict=True)

@@ -21,7 +21,7 @@ from parsers.bundle import is_archive
 from parsers.model import ParsedFile
 from parsers.vocabulary import Taught
 
-MAX_FILES = 40  # as mail_ingest.attachments.MAX_FILES: what is over it is not parsed at all
+MAX_FILES = 40  # a message's files parsed at most (mail_ingest.attachments' budget too)
 
 Read = tuple[mime.Mail | str, tuple[ParsedFile | None, ...]]
 
