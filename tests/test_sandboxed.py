@@ -104,3 +104,11 @@ def test_a_message_that_is_no_email_comes_back_as_its_reason() -> None:
         "not an email message: it is empty",
         (),
     )
+
+
+def test_results_that_do_not_line_up_with_the_files_are_not_used() -> None:
+    files = [mime.Attachment("Mẫu 01.xlsx", "application/octet-stream", mau01_xlsx(NAME, ENTRIES))]
+    stray = parsers.parse_file("khac.docx", mau02_docx(NAME, ["Chè sạch"]), SPECS)
+    for ready in ((stray, stray), ()):
+        [row] = attachments.read_attachments(files, "", SPECS, ready=ready)
+        assert row.parsed.form == "mau-01" and row.parsed.filename == "Mẫu 01.xlsx"
