@@ -196,6 +196,28 @@ def has_word(word: str, heading: tuple[str, ...]) -> bool:
     )
 
 
+def present_words(vocabulary: frozenset[str], heading: tuple[str, ...]) -> set[str]:
+    """{w for w in vocabulary if has_word(w, heading)}, without comparing words whose
+    lengths differ by more than the typos allowed (an edit distance is at least that)."""
+    found = {h for h in heading if h in vocabulary}
+    tokens = [h for h in heading if len(h) >= TYPO_FROM]
+    if not tokens:
+        return found
+    from rapidfuzz.distance import OSA
+
+    for word in vocabulary:
+        if len(word) < TYPO_FROM or word in found:
+            continue
+        allowed = 1 if len(word) < 2 * TYPO_FROM else 2
+        if any(
+            abs(len(h) - len(word)) <= allowed
+            and OSA.distance(word, h, score_cutoff=allowed) <= allowed
+            for h in tokens
+        ):
+            found.add(word)
+    return found
+
+
 @lru_cache(maxsize=4096)
 def score(heading: tuple[str, ...], wanted: tuple[str, ...]) -> float:
     """How well `wanted` (a vocabulary wording) explains `heading`, word order free, 0..1.
