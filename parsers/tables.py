@@ -26,7 +26,7 @@ from parsers.vocabulary import (
     MARKS,
     NOTHING_TAUGHT,
     Taught,
-    has_word,
+    present_words,
     score,
     taught_header,
     taught_value,
@@ -617,7 +617,7 @@ class _Wordings:
         if found is None:
             if len(self.memo) >= self.MEMO:
                 self.memo.clear()
-            present = {w for w in self.words if has_word(w, heading)} if heading else set()
+            present = present_words(self.words, heading) if heading else set()
             found = {
                 pair: got
                 for pair in self.pairs
@@ -684,7 +684,36 @@ def _heading_over(cell: str, above: str) -> str:
     return _MERGED_DOWN if heading == words(cell) else heading
 
 
+_MatchKey = tuple[int, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_MATCHED: dict[_MatchKey, tuple[TableShape, Matched]] = {}
+MATCH_MEMO = 4096  # rows remembered, each of at most MATCH_MEMO_CHARS characters
+MATCH_MEMO_CHARS = 2000
+
+
 def _match_columns(
+    cells: Sequence[str],
+    shape: TableShape,
+    lower: Sequence[str] = (),
+    taught: Taught = NOTHING_TAUGHT,
+    upper: Sequence[str] = (),
+) -> Matched:
+    """_read_columns, remembered by the rows' text: every spec searches the same rows of a
+    file, and the forms of one campaign share their title and header rows."""
+    if taught.headers:  # the board's lessons change the reading: not remembered
+        return _read_columns(cells, shape, lower, taught, upper)
+    key = (id(shape), tuple(cells), tuple(lower), tuple(upper))
+    hit = _MATCHED.get(key)
+    if hit is not None and hit[0] is shape:
+        return hit[1]
+    found = _read_columns(cells, shape, lower, taught, upper)
+    if sum(map(len, key[1])) + sum(map(len, key[2])) + sum(map(len, key[3])) <= MATCH_MEMO_CHARS:
+        if len(_MATCHED) >= MATCH_MEMO:
+            _MATCHED.clear()
+        _MATCHED[key] = (shape, found)
+    return found
+
+
+def _read_columns(
     cells: Sequence[str],
     shape: TableShape,
     lower: Sequence[str] = (),
