@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
 
+from parsers.identity import by_identity
 from parsers.labelled import evidence
 from parsers.office import Content, Grid
 from parsers.specs import FormSpec, Phrases, TableShape
@@ -159,29 +159,7 @@ def _foreign_kind(titles: Sequence[str], specs: Sequence[FormSpec]) -> bool:
     return any(f"{words(line)} ".startswith(foreign) for line in titles)
 
 
-_T = TypeVar("_T")
-
-
-def _per_specs(fn: Callable[[tuple[FormSpec, ...]], _T]) -> Callable[[tuple[FormSpec, ...]], _T]:
-    """Cache by the specs' identity: they are loaded once and live on, and hashing them
-    (frozen dataclasses down to every phrase) costs more than the work it saves."""
-    cache: dict[tuple[int, ...], tuple[tuple[FormSpec, ...], _T]] = {}
-
-    def cached(specs: tuple[FormSpec, ...]) -> _T:
-        key = tuple(map(id, specs))
-        hit = cache.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], specs, strict=True)):
-            return hit[1]
-        if len(cache) >= 64:
-            cache.clear()
-        value = fn(specs)
-        cache[key] = (specs, value)
-        return value
-
-    return cached
-
-
-@_per_specs
+@by_identity
 def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
     """The kinds of paper no spec's title names, folded, once per set of specs."""
     own = {words(p) for spec in specs for group in (*spec.titles, *spec.names) for p in group}
@@ -190,7 +168,7 @@ def _foreign_kinds(specs: tuple[FormSpec, ...]) -> tuple[str, ...]:
     )
 
 
-@_per_specs
+@by_identity
 def _title_weights(specs: tuple[FormSpec, ...]) -> Mapping[str, float]:
     """How distinctive each word of the specs' titles is: the inverse of the number of
     specs whose titles use it ("dân vận khéo" is in most; "kết quả" in one)."""

@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
 
+from parsers.identity import by_identity
 from parsers.model import Entry, Problem
 from parsers.office import Grid
 from parsers.specs import Column, TableShape
@@ -523,34 +523,13 @@ def _width(matched: Matched) -> int:
     return len({k for k, _, _ in columns} | {k for k, _, _ in ticks})
 
 
-_T = TypeVar("_T")
-
-
-def _per_shape(fn: Callable[[TableShape], _T]) -> Callable[[TableShape], _T]:
-    """Cache by the shape's identity: specs are loaded once and live on, and hashing a
-    frozen shape (every column, every wording) costs more than the work it would save."""
-    cache: dict[int, tuple[TableShape, _T]] = {}
-
-    def cached(shape: TableShape) -> _T:
-        hit = cache.get(id(shape))
-        if hit is not None and hit[0] is shape:
-            return hit[1]
-        if len(cache) >= 64:
-            cache.clear()
-        value = fn(shape)
-        cache[id(shape)] = (shape, value)
-        return value
-
-    return cached
-
-
-@_per_shape
+@by_identity
 def _own_headers(shape: TableShape) -> dict[str, frozenset[str]]:
     """Each column's own wordings, folded: one of them word for word is an exact match."""
     return {c.key: frozenset(words(h) for h in c.headers) for c in shape.columns}
 
 
-@_per_shape  # once per spec: a header search scores every cell against them
+@by_identity  # once per spec: a header search scores every cell against them
 def _wordings(shape: TableShape) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
     """Each column's wordings as tokens: the spec's own and the shared vocabulary's."""
     return tuple(
@@ -627,7 +606,7 @@ class _Wordings:
         return found
 
 
-@_per_shape
+@by_identity
 def _index(shape: TableShape) -> _Wordings:
     return _Wordings(shape)
 
@@ -667,7 +646,7 @@ def _ticks(
 _MERGED_DOWN = "\0merged"
 
 
-@_per_shape
+@by_identity
 def _tick_values(shape: TableShape) -> tuple[tuple[str, Mapping[str, str]], ...]:
     """For each column that may be ticked, its value ids by exact wording: what
     value_id(key, cell, values, strict=True) looks up, found once per shape."""
@@ -807,7 +786,7 @@ def _column(shape: TableShape, key: str) -> Column:
     return found if found is not None else Column(key, (), key)
 
 
-@_per_shape
+@by_identity
 def _columns(shape: TableShape) -> dict[str, Column]:
     """Each key's first column."""
     found: dict[str, Column] = {}
