@@ -191,30 +191,19 @@ def has_word(word: str, heading: tuple[str, ...]) -> bool:
     from rapidfuzz.distance import OSA  # here: the store imports this module for every command
 
     return any(
-        len(h) >= TYPO_FROM and OSA.distance(word, h, score_cutoff=allowed) <= allowed
+        len(h) >= TYPO_FROM
+        and abs(len(h) - len(word)) <= allowed  # an edit distance is at least that
+        and OSA.distance(word, h, score_cutoff=allowed) <= allowed
         for h in heading
     )
 
 
 def present_words(vocabulary: frozenset[str], heading: tuple[str, ...]) -> set[str]:
-    """{w for w in vocabulary if has_word(w, heading)}, without comparing words whose
-    lengths differ by more than the typos allowed (an edit distance is at least that)."""
+    """{w for w in vocabulary if has_word(w, heading)}: the words typed as they are found by
+    set lookup, has_word asked only for the others and only if a typo is possible."""
     found = {h for h in heading if h in vocabulary}
-    tokens = [h for h in heading if len(h) >= TYPO_FROM]
-    if not tokens:
-        return found
-    from rapidfuzz.distance import OSA
-
-    for word in vocabulary:
-        if len(word) < TYPO_FROM or word in found:
-            continue
-        allowed = 1 if len(word) < 2 * TYPO_FROM else 2
-        if any(
-            abs(len(h) - len(word)) <= allowed
-            and OSA.distance(word, h, score_cutoff=allowed) <= allowed
-            for h in tokens
-        ):
-            found.add(word)
+    if any(len(h) >= TYPO_FROM for h in heading):
+        found.update(w for w in vocabulary if w not in found and has_word(w, heading))
     return found
 
 
