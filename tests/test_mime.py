@@ -215,3 +215,24 @@ def test_the_parsed_headers_kept_are_few_and_short() -> None:
     assert 0 < len(fetched) <= mime_bounds.MAX_FETCHED
     assert all(len(value) <= mime_bounds.MAX_FETCHED_CHARS for _, value in fetched)
     assert len(mime.parse(raw).body) > 0
+
+
+@pytest.mark.parametrize("start", [b"", b"--b\r\n"])
+def test_parts_are_counted_up_to_the_limit_whatever_the_quick_count_passes(start: bytes) -> None:
+    """too_many_parts passes a message on a count of lines starting "--" only when that
+    count cannot exceed the limit: at the limit and one over, the delimiters decide."""
+    from mail_ingest.mime_bounds import MAX_PARTS, too_many_parts
+
+    def message(delimiters: int, other_dashes: int) -> bytes:
+        head = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' if not start else b""
+        lines = [start] if start else []
+        lines += [b"--b\r\n\r\nx\r\n"] * (delimiters - len(lines))
+        lines += [b"-- not one\r\n"] * other_dashes
+        body = b"".join(lines) + b"--b--\r\n"
+        if start:  # the first delimiter opens the bytes; the boundary is named at the end
+            return body + b'Content-Type: multipart/mixed; boundary="b"\r\n'
+        return head + body
+
+    assert too_many_parts(message(MAX_PARTS, 0)) is None  # MAX_PARTS + 1 delimiters
+    assert too_many_parts(message(MAX_PARTS, 50)) is None  # dashes that delimit nothing
+    assert too_many_parts(message(MAX_PARTS + 1, 0)) == f"more than {MAX_PARTS} MIME parts"
