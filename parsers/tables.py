@@ -596,7 +596,7 @@ class _Wordings:
         if found is None:
             if len(self.memo) >= self.MEMO:
                 self.memo.clear()
-            present = present_words(self.words, heading) if heading else set()
+            present = present_words(self.words, heading) if heading else frozenset()
             found = {
                 pair: got
                 for pair in self.pairs

@@ -198,13 +198,35 @@ def has_word(word: str, heading: tuple[str, ...]) -> bool:
     )
 
 
-def present_words(vocabulary: frozenset[str], heading: tuple[str, ...]) -> set[str]:
+@lru_cache(maxsize=4096)  # every table spec of a file searches the same cells
+def present_words(vocabulary: frozenset[str], heading: tuple[str, ...]) -> frozenset[str]:
     """{w for w in vocabulary if has_word(w, heading)}: the words typed as they are found by
-    set lookup, has_word asked only for the others and only if a typo is possible."""
+    set lookup, the others by an edit distance to the heading's words of a length a typo
+    can bridge, found by length rather than by trying every word of the heading."""
     found = {h for h in heading if h in vocabulary}
-    if any(len(h) >= TYPO_FROM for h in heading):
-        found.update(w for w in vocabulary if w not in found and has_word(w, heading))
-    return found
+    by_length: dict[int, list[str]] = {}
+    for h in heading:
+        if len(h) >= TYPO_FROM:
+            by_length.setdefault(len(h), []).append(h)
+    if by_length:
+        from rapidfuzz.distance import OSA
+
+        for w, allowed in _typo_words(vocabulary):
+            if w not in found and any(
+                OSA.distance(w, h, score_cutoff=allowed) <= allowed
+                for n in range(len(w) - allowed, len(w) + allowed + 1)
+                for h in by_length.get(n, ())
+            ):
+                found.add(w)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=64)
+def _typo_words(vocabulary: frozenset[str]) -> tuple[tuple[str, int], ...]:
+    """The words a typo may be forgiven in, each with the typos forgiven (as in has_word)."""
+    return tuple(
+        (w, 1 if len(w) < 2 * TYPO_FROM else 2) for w in sorted(vocabulary) if len(w) >= TYPO_FROM
+    )
 
 
 @lru_cache(maxsize=4096)
