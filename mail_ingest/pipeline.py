@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import parsers
+from mail_ingest import mime
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.classify import classify
 from mail_ingest.config import Config
@@ -47,6 +48,10 @@ POLL_BUDGET_SECONDS = 10 * 60.0
 # A position whose processing started this often without ending killed the process
 # (an OOM kill, a SIGKILL): it is recorded as an error instead of read again.
 MAX_ATTEMPTS = 2
+# Messages read ahead a sandbox worker, and their bytes in all: enough that the workers
+# stay busy while the poll fetches and triages the next batch of headers or bodies.
+AHEAD_PER_WORKER = 8
+AHEAD_BYTES = 64 * 2**20
 CRASHED = (
     "the service stopped twice while reading this message (out of memory or killed); "
     "it was not read again so the other mail goes on. The raw message is in the archive: "
@@ -173,7 +178,10 @@ class _Settled:
         gm_msgid: int | None,
         header_sha256: str | None = None,
     ) -> bool:
-        self._settle()
+        # Only a copy of a message still being read waits for it to be recorded: the
+        # others are the store's to answer while the messages ahead are read on.
+        if self._ahead.may_be(size, gm_msgid, header_sha256):
+            self._settle()
         return self._store.has_message(message_id, size, gm_msgid, header_sha256)
 
     def pending_actions(self, source: str, uidvalidity: int) -> list[int]:
@@ -188,8 +196,9 @@ class _Ahead:
     """Messages read ahead, recorded in order: a pipeline of `depth` messages.
 
     While one message's record is written, the next ones are read in threads, each in one
-    call to the sandbox's servers (one per core). Two messages a server by default: while
-    one server's answer is unpickled and recorded, it already reads the next. Each message
+    call to the sandbox's servers (one per core). AHEAD_PER_WORKER messages a server (at most
+    AHEAD_BYTES in all): while the poll fetches and triages the next batch, or unpickles
+    and records one answer, the servers read on. Each message
     is still marked `processing`, then archived (the fsync waits in its reading thread),
     before its reading starts, and recorded in its own transaction, in mailbox order; a
     mark left by a crash makes the next poll fetch the message again, so a mark without
@@ -210,12 +219,21 @@ class _Ahead:
     ) -> None:
         from mail_ingest import sandbox
 
-        self.depth = depth or sandbox.WORKERS * 2
+        self.depth = depth or sandbox.WORKERS * AHEAD_PER_WORKER
         self._directory, self._matching = directory, matching
         self._options = (specs, authserv_id, taught)
         self._matcher: UnitMatcher | None = None  # built for the first message
         self._executor: ThreadPoolExecutor | None = None
         self._flight: deque[tuple[FetchedMessage, Future[MessageRecord]]] = deque()
+
+    def may_be(self, size: int, gm_msgid: int | None, header_sha256: str | None) -> bool:
+        """Whether a message in flight may be recorded as this one (store.has_message's
+        test: the Gmail id, or the header's digest and the size)."""
+        return any(
+            (gm_msgid is not None and f.gm_msgid == gm_msgid)
+            or (f.size == size and header_sha256 in (None, mime.header_digest(f.raw)))
+            for f, _ in self._flight
+        )
 
     def in_flight(self, position: tuple[str, int, str]) -> bool:
         return any((f.source, f.uidvalidity, f.uid) == position for f, _ in self._flight)
@@ -243,7 +261,11 @@ class _Ahead:
         else:
             future = self._pool().submit(_archived, archive, read, fetched, digest, matcher, specs)
             self._flight.append((fetched, future))
-        while len(self._flight) > self.depth or (self._flight and self._flight[0][1].done()):
+        while (
+            len(self._flight) > self.depth
+            or sum(len(f.raw) for f, _ in self._flight) > AHEAD_BYTES
+            or (self._flight and self._flight[0][1].done())
+        ):
             fetched_first, first = self._flight.popleft()
             yield fetched_first, first.result()
 

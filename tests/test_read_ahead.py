@@ -9,10 +9,12 @@ from pathlib import Path
 
 from mail_ingest import config as config_module
 from mail_ingest.app import open_store
-from mail_ingest.archive import Archive
-from mail_ingest.mailbox import MaildirSource
+from mail_ingest.archive import Archive, sha256
+from mail_ingest.mailbox import FetchedMessage, MaildirSource
 from mail_ingest.pipeline import poll
 from mail_ingest.samples import SampleEntry, mau01_xlsx
+from parsers.vocabulary import NOTHING_TAUGHT
+from rules.match_model import DEFAULT_SETTINGS
 from rules.units import UnitDirectory
 
 from conftest import Deployment, make_message
@@ -57,3 +59,48 @@ def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
     by_time = sorted(rows, key=lambda m: m.received_at)
     assert [m.subject for m in by_time] == subjects
     assert [m.id for m in by_time] == sorted(m.id for m in rows)
+
+
+def test_only_a_copy_of_a_message_in_flight_waits_for_it_to_be_recorded(
+    tmp_path: Path, at: Callable[..., datetime]
+) -> None:
+    """The IMAP triage asks whether each header's message is recorded: the messages read
+    ahead go on unless one of them may be that message (its Gmail id, or its header and
+    size), and then it is recorded first, so the copy is known as one poll at a time would."""
+    import threading
+    from concurrent.futures import Future
+
+    from mail_ingest import mime
+    from mail_ingest.pipeline import _Ahead, _Settled
+    from mail_ingest.reading import unread
+    from mail_ingest.store import MessageRecord, Store
+
+    raw = make_message(UNIT, "thư", [("Mau 01.xlsx", FORM)])
+    fetched = FetchedMessage("maildir:/x", 0, "1", at(20), raw, gm_msgid=42)
+    position, digest = ("maildir:/x", 0, "1"), mime.header_digest(raw)
+    with Store(tmp_path / "store.sqlite3") as store:
+        recorded: list[MessageRecord] = []
+
+        def record(f: FetchedMessage, r: MessageRecord) -> None:
+            recorded.append(r)
+            store.record(r, f.source, f.uidvalidity, f.uid)
+
+        ahead = _Ahead(UnitDirectory([]), DEFAULT_SETTINGS, (), None, NOTHING_TAUGHT)
+        settled = _Settled(store, ahead, record)
+        being_read: Future[MessageRecord] = Future()
+        ahead._flight.append((fetched, being_read))
+        # Were it waited for, it would be read in 2 s and recorded: the test fails, not hangs.
+        read = threading.Timer(2.0, lambda: being_read.set_result(unread(fetched, sha256(raw))))
+        read.start()
+
+        # Another message: answered by the store at once, nothing waited for.
+        assert not settled.has_message("<b@x>", len(raw), 7, "0" * 64)
+        assert not settled.has_message("<b@x>", len(raw) + 1, None, digest)
+        assert ahead.in_flight(position) and not recorded
+        read.cancel()
+
+        # The same header and size, or the same Gmail id: recorded first, then known.
+        being_read.set_result(unread(fetched, sha256(raw)))
+        assert settled.has_message(None, len(raw), None, digest)
+        assert len(recorded) == 1 and not ahead.in_flight(position)
+        assert settled.has_message(None, 1, 42, None)
