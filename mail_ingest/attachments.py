@@ -30,8 +30,6 @@ from mail_ingest.archive import sha256
 from mail_ingest.store import StoredAttachment
 from parsers.bundle import Unpacked, expand
 from parsers.model import ParsedFile, Problem
-from parsers.office import Unreadable, check_package
-from parsers.parse import READABLE, unreadable
 from parsers.vocabulary import NOTHING_TAUGHT, Taught
 
 log = logging.getLogger(__name__)
@@ -196,6 +194,11 @@ def _plan(
         return ready
     fmt = convert.target(filename, data)
     if fmt is not None:
+        # Here, not at the top: a poll whose files are all parsed in the sandbox
+        # (mail_ingest.sandboxed) loads neither python-docx nor openpyxl itself.
+        from parsers.office import Unreadable, check_package
+        from parsers.parse import READABLE, unreadable
+
         try:
             check_package(data)  # LibreOffice has no limits of its own on zip bombs
         except Unreadable as exc:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from parsers.office import MAX_FILE_BYTES, OLE_MAGIC
+from parsers.limits import MAX_FILE_BYTES, OLE_MAGIC
 
 log = logging.getLogger(__name__)
 

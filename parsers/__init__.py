@@ -19,13 +19,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from parsers.office import MAX_FILE_BYTES
+    from parsers.limits import MAX_FILE_BYTES
     from parsers.parse import parse_file
     from parsers.specs import FormSpec, builtin_specs, parse_spec
 
 __all__ = ["MAX_FILE_BYTES", "FormSpec", "builtin_specs", "parse_file", "parse_spec"]
 _HOME = {
-    "MAX_FILE_BYTES": "parsers.office",
+    "MAX_FILE_BYTES": "parsers.limits",
     "parse_file": "parsers.parse",
     "FormSpec": "parsers.specs",
     "builtin_specs": "parsers.specs",

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from parsers import tnef
+from parsers.limits import MAX_FILE_BYTES
 from parsers.model import ParsedFile, Problem
-from parsers.office import MAX_FILE_BYTES
 
 MAX_DEPTH = 2  # archive levels unpacked: a zip inside a zip, not a third
 MAX_MEMBERS = 200  # files, across all levels

@@ -26,9 +26,10 @@ from lxml import etree
 
 from parsers import sheets
 from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
+from parsers.limits import MAX_FILE_BYTES as MAX_FILE_BYTES  # re-exported
+from parsers.limits import OLE_MAGIC as OLE_MAGIC
 from parsers.text import clean
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # all members together, as the zip announces them
 MAX_MEMBERS = 2000
 # A compression ratio only means a bomb for big members: styles.xml alone is often 100:1.
@@ -42,7 +43,6 @@ MAX_CELL_CHARS = 32767  # what Excel itself allows in a cell
 # A form has tens of merged ranges; the fill work is also capped by the grid (_fill).
 MAX_MERGES = 10_000
 
-OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 # Encrypted .docx/.xlsx are OLE files whose directory names this stream (in UTF-16).
 ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
 

@@ -26,6 +26,8 @@ from mail_ingest.app import App, open_store
 from mail_ingest.cli import cli
 from mail_ingest.config import Config, spec_cache
 
+from conftest import make_message
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("openpyxl", "docx", "jinja2", "parsers.parse", "parsers.office", "parsers.detect")
 # What only attribution (the name matcher) and the web page's accounts need.
@@ -156,6 +158,35 @@ def test_commands_that_parse_nothing_import_no_parser(
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_poll_whose_forms_the_sandbox_parses_loads_no_office_library_itself(
+    deployment: tuple[Config, Path],
+) -> None:
+    """The service process only hands the forms to the sandbox (mail_ingest.sandboxed):
+    python-docx, openpyxl and the parsers are its workers' to load, not the poll's."""
+    import mailbox
+
+    from mail_ingest.samples import SampleEntry, mau01_xlsx
+
+    config, path = deployment
+    entry = SampleEntry("Thôn Nà Lại", "tap-the", "kinh-te", "xa", "Đường bê tông")
+    form = mau01_xlsx("Đảng ủy xã Khổng Lào", [entry])
+    raw = make_message("danguykhonglao@gmail.com", "Gửi mẫu 01", [("Mau 01.xlsx", form)])
+    mailbox.Maildir(config.mailbox.path or Path()).add(raw)
+    heavy = ("openpyxl", "docx", "lxml", "parsers.parse", "parsers.office", "parsers.detect")
+    code = (
+        "import json, sys\n"
+        "from mail_ingest.cli import main\n"
+        f"sys.argv = {['mail-ingest', '--config', str(path), 'poll']!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {list(heavy)!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "new 1: submission 1" in out.stdout  # the form was read, in the sandbox
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
