@@ -678,6 +678,7 @@ def _match_columns(
 ) -> Matched:
     """_read_columns, remembered by the rows' text: every spec searches the same rows of a
     file, and the forms of one campaign share their title and header rows."""
+    shape = _matched_alike(shape)
     if taught.headers:  # the board's lessons change the reading: not remembered
         return _read_columns(cells, shape, lower, taught, upper)
     key = (id(shape), tuple(cells), tuple(lower), tuple(upper))
@@ -690,6 +691,18 @@ def _match_columns(
             _MATCHED.clear()
         _MATCHED[key] = (shape, found)
     return found
+
+
+_ALIKE: dict[tuple[Column, ...], TableShape] = {}
+
+
+@by_identity
+def _matched_alike(shape: TableShape) -> TableShape:
+    """The first shape seen with these columns: a header row reads the same for shapes that
+    differ only in what is not matched (M3 and M4 in their sections), so it is read once."""
+    if len(_ALIKE) >= 64:
+        _ALIKE.clear()
+    return _ALIKE.setdefault(shape.columns, shape)
 
 
 def _read_columns(

@@ -39,3 +39,20 @@ def test_the_memory_is_bounded_and_skips_long_rows(monkeypatch: pytest.MonkeyPat
     rows = tuple((f"Tiêu đề {i}", "Họ và tên", "Tên mô hình") for i in range(30))
     tables.find_header(Grid("", rows), SHAPE)
     assert 0 < len(tables._MATCHED) <= 8
+
+
+def test_shapes_matched_alike_share_what_a_row_reads_and_read_it_as_alone() -> None:
+    """M3 and M4 differ only in their sections: a header row is read once for both, and
+    each finds the header it finds with the other never read."""
+    m3, m4 = (
+        next(s.table for s in SPECS if s.id == i and s.table is not None) for i in ["M3", "M4"]
+    )
+    assert m3.columns == m4.columns and m3 != m4
+    rows = (("Danh sách đăng ký",), ("STT", "Tên mô hình", "Lĩnh vực", "Đơn vị thực hiện"))
+    alone = []
+    for shape in (m3, m4):
+        tables._MATCHED.clear()
+        alone.append(tables.find_header(Grid("", rows), shape))
+    tables._MATCHED.clear()
+    assert [tables.find_header(Grid("", rows), s) for s in (m3, m4)] == alone
+    assert len({key[0] for key in tables._MATCHED}) == 1  # one shape's readings, shared
