@@ -231,18 +231,20 @@ class ImapSource:
         size: int = item[b"RFC822.SIZE"]
         too_large: Partial | None = "too-large" if size > self.box.max_message_bytes else None
         header = item[b"BODY[HEADER]"]
-        try:
-            mail = mime.parse_header(header)  # bounded: a hostile header costs as a normal one
-        except Exception:  # let the full parse record what is wrong
-            return too_large, None
+        preview = Preview(header, size, has_attachment(item.get(b"BODYSTRUCTURE")))
         gm_msgid = item.get(b"X-GM-MSGID")
-        if checkpoint.has_message(mail.message_id, size, gm_msgid, mime.header_digest(header)):
-            return "copy", mail
-        preview = Preview(mail, size, has_attachment(item.get(b"BODYSTRUCTURE")))
-        verdict = True if self.wanted is None else self.wanted(preview)
-        if verdict is not True:
-            return verdict or "not-candidate", mail
-        return too_large, mail
+        # The header's fields are decoded only for a message kept as its header, or when its
+        # sender or subject decides: a unit's mail with a file is downloaded on its Message-ID.
+        if checkpoint.has_message(preview.message_id, size, gm_msgid, mime.header_digest(header)):
+            partial: Partial | None = "copy"
+        else:
+            verdict = True if self.wanted is None else self.wanted(preview)
+            partial = too_large if verdict is True else verdict or "not-candidate"
+        if partial is None:
+            return None, None
+        if preview.mail is None:  # let the full parse record what is wrong
+            return too_large, None
+        return partial, preview.mail
 
     def _bodies(self, client: IMAPClient, candidates: list[tuple[int, Any]]) -> dict[int, bytes]:
         """Download the next candidates, as many as fit in one batch of bytes (at least one)."""

@@ -12,10 +12,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, Protocol
 
-from mail_ingest.mime import Mail
+from mail_ingest.mime import Mail, header_message_id, parse_header
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,28 @@ Partial = Literal["not-candidate", "too-large", "copy", "ours"]
 
 @dataclass(frozen=True)
 class Preview:
-    """What a server tells about a message before its body is downloaded."""
+    """What a server tells about a message before its body is downloaded: its header read
+    only as far as the question asked needs."""
 
-    mail: Mail  # parsed from the header alone: no attachments, no body
+    header: bytes  # IMAP BODY[HEADER]
     size: int
     has_attachment: bool  # a file part (application/*, message/*, or disposition attachment)
+
+    @cached_property
+    def message_id(self) -> str | None:
+        try:
+            return header_message_id(self.header)
+        except Exception:  # the email package has surprises for hostile input
+            return None
+
+    @cached_property
+    def mail(self) -> Mail | None:
+        """The header's fields (no attachments, no body); None when only the whole message's
+        parse can say what is wrong with it."""
+        try:
+            return parse_header(self.header)  # bounded: a hostile header costs as a normal one
+        except Exception:
+            return None
 
 
 class Checkpoint(Protocol):

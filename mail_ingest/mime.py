@@ -96,6 +96,13 @@ def parse_header(raw: bytes) -> Mail:
     return _parse(header_block(raw), walk=False)
 
 
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID `parse_header` finds, read without building any field's header class:
+    all the IMAP triage needs of a message it downloads anyway (one with a file)."""
+    msg = BytesParser(policy=email.policy.compat32).parsebytes(header_block(raw), headersonly=True)
+    return _message_id(msg)
+
+
 def parse_or_reason(raw: bytes) -> Mail | str:
     """parse, with MessageError's reason as a value: what comes back from the sandbox."""
     try:

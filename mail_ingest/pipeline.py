@@ -331,11 +331,11 @@ def wanted(units: UnitDirectory, own: Collection[str] = ()) -> Callable[[Preview
     matchers: list[UnitMatcher] = []  # built when a subject must be judged by its names
 
     def judge(preview: Preview) -> bool | Partial:
-        mail = preview.mail
-        if mail.message_id and mail.message_id.strip() in own:
+        if preview.message_id and preview.message_id.strip() in own:
             return "ours"
-        if preview.has_attachment or units.by_sender(mail.sender_address or "") is not None:
-            return True
+        mail = None if preview.has_attachment else preview.mail
+        if mail is None or units.by_sender(mail.sender_address or "") is not None:
+            return True  # a file, a unit's address, or a header only a whole read can judge
         if classify(mail.headers) == Outcome.BOUNCE:
             return True  # delivery reports about our own mail are read in full
         if not mail.subject:

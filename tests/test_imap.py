@@ -29,7 +29,7 @@ from mail_ingest.delivery import Outgoing, enqueue
 from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
 from mail_ingest.mailbox import FetchedMessage
-from mail_ingest.mime import Attachment
+from mail_ingest.mime import Attachment, Mail
 from mail_ingest.pipeline import PollResult, poll, process, wanted
 from mail_ingest.samples import SampleEntry, mau01_xlsx
 from mail_ingest.store import Store
@@ -332,6 +332,29 @@ def test_downloads_only_candidates(account: ImapAccount, store: Store, tmp_path:
     assert newsletter.outcome == "ignored"
     downloaded_whole = sum(len(raw) for k, raw in mails.items() if k != "newsletter")
     assert downloaded_whole < result.downloaded < downloaded_whole + 1500
+
+
+def test_a_message_with_a_file_is_downloaded_on_its_message_id_alone(
+    account: ImapAccount, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its fields are decoded once, in the sandbox with its body; the triage decodes the
+    fields of the messages it judges by sender or subject, and of those kept as a header."""
+    from mail_ingest import mailbox
+
+    form = [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
+    account.append(make_message("ai.do@gmail.com", "Gửi tài liệu", form), AT)
+    account.append(make_message("tin@baomoi.example", "Bản tin tuần", []), AT)
+    parsed: list[bytes] = []
+    real = mailbox.parse_header
+
+    def counted(header: bytes) -> Mail:
+        parsed.append(header)
+        return real(header)
+
+    monkeypatch.setattr(mailbox, "parse_header", counted)
+    result = ingest(source_for(account, wanted=wanted(UNITS)), store, tmp_path)
+    assert result.new == 2
+    assert [b"tin@baomoi.example" in header for header in parsed] == [True]  # the newsletter
 
 
 def test_our_own_sent_mail_is_not_downloaded_back(

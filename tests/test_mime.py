@@ -57,6 +57,27 @@ def test_the_header_alone_says_what_the_whole_message_says_of_its_fields(
     assert [getattr(header, f) for f in fields] == [getattr(whole, f) for f in fields]
     assert (header.attachments, header.body, header.structure_error) == ((), "", None)
     assert classify(header.headers) == classify(whole.headers)
+    assert mime.header_message_id(mime.header_block(raw)) == whole.message_id
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "Message-ID: <a.b@example.vn>",
+        "Message-ID:\r\n <folded@example.vn>",
+        "Message-ID: <x@y.vn> <second@y.vn>",
+        "Message-ID: =?utf-8?q?<x@y.vn>?=",
+        "Message-ID: <kh\u00f4ng@y.vn>",
+        "Message-ID: no-brackets@y.vn",
+        "Message-ID: <a@b.vn>\r\nMessage-ID: <c@d.vn>",
+        "X-Other: <a@b.vn>",
+        "Message-ID: <" + "x" * 300 + "@y.vn>",
+    ],
+)
+def test_the_message_id_alone_is_the_one_the_header_parse_finds(field: str) -> None:
+    """The IMAP triage reads only the Message-ID of a message it downloads anyway."""
+    raw = f"From: a@b.vn\r\n{field}\r\nSubject: x\r\n\r\n".encode()
+    assert mime.header_message_id(raw) == mime.parse_header(raw).message_id
 
 
 def test_attachments_of_a_forwarded_message_are_found() -> None:
