@@ -197,15 +197,14 @@ class _Ahead:
 
     While one message's record is written, the next ones are read in threads, each in one
     call to the sandbox's servers (one per core). AHEAD_PER_WORKER messages a server (at most
-    AHEAD_BYTES in all): while the poll fetches and triages the next batch, or unpickles
-    and records one answer, the servers read on. Each message
-    is still marked `processing`, then archived (the fsync waits in its reading thread),
-    before its reading starts, and recorded in its own transaction, in mailbox order; a
-    mark left by a crash makes the next poll fetch the message again, so a mark without
-    its archive loses nothing. A message whose reading started before without ending (a
-    crash while several were in flight) is read alone, after the ones before it are
-    recorded: only the message that kills the process counts its attempts up to
-    MAX_ATTEMPTS, never its neighbours.
+    AHEAD_BYTES in all): while the poll fetches and triages the next batch, or unpickles and
+    records one answer, the servers read on. Each message is still marked `processing`,
+    then archived (the fsync waits in its reading thread), before its reading starts, and
+    recorded in its own transaction, in mailbox order; a mark left by a crash makes the
+    next poll fetch the message again, so a mark without its archive loses nothing. A
+    message whose reading started before without ending (a crash while several were in
+    flight) is read alone, after the ones before it are recorded: only the message that
+    kills the process counts its attempts up to MAX_ATTEMPTS, never its neighbours.
     """
 
     def __init__(
