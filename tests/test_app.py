@@ -145,20 +145,26 @@ def test_decisions_say_who_why_and_from_what(deployment: tuple[Config, Path]) ->
 def test_commands_that_parse_nothing_import_no_parser(
     deployment: tuple[Config, Path], args: tuple[str, ...], heavy: tuple[str, ...]
 ) -> None:
-    """Whole process, as a shell runs it: the modules loaded after the command."""
     _, path = deployment
-    argv = ["mail-ingest", "--config", str(path), *args]
+    assert _loaded(path, args, heavy)[1] == []
+
+
+def _loaded(config: Path, args: tuple[str, ...], modules: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Whole process, as a shell runs it: what the command printed, and which of `modules`
+    were loaded when it ended."""
+    argv = ["mail-ingest", "--config", str(config), *args]
     code = (
         "import json, sys\n"
         "from mail_ingest.cli import main\n"
         f"sys.argv = {argv!r}\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print(json.dumps([m for m in {list(heavy)!r} if m in sys.modules]))\n"
+        f"print(json.dumps([m for m in {list(modules)!r} if m in sys.modules]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    *printed, loaded = out.stdout.strip().splitlines()
+    return "\n".join(printed), json.loads(loaded)
 
 
 def test_a_poll_whose_forms_the_sandbox_parses_loads_no_office_library_itself(
@@ -176,18 +182,9 @@ def test_a_poll_whose_forms_the_sandbox_parses_loads_no_office_library_itself(
     raw = make_message("danguykhonglao@gmail.com", "Gửi mẫu 01", [("Mau 01.xlsx", form)])
     mailbox.Maildir(config.mailbox.path or Path()).add(raw)
     heavy = ("openpyxl", "docx", "lxml", "parsers.parse", "parsers.office", "parsers.detect")
-    code = (
-        "import json, sys\n"
-        "from mail_ingest.cli import main\n"
-        f"sys.argv = {['mail-ingest', '--config', str(path), 'poll']!r}\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print(json.dumps([m for m in {list(heavy)!r} if m in sys.modules]))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert "new 1: submission 1" in out.stdout  # the form was read, in the sandbox
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    printed, loaded = _loaded(path, ("poll",), heavy)
+    assert "new 1: submission 1" in printed  # the form was read, in the sandbox
+    assert loaded == []
 
 
 def test_the_services_jobs_are_built_apart_from_run(deployment: tuple[Config, Path]) -> None:
