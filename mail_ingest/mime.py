@@ -132,7 +132,10 @@ def _parse(raw: bytes, *, walk: bool = True) -> Mail:
         f"header {name} of {length} characters cut to {len(kept)}" for name, length, kept in cut
     ]
     problem = bound_parts(msg, notes)
-    headers = {name.lower(): _field(msg, name) for name in dict.fromkeys(msg.keys())}
+    first: dict[str, str] = {}  # each name's first raw value, in one pass over the fields
+    for name, value in msg.raw_items():
+        first.setdefault(name, value)
+    headers = {name.lower(): _field(msg, name, raw) for name, raw in first.items()}
     if not ({"from", "message-id", "subject", "date"} & headers.keys()):
         raise MessageError("not an email message: no From, Message-ID, Subject or Date header")
     from_cut = any(
@@ -276,11 +279,11 @@ def _header(msg: Message, name: str) -> str:
 _STRUCTURED = frozenset({"from", "subject"})
 
 
-def _field(msg: Message, name: str) -> str:
-    """A header field's decoded text, parsed whole only where its structure is read."""
+def _field(msg: Message, name: str, raw: str) -> str:
+    """A header field's decoded text (`raw`: as written), parsed whole only where its
+    structure is read."""
     if name.lower() in _STRUCTURED:
         return _header(msg, name)
-    raw = next((v for k, v in msg.raw_items() if k == name), "")
     return _decoded(str(raw))
 
 
