@@ -296,7 +296,7 @@ def unit_line(head: Sequence[str], prefixes: Sequence[str], title: Sequence[Phra
             break
         if _DATE.search(typed):  # "Phong Thổ, ngày ..." starts like "Phòng ..."
             continue
-        if any(_starts_like(line, p) for p in starts):
+        if _starts_like_any(line, starts):
             found = clean(_own_part(line, starts).strip("*-_ "))
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             if not _LEVEL.search(typed) and _LEVEL.match(words(nxt)):
@@ -338,7 +338,7 @@ def _own_part(line: str, starts: Sequence[str]) -> str:
         before, rest = line[: spans[k]], line[spans[k] :]
         levels = list(_LEVEL.finditer(words(before)))
         named = bool(levels) and words(before)[levels[-1].end() :].strip() != ""
-        if named and any(_starts_like(rest, p) for p in starts):
+        if named and _starts_like_any(rest, starts):
             return rest
     return line
 
@@ -354,13 +354,24 @@ def _left_side(line: str) -> list[str]:
     return out
 
 
-def _starts_like(line: str, prefix: str) -> bool:
-    """Whether `line` starts with the words of `prefix`: folded, and with the same tones
-    when the line was typed with diacritics (placement aside: "ủy" is "uỷ")."""
-    if not f"{words(line)} ".startswith(f"{words(prefix)} "):
-        return False
-    if line.isascii():  # typed without diacritics: the folded words are all there is
-        return True
+def _starts_like_any(line: str, prefixes: Sequence[str]) -> bool:
+    """Whether `line` starts with the words of one of `prefixes`: folded, and with the same
+    tones when the line was typed with diacritics (placement aside: "ủy" is "uỷ")."""
+    typed = f"{words(line)} "
+    return any(
+        typed.startswith(folded) and (line.isascii() or _same_tones(line, prefix))
+        for prefix, folded in _folded_prefixes(tuple(prefixes))
+    )
+
+
+@lru_cache(maxsize=64)
+def _folded_prefixes(prefixes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((p, f"{words(p)} ") for p in prefixes)
+
+
+def _same_tones(line: str, prefix: str) -> bool:
+    """The line's first words carry the prefix's tones (a line typed without diacritics
+    has only its folded words, which the caller compared)."""
     theirs = re.findall(r"\w+", line.lower())[: len(prefix.split())]
     return all(_toned(a) == _toned(b) for a, b in zip(theirs, prefix.lower().split(), strict=False))
 
