@@ -26,8 +26,7 @@ from lxml import etree
 
 from parsers import sheets
 from parsers.legacy import Prior, convert, convert_run, detect_and_convert, font_encoding
-from parsers.limits import MAX_FILE_BYTES as MAX_FILE_BYTES  # re-exported
-from parsers.limits import OLE_MAGIC as OLE_MAGIC
+from parsers.limits import OLE_MAGIC
 from parsers.text import clean
 
 MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # all members together, as the zip announces them

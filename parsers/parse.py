@@ -16,8 +16,9 @@ from typing import Any
 from parsers import bundle
 from parsers.detect import Recognised, date_line, named_like_a_form, recognise, unit_line
 from parsers.labelled import before_items, read_labelled, with_lessons
+from parsers.limits import MAX_FILE_BYTES
 from parsers.model import Entry, ParsedFile, Problem
-from parsers.office import MAX_FILE_BYTES, Content, Grid, Unreadable, read
+from parsers.office import Content, Grid, Unreadable, read
 from parsers.report import read_report
 from parsers.specs import FormSpec, TableShape, builtin_specs
 from parsers.tables import Header, Reading, find_header, read_rows

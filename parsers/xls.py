@@ -14,11 +14,11 @@ from typing import Any
 
 import xlrd
 
+from parsers.limits import OLE_MAGIC
 from parsers.office import (
     MAX_COLUMNS,
     MAX_MERGES,
     MAX_ROWS,
-    OLE_MAGIC,
     Content,
     Grid,
     Unreadable,
