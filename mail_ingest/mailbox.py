@@ -55,7 +55,9 @@ class Preview:
 
     @cached_property
     def message_id(self) -> str | None:
-        try:
+        if not self.has_attachment:  # judged by its sender or subject: its fields are read
+            return self.mail.message_id if self.mail else None
+        try:  # downloaded whoever sent it: its Message-ID alone, no field decoded
             return header_message_id(self.header)
         except Exception:  # the email package has surprises for hostile input
             return None

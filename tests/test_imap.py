@@ -344,17 +344,25 @@ def test_a_message_with_a_file_is_downloaded_on_its_message_id_alone(
     form = [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
     account.append(make_message("ai.do@gmail.com", "Gửi tài liệu", form), AT)
     account.append(make_message("tin@baomoi.example", "Bản tin tuần", []), AT)
-    parsed: list[bytes] = []
-    real = mailbox.parse_header
+    parsed: list[bytes] = []  # headers whose fields were decoded
+    read_for_id: list[bytes] = []  # headers read for their Message-ID alone
+    real, real_id = mailbox.parse_header, mailbox.header_message_id
 
     def counted(header: bytes) -> Mail:
         parsed.append(header)
         return real(header)
 
+    def counted_id(header: bytes) -> str | None:
+        read_for_id.append(header)
+        return real_id(header)
+
     monkeypatch.setattr(mailbox, "parse_header", counted)
+    monkeypatch.setattr(mailbox, "header_message_id", counted_id)
     result = ingest(source_for(account, wanted=wanted(UNITS)), store, tmp_path)
     assert result.new == 2
-    assert [b"tin@baomoi.example" in header for header in parsed] == [True]  # the newsletter
+    # Each header read once in the triage: the form's for its id, the newsletter's whole.
+    assert [b"ai.do@gmail.com" in header for header in read_for_id] == [True]
+    assert [b"tin@baomoi.example" in header for header in parsed] == [True]
 
 
 def test_our_own_sent_mail_is_not_downloaded_back(

@@ -257,3 +257,21 @@ def test_parts_are_counted_up_to_the_limit_whatever_the_quick_count_passes(start
     assert too_many_parts(message(MAX_PARTS, 0)) is None  # MAX_PARTS + 1 delimiters
     assert too_many_parts(message(MAX_PARTS, 50)) is None  # dashes that delimit nothing
     assert too_many_parts(message(MAX_PARTS + 1, 0)) == f"more than {MAX_PARTS} MIME parts"
+
+
+@pytest.mark.parametrize(
+    "build", ["poison_subject", "huge_from", "huge_filename", "many_fields", "huge_message_id"]
+)
+def test_the_message_id_alone_of_a_hostile_header_is_the_header_parse_s(build: str) -> None:
+    """What the IMAP triage reads of a stranger's header with a file: the same Message-ID
+    as the bounded header parse, whatever the header holds."""
+    from mail_ingest.mime_bounds import header_block
+
+    import hostile_headers as hh
+
+    if build == "huge_message_id":
+        raw = f"From: a@b.vn\r\nMessage-ID: <{'x' * 1_000_000}@y.vn>\r\n\r\n".encode()
+    else:
+        raw = getattr(hh, build)()
+    header = header_block(raw)
+    assert mime.header_message_id(header) == mime.parse_header(header).message_id
