@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -170,6 +170,24 @@ def test_login_is_throttled_per_name(app: Flask) -> None:
         assert "không đúng" in page.text
     right = client.post("/dang-nhap", data={"name": "can-bo", "password": PASSWORD, "csrf": csrf})
     assert right.status_code == 200 and "thử lại sau" in right.text  # refused, not checked
+
+
+def test_a_failed_try_holds_the_next_for_the_whole_delay(
+    tmp_path: Path, at: Callable[..., datetime]
+) -> None:
+    """The hold counts from the moment of the last failure, not from the second it fell in."""
+    config = config_module.load(web_board(tmp_path, at).config)
+    with open_store(config) as store:
+        for _ in range(accounts.FREE - 1):
+            assert accounts.login(store, "can-bo", "sai", "203.0.113.9") is None
+        last = datetime.now(UTC)
+        assert accounts.login(store, "can-bo", "sai", "203.0.113.9") is None
+        for address in ("203.0.113.9", "198.51.100.7"):  # held by the address, then by the name
+            held = accounts.wait(store, "can-bo", address, now=last + timedelta(seconds=0.99))
+            assert held > timedelta(0)
+        assert accounts.wait(
+            store, "can-bo", "198.51.100.7", now=last + timedelta(seconds=1.5)
+        ) == timedelta(0)
 
 
 def test_user_add_list_remove(tmp_path: Path) -> None:

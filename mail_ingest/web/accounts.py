@@ -104,7 +104,7 @@ def get(store: Store, name: str) -> User | None:
 def wait(store: Store, name: str, address: str, now: datetime | None = None) -> timedelta:
     """How long this name or address must wait before its next try (zero: may try now)."""
     now = now or datetime.now(UTC)
-    since = (now - WINDOW).isoformat(timespec="seconds")
+    since = _instant(now - WINDOW)
     longest = timedelta(0)
     for column, value in (("name", name.strip().lower()), ("address", address)):
         count, last = store._db.execute(
@@ -134,9 +134,10 @@ def login(store: Store, name: str, password: str, address: str) -> User | None:
         if not good:
             db.execute(
                 "INSERT INTO login_attempts (name, address, at) VALUES (?, ?, ?)",
-                (name.strip().lower()[:MAX_NAME], address, _now()),
+                (name.strip().lower()[:MAX_NAME], address, _instant(datetime.now(UTC))),
             )
-            db.execute("DELETE FROM login_attempts WHERE at < ?", (_ago(WINDOW * 4),))
+            old = _instant(datetime.now(UTC) - WINDOW * 4)
+            db.execute("DELETE FROM login_attempts WHERE at < ?", (old,))
             return None
         db.execute("DELETE FROM login_attempts WHERE name = ?", (name.strip().lower(),))
     return get(store, name)
@@ -166,5 +167,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _ago(span: timedelta) -> str:
-    return (datetime.now(UTC) - span).isoformat(timespec="seconds")
+def _instant(moment: datetime) -> str:
+    """A failed try's time to the microsecond: cut to the second, the first hold of one
+    second would last anywhere from nothing to a second."""
+    return moment.isoformat(timespec="microseconds")
