@@ -49,9 +49,13 @@ POLL_BUDGET_SECONDS = 10 * 60.0
 # (an OOM kill, a SIGKILL): it is recorded as an error instead of read again.
 MAX_ATTEMPTS = 2
 # Messages read ahead a sandbox worker, and their bytes in all: enough that the workers
-# stay busy while the poll fetches and triages the next batch of headers or bodies.
-AHEAD_PER_WORKER = 8
+# stay busy while the poll fetches and triages the next batch of headers and downloads
+# its bodies (200 headers: a fifth of a second of the poll's own work, in which the
+# workers read some 60 messages). Two threads a worker carry them: one waits on a server
+# while the other archives the next message or hands back an answer.
+AHEAD_PER_WORKER = 32
 AHEAD_BYTES = 64 * 2**20
+THREADS_PER_WORKER = 2
 CRASHED = (
     "the service stopped twice while reading this message (out of memory or killed); "
     "it was not read again so the other mail goes on. The raw message is in the archive: "
@@ -195,16 +199,17 @@ class _Settled:
 class _Ahead:
     """Messages read ahead, recorded in order: a pipeline of `depth` messages.
 
-    While one message's record is written, the next ones are read in threads, each in one
-    call to the sandbox's servers (one per core). AHEAD_PER_WORKER messages a server (at most
-    AHEAD_BYTES in all): while the poll fetches and triages the next batch, or unpickles and
-    records one answer, the servers read on. Each message is still marked `processing`,
-    then archived (the fsync waits in its reading thread), before its reading starts, and
-    recorded in its own transaction, in mailbox order; a mark left by a crash makes the
-    next poll fetch the message again, so a mark without its archive loses nothing. A
-    message whose reading started before without ending (a crash while several were in
-    flight) is read alone, after the ones before it are recorded: only the message that
-    kills the process counts its attempts up to MAX_ATTEMPTS, never its neighbours.
+    While one message's record is written, the next ones are read by a few threads, each
+    message in one call to the sandbox's servers (one per core). AHEAD_PER_WORKER messages a
+    server wait their turn (at most AHEAD_BYTES in all): while the poll fetches and triages
+    the next batch, or unpickles and records one answer, the servers read on. Each message
+    is still marked `processing`, then archived (the fsync waits in its reading thread),
+    before its reading starts, and recorded in its own transaction, in mailbox order; a mark
+    left by a crash makes the next poll fetch the message again, so a mark without its
+    archive loses nothing. A message whose reading started before without ending (a crash
+    while several were in flight) is read alone, after the ones before it are recorded: only
+    the message that kills the process counts its attempts up to MAX_ATTEMPTS, never its
+    neighbours.
     """
 
     def __init__(
@@ -293,7 +298,10 @@ class _Ahead:
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.depth, thread_name_prefix="read")
+            from mail_ingest import sandbox
+
+            threads = min(self.depth, sandbox.WORKERS * THREADS_PER_WORKER)
+            self._executor = ThreadPoolExecutor(threads, thread_name_prefix="read")
         return self._executor
 
 

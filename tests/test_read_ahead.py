@@ -3,15 +3,17 @@ each in its own transaction (pipeline._Ahead), on a real Maildir, SQLite store a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from mail_ingest import config as config_module
+from mail_ingest import sandbox
 from mail_ingest.app import open_store
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.mailbox import FetchedMessage, MaildirSource
-from mail_ingest.pipeline import poll
+from mail_ingest.pipeline import THREADS_PER_WORKER, poll
 from mail_ingest.samples import SampleEntry, mau01_xlsx
 from parsers.vocabulary import NOTHING_TAUGHT
 from rules.match_model import DEFAULT_SETTINGS
@@ -29,7 +31,7 @@ FORM = mau01_xlsx(
 def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
     deployment: Deployment, at: Callable[..., datetime]
 ) -> None:
-    subjects = [f"thư {i}" for i in range(6)]
+    subjects = [f"thư {i}" for i in range(10)]
     for hour, subject in enumerate(subjects, start=8):
         files = [("Mau 01.xlsx", FORM)] if hour % 2 else []
         deployment.deliver(make_message(UNIT, subject, files), at(20, hour=hour))
@@ -37,6 +39,7 @@ def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
     source = MaildirSource(cfg.mailbox.path or Path(), cfg.mailbox.max_message_bytes)
     keys = sorted(source._box.keys(), key=source._delivery_order)
     begun_when_recorded: list[int] = []  # per record: how many later messages had begun
+    threads: list[int] = []  # per record: the read-ahead's threads alive
     with open_store(cfg) as store:
 
         def progress(done: int, planned: int | None) -> None:
@@ -44,6 +47,7 @@ def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
             begun_when_recorded.append(
                 sum(store.attempts(source.source, 0, key) > 0 for key in later)
             )
+            threads.append(sum(t.name.startswith("read") for t in threading.enumerate()))
 
         result = poll(
             source, store, Archive(cfg.storage / "archive"), UnitDirectory(cfg.units),
@@ -51,10 +55,12 @@ def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
         )  # fmt: skip
         rows = store.messages()
         assert all(store.attempts(source.source, 0, key) == 0 for key in keys)
-    assert (result.fetched, result.new) == (6, 6)
+    assert (result.fetched, result.new) == (len(subjects), len(subjects))
     # Read ahead: a message with a form is still being read when the next ones begin, so
     # some record is written while a later message is being read (never, one at a time).
     assert max(begun_when_recorded) >= 1
+    # The messages waiting their turn wait in a queue, not each in a thread of its own.
+    assert 1 <= max(threads) <= sandbox.WORKERS * THREADS_PER_WORKER < len(subjects)
     # ... and recorded in mailbox order, one row each.
     by_time = sorted(rows, key=lambda m: m.received_at)
     assert [m.subject for m in by_time] == subjects
@@ -67,7 +73,6 @@ def test_only_a_copy_of_a_message_in_flight_waits_for_it_to_be_recorded(
     """The IMAP triage asks whether each header's message is recorded: the messages read
     ahead go on unless one of them may be that message (its Gmail id, or its header and
     size), and then it is recorded first, so the copy is known as one poll at a time would."""
-    import threading
     from concurrent.futures import Future
 
     from mail_ingest import mime
