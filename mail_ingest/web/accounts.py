@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from mail_ingest.errors import MailIngestError
 from mail_ingest.files import FILE_MODE, private_dir
 from mail_ingest.store import Store
+from mail_ingest.store.database import utc_now
 from mail_ingest.store.database import write_audit as store_audit
 
 ROLES = ("leader", "staff", "admin")  # leaders read; staff act; admins also manage users
@@ -72,7 +73,7 @@ def add(store: Store, name: str, role: str, password: str, by: str) -> User:
             raise AccountError(f"user {name!r} exists (remove it first to change it)")
         db.execute(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            (name, role, hashed, _now()),
+            (name, role, hashed, utc_now()),
         )
         _audit(db, by, "user-add", name, f"role {role}")
     return User(name, role, datetime.now(UTC), False)
@@ -161,10 +162,6 @@ def secret_key(storage: Path) -> bytes:
 
 def _audit(db: sqlite3.Connection, by: str, action: str, name: str, note: str) -> None:
     store_audit(db, by, action, None, f"user:{name}", note)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _instant(moment: datetime) -> str:
