@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import parsers
 from mail_ingest import mime
@@ -196,6 +196,12 @@ class _Settled:
         self._store.actions_done(source, uidvalidity, uids)
 
 
+class _Reading(NamedTuple):
+    fetched: FetchedMessage
+    future: Future[MessageRecord]
+    header_sha256: str  # the header's digest, asked of every message in flight (may_be)
+
+
 class _Ahead:
     """Messages read ahead, recorded in order: a pipeline of `depth` messages.
 
@@ -228,19 +234,23 @@ class _Ahead:
         self._options = (specs, authserv_id, taught)
         self._matcher: UnitMatcher | None = None  # built for the first message
         self._executor: ThreadPoolExecutor | None = None
-        self._flight: deque[tuple[FetchedMessage, Future[MessageRecord]]] = deque()
+        self._flight: deque[_Reading] = deque()
+        self._bytes = 0  # of the messages in flight
 
     def may_be(self, size: int, gm_msgid: int | None, header_sha256: str | None) -> bool:
         """Whether a message in flight may be recorded as this one (store.has_message's
         test: the Gmail id, or the header's digest and the size)."""
         return any(
-            (gm_msgid is not None and f.gm_msgid == gm_msgid)
-            or (f.size == size and header_sha256 in (None, mime.header_digest(f.raw)))
-            for f, _ in self._flight
+            (gm_msgid is not None and r.fetched.gm_msgid == gm_msgid)
+            or (r.fetched.size == size and header_sha256 in (None, r.header_sha256))
+            for r in self._flight
         )
 
     def in_flight(self, position: tuple[str, int, str]) -> bool:
-        return any((f.source, f.uidvalidity, f.uid) == position for f, _ in self._flight)
+        return any(
+            (r.fetched.source, r.fetched.uidvalidity, r.fetched.uid) == position
+            for r in self._flight
+        )
 
     def start(
         self, fetched: FetchedMessage, archive: Archive, store: Store
@@ -256,7 +266,7 @@ class _Ahead:
             log.error("%s uid=%s: %s", fetched.source, fetched.uid, CRASHED)
             done: Future[MessageRecord] = Future()
             done.set_result(replace(unread(fetched, digest), error=CRASHED))
-            self._flight.append((fetched, done))
+            self._push(fetched, done)
         elif attempts > 1 or self.depth <= 1:
             yield from self.drain()  # alone: nothing else in flight if it kills again
             archive.put(fetched.raw, digest)
@@ -264,25 +274,34 @@ class _Ahead:
             return
         else:
             future = self._pool().submit(_archived, archive, read, fetched, digest, matcher, specs)
-            self._flight.append((fetched, future))
+            self._push(fetched, future)
         while (
             len(self._flight) > self.depth
-            or sum(len(f.raw) for f, _ in self._flight) > AHEAD_BYTES
-            or (self._flight and self._flight[0][1].done())
+            or self._bytes > AHEAD_BYTES
+            or (self._flight and self._flight[0].future.done())
         ):
-            fetched_first, first = self._flight.popleft()
-            yield fetched_first, first.result()
+            yield self._pop()
 
     def drain(self) -> Iterator[tuple[FetchedMessage, MessageRecord]]:
         while self._flight:
-            fetched, future = self._flight.popleft()
-            yield fetched, future.result()
+            yield self._pop()
 
     def abandon(self) -> None:
         """Let go of what is in flight: their `processing` marks make the next poll retry."""
-        for _, future in self._flight:
-            future.cancel()
+        for reading in self._flight:
+            reading.future.cancel()
         self._flight.clear()
+        self._bytes = 0
+
+    def _push(self, fetched: FetchedMessage, future: Future[MessageRecord]) -> None:
+        self._flight.append(_Reading(fetched, future, mime.header_digest(fetched.raw)))
+        self._bytes += len(fetched.raw)
+
+    def _pop(self) -> tuple[FetchedMessage, MessageRecord]:
+        """The oldest message in flight, once read (waits for it)."""
+        reading = self._flight.popleft()
+        self._bytes -= len(reading.fetched.raw)
+        return reading.fetched, reading.future.result()
 
     def close(self) -> None:
         if self._executor is not None:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from mail_ingest import config as config_module
-from mail_ingest import sandbox
+from mail_ingest import pipeline, sandbox
 from mail_ingest.app import open_store
 from mail_ingest.archive import Archive, sha256
 from mail_ingest.mailbox import FetchedMessage, MaildirSource
@@ -67,6 +69,31 @@ def test_the_next_message_is_read_while_one_is_recorded_and_order_is_kept(
     assert [m.id for m in by_time] == sorted(m.id for m in rows)
 
 
+def test_the_bytes_read_ahead_stay_within_their_cap(
+    deployment: Deployment, at: Callable[..., datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = [make_message(UNIT, f"thư {i}", [("Mau 01.xlsx", FORM)]) for i in range(8)]
+    for hour, raw in enumerate(raws, start=8):
+        deployment.deliver(raw, at(20, hour=hour))
+    # Room for two messages and a half: the depth (64) is never what stops the third.
+    monkeypatch.setattr(pipeline, "AHEAD_BYTES", len(raws[0]) * 5 // 2)
+    cfg = config_module.load(deployment.config)
+    source = MaildirSource(cfg.mailbox.path or Path(), cfg.mailbox.max_message_bytes)
+    keys = sorted(source._box.keys(), key=source._delivery_order)
+    in_flight: list[int] = []  # per record: the later messages begun, not yet recorded
+    with open_store(cfg) as store:
+
+        def progress(done: int, planned: int | None) -> None:
+            in_flight.append(sum(store.attempts(source.source, 0, k) > 0 for k in keys[done:]))
+
+        result = poll(
+            source, store, Archive(cfg.storage / "archive"), UnitDirectory(cfg.units),
+            cfg.forms, progress=progress,
+        )  # fmt: skip
+    assert result.new == len(raws)
+    assert max(in_flight) <= 2  # a third would pass the cap: the oldest is recorded first
+
+
 def test_only_a_copy_of_a_message_in_flight_waits_for_it_to_be_recorded(
     tmp_path: Path, at: Callable[..., datetime]
 ) -> None:
@@ -93,7 +120,7 @@ def test_only_a_copy_of_a_message_in_flight_waits_for_it_to_be_recorded(
         ahead = _Ahead(UnitDirectory([]), DEFAULT_SETTINGS, (), None, NOTHING_TAUGHT)
         settled = _Settled(store, ahead, record)
         being_read: Future[MessageRecord] = Future()
-        ahead._flight.append((fetched, being_read))
+        ahead._push(fetched, being_read)
         # Were it waited for, it would be read in 2 s and recorded: the test fails, not hangs.
         read = threading.Timer(2.0, lambda: being_read.set_result(unread(fetched, sha256(raw))))
         read.start()
