@@ -39,6 +39,62 @@ class _Headers(HeaderRegistry):
         # Keyed by the class, never by the name: header names are strangers' text.
         return _header_class(self.registry.get(name.lower(), self.default_class), self.base_class)
 
+    def __call__(self, name: str, value: str) -> Any:
+        kind = self[name]
+        if name.lower() in _READ_AS_TEXT and _canonical(value):
+            return _Unparsed(kind, name, value)
+        return kind(name, value)
+
+
+# The MIME fields the parser and the walk read only as text: Message.get_content_type,
+# get_param, get_filename and get_payload split str(header) themselves. Parsing them into
+# header classes was a fifth of reading a message with a form, for nothing read.
+_READ_AS_TEXT = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+_TYPE = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z|~]+(?:/[!#$%&'*+\-.0-9A-Z^_`a-z|~]+)?")
+_PARAMETER = re.compile(r'; ([A-Za-z0-9._-]+)="([ !#-\[\]-~]+)"')
+
+
+def _canonical(value: str) -> bool:
+    """A value written as the header class would write it back: a type, then `; name="value"`
+    of plain ASCII, each name once (as mail clients write them for a Latin file name). Its
+    text is then what the class's parse would make of it; any other value is parsed."""
+    head = _TYPE.match(value)
+    if head is None or "=?" in value:
+        return False
+    names: set[str] = set()
+    position = head.end()
+    while position < len(value):
+        parameter = _PARAMETER.match(value, position)
+        if parameter is None or parameter.group(1).lower() in names:
+            return False
+        names.add(parameter.group(1).lower())
+        position = parameter.end()
+    return True
+
+
+class _Unparsed(str):
+    """A header whose text is its value, parsed by its class only if more is asked of it
+    (its parameters, defects, or a fold to write it out)."""
+
+    kind: type  # its header class
+    name: str
+
+    def __new__(cls, kind: type, name: str, value: str) -> _Unparsed:
+        header = super().__new__(cls, value)
+        header.kind, header.name = kind, name
+        return header
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_") or "kind" not in self.__dict__:
+            raise AttributeError(attribute)
+        parsed = self.__dict__.get("parsed")
+        if parsed is None:
+            parsed = self.__dict__["parsed"] = self.kind(self.name, str(self))
+        return getattr(parsed, attribute)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return self.kind, (self.name, str(self))
+
 
 @functools.cache
 def _header_class(kind: type, base: type) -> type:

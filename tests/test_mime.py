@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mail_ingest import mime
 from mail_ingest.classify import classify
@@ -275,3 +277,92 @@ def test_the_message_id_alone_of_a_hostile_header_is_the_header_parse_s(build: s
         raw = getattr(hh, build)()
     header = header_block(raw)
     assert mime.header_message_id(header) == mime.parse_header(header).message_id
+
+
+CLIENT_FIELDS = [  # as mail clients write them: the first three are kept as their text
+    ("Content-Type", 'multipart/mixed; boundary="000000000000a1b2c3d4e5f6"'),  # Gmail
+    ("Content-Type", 'text/plain; charset="UTF-8"'),
+    ("Content-Disposition", 'attachment; filename="Mau 01.xlsx"'),
+    ("Content-Type", "text/plain; charset=UTF-8; format=flowed"),  # Thunderbird
+    ("Content-Type", 'application/pdf; name="=?UTF-8?B?QsOhbyBjw6FvLnBkZg==?="'),
+    ("Content-Disposition", "attachment; filename*=utf-8''B%C3%A1o%20c%C3%A1o.xlsx"),
+    ("Content-Type", 'text/plain; charset="utf-8"; charset="koi8-r"'),  # the first counts
+    ("Content-Type", 'text/plain; charset=""'),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), CLIENT_FIELDS)
+def test_a_field_kept_as_its_text_answers_as_its_parsed_class(name: str, value: str) -> None:
+    """mime_bounds._Unparsed: the text is the class's own, and anything more asked of the
+    field (its parameters, its defects) is the class's answer."""
+    from email.headerregistry import HeaderRegistry
+
+    from mail_ingest.mime_bounds import HEADERS, _Unparsed
+
+    kept, parsed = HEADERS(name, value), HeaderRegistry()(name, value)
+    assert isinstance(kept, _Unparsed) == (CLIENT_FIELDS.index((name, value)) < 3)
+    assert (str(kept), kept.params) == (str(parsed), parsed.params)
+    assert [repr(d) for d in kept.defects] == [repr(d) for d in parsed.defects]
+
+
+_TOKEN = st.text("abcXYZ09-._!#$%&'*+^`|~", min_size=1, max_size=8)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["Content-Type", "Content-Disposition", "Content-Transfer-Encoding"]),
+    _TOKEN,
+    st.one_of(st.just(""), _TOKEN.map(lambda t: "/" + t)),
+    st.lists(
+        st.tuples(
+            st.one_of(_TOKEN, st.sampled_from(["name", "filename", "charset", "boundary"])),
+            st.sampled_from(["; ", ";", " ;"]),
+            st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+        ),
+        max_size=3,
+    ),
+)
+def test_a_value_is_kept_as_its_text_only_when_that_is_the_parse_s_text(
+    name: str, kind: str, subtype: str, parameters: list[tuple[str, str, str]]
+) -> None:
+    """Whatever a stranger writes: a value kept unparsed is one whose parse is its own text,
+    with the same parameters."""
+    from email.headerregistry import HeaderRegistry
+
+    from mail_ingest.mime_bounds import HEADERS, _Unparsed
+
+    value = kind + subtype + "".join(f'{sep}{p}="{v}"' for p, sep, v in parameters)
+    kept = HEADERS(name, value)
+    if not isinstance(kept, _Unparsed):
+        return
+    parsed = HeaderRegistry()(name, value)
+    assert str(parsed) == value
+    assert getattr(kept, "params", None) == getattr(parsed, "params", None)
+    assert getattr(kept, "cte", None) == getattr(parsed, "cte", None)
+
+
+def test_every_message_reads_the_same_with_its_fields_kept_as_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hostile corpus and the clients' fields, read with and without the shortcut."""
+    from mail_ingest import mime_bounds
+
+    from hostile_mail import corpus
+
+    raws = [case.raw(f"<{case.name}@example.vn>") for case in corpus()]
+    files = [("Mẫu 01.xlsx", b"PK\x03\x04" + b"x" * 300), ("Bao cao.pdf", b"%PDF-1.4 x")]
+    raws += [make_message("a@example.vn", "Gửi mẫu", files, body="Kính gửi Ban.")]
+    raws += [
+        f"From: a@example.vn\r\nSubject: x\r\nMIME-Version: 1.0\r\n{name}: {value}\r\n\r\nhi\r\n"
+        .encode() for name, value in CLIENT_FIELDS
+    ]  # fmt: skip
+
+    def read(raw: bytes) -> object:
+        try:
+            return mime.parse(raw)
+        except Exception as exc:
+            return type(exc), str(exc)
+
+    kept = [read(raw) for raw in raws]
+    monkeypatch.setattr(mime_bounds, "_canonical", lambda value: False)
+    assert [read(raw) for raw in raws] == kept
