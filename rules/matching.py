@@ -28,7 +28,7 @@ from typing import Literal
 
 from confusable_homoglyphs.categories import alias
 from confusable_homoglyphs.confusables import confusables_data
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from rules.match_model import DEFAULT_SETTINGS as DEFAULT_SETTINGS  # where they lived
@@ -42,6 +42,7 @@ _ORG_PREFIXES = ("dang uy", "dang bo", "chi bo", "ban thuong vu", "ban chap hanh
 SOURCES: Mapping[str, float] = {"subject": 1.0, "form": 1.0, "filename": 0.95, "body": 0.9}
 GUESS_FLOOR = 70.0  # below this a unit is not worth showing as a guess
 SHORT_NAME, SHORT_NAME_FLOOR = 12, 80.0  # a short name ("xa dao san") needs a closer match
+_LOWEST_FLOOR = min(GUESS_FLOOR, SHORT_NAME_FLOOR)
 # Words every unit's name shares (the organisation, the kind of place): they must be there,
 # but they tell no unit from another; only the other, distinctive words do, and those must
 # agree, modulo diacritics and one slip of the keyboard inside a long word.
@@ -251,6 +252,13 @@ class UnitMatcher:
         aliases = aliases or {}
         self._names = {u.id: name_forms(u, aliases.get(u.id, ())) for u in directory}
         self._shapes = {uid: tuple(map(_shape, names)) for uid, names in self._names.items()}
+        # Every name once, with the units it names: a mail is compared with all of them in
+        # one call into rapidfuzz, not unit by unit in Python.
+        owners: dict[str, list[str]] = {}
+        for uid, names in self._names.items():
+            for name in dict.fromkeys(names):
+                owners.setdefault(name, []).append(uid)
+        self._all_names, self._owners = list(owners), list(owners.values())
 
     def identify(self, sender: str, texts: Mapping[str, str]) -> Identification:
         """`texts` maps keys of SOURCES to what the message says there."""
@@ -279,14 +287,9 @@ class UnitMatcher:
     def _scored(self, texts: Mapping[str, str]) -> Iterable[_Scored]:
         folded = {source: fold(text) for source, text in texts.items() if text}
         tokens = {source: text.split() for source, text in folded.items()}
-        for unit_id, names in self._names.items():
-            raw = [
-                (score, source)
-                for source, text in folded.items()
-                for name in names
-                if len(text) >= len(name) * 0.8
-                and (score := _weighted(name, text, SOURCES.get(source, 0.8))) >= _floor(name)
-            ]
+        found = self._resembling(folded)
+        for unit_id in self._names:  # in the directory's order, as ties are kept
+            raw = found.get(unit_id)
             if not raw:
                 continue
             best_raw, raw_source = max(raw)
@@ -304,11 +307,34 @@ class UnitMatcher:
                     Guess(unit_id, round(best_raw * DISAGREE, 1), raw_source), "none", best_raw
                 )
 
+    def _resembling(self, folded: Mapping[str, str]) -> dict[str, list[tuple[float, str]]]:
+        """Per unit, (score, source) of each of its names that a text resembles enough.
+
+        rapidfuzz compares a text with every name at once and keeps those that can reach the
+        lowest floor (partial_ratio is symmetric), with half a point to spare: a score equal
+        to the cutoff passes fuzz.partial_ratio, not always process's search. Each is then
+        scored as on its own."""
+        found: dict[str, list[tuple[float, str]]] = {}
+        for source, text in folded.items():
+            weight = SOURCES.get(source, 0.8)
+            near = process.extract_iter(
+                text,
+                self._all_names,
+                scorer=fuzz.partial_ratio,
+                score_cutoff=_LOWEST_FLOOR / weight - 0.5,
+            )
+            for name, _, index in near:
+                if len(text) >= len(name) * 0.8:
+                    score = _weighted(name, text, weight)
+                    if score >= _floor(name):
+                        for unit_id in self._owners[index]:
+                            found.setdefault(unit_id, []).append((score, source))
+        return found
+
 
 def _weighted(name: str, text: str, weight: float) -> float:
     """partial_ratio × weight; 0 when it cannot reach the name's floor, which rapidfuzz
-    decides early: most of a directory's names are nowhere near a given mail, and this
-    runs for every name of every unit on every mail from an unknown address."""
+    decides early."""
     return fuzz.partial_ratio(name, text, score_cutoff=_floor(name) / weight) * weight
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.matching import UnitMatcher, fold, name_forms
 from rules.units import Unit, UnitDirectory, address_key
@@ -113,3 +115,47 @@ def test_a_short_name_needs_a_close_match_to_be_even_a_guess() -> None:
     # "dan van" is two letters from "dao san"; every letter about "dân vận" would guess it.
     assert matcher.identify(STRANGER, {"subject": "Gửi Ban Dân vận"}).guesses == ()
     assert matcher.identify(STRANGER, {"subject": "DaoSan"}).guesses[0].unit_id == "x"
+
+
+def _each_name_on_its_own(matcher: UnitMatcher, texts: dict[str, str]) -> dict[str, float]:
+    """The best raw score per unit, each name compared with each text in turn (the search
+    `_resembling` does in one call into rapidfuzz)."""
+    from rules.matching import SOURCES, _floor, _weighted
+
+    best: dict[str, float] = {}
+    for unit_id, names in matcher._names.items():
+        for source, text in ((s, fold(t)) for s, t in texts.items() if t):
+            for name in names:
+                score = _weighted(name, text, SOURCES.get(source, 0.8))
+                if len(text) >= len(name) * 0.8 and score >= _floor(name):
+                    best[unit_id] = max(best.get(unit_id, 0.0), score)
+    return best
+
+
+_SYLLABLES = ["xa", "dao", "san", "muong", "so", "si", "lo", "lau", "hoang", "than", "thanh"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_SYLLABLES), min_size=1, max_size=4), min_size=1, max_size=12
+    ),
+    st.dictionaries(
+        st.sampled_from(["subject", "body", "filename", "form"]),
+        st.lists(
+            st.sampled_from([*_SYLLABLES, "Đảng", "ủy", "Dào", "Mường", "-", "2024"]), max_size=12
+        ).map(" ".join),
+        max_size=4,
+    ),
+)
+def test_one_search_over_every_name_finds_what_each_name_on_its_own_finds(
+    names: list[list[str]], texts: dict[str, str]
+) -> None:
+    units = UnitDirectory(
+        [Unit(f"u{i}", " ".join(words), "xa") for i, words in enumerate(names)]
+        + [Unit("twin", " ".join(names[0]), "xa")]  # two units of one name
+    )
+    matcher = UnitMatcher(units)
+    found = {unit: max(s for s, _ in raw) for unit, raw in matcher._resembling(
+        {s: fold(t) for s, t in texts.items() if t}).items()}  # fmt: skip
+    assert found == _each_name_on_its_own(matcher, texts)
