@@ -149,10 +149,14 @@ def _cut(value: str, limit: int) -> str:
 
 def header_block(raw: bytes) -> bytes:
     """The raw header, up to and including the empty line that ends it (IMAP BODY[HEADER])."""
-    ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
     if raw.startswith((b"\r\n", b"\n")):  # no header at all
         return raw[: 2 if raw.startswith(b"\r\n") else 1]
-    return raw[: min(ends)] if ends else raw
+    crlf = raw.find(b"\r\n\r\n")
+    end = len(raw) if crlf < 0 else crlf + 4
+    # An LF-only blank line counts only before the CRLF one: looked for that far, not
+    # through a CRLF message's attachments, where there is none.
+    lf = raw.find(b"\n\n", 0, end)
+    return raw[: lf + 2] if lf >= 0 else raw[:end]
 
 
 def header_digest(raw: bytes) -> str:

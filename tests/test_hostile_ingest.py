@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from imapclient import IMAPClient
 
 from mail_ingest import config as config_module
@@ -406,6 +408,21 @@ def test_the_header_digest_ignores_line_endings() -> None:
     raw = _twin("x")
     assert mime.header_digest(raw) == mime.header_digest(raw.replace(b"\r\n", b"\n"))
     assert mime.header_block(raw).endswith(b"\r\n\r\n") and b"x" not in mime.header_block(raw)[-3:]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b"To: a", b"x", b"\r\n\r\n", b"\n\n"])))
+def test_the_header_block_ends_at_the_first_blank_line_whatever_the_line_endings(
+    pieces: list[bytes],
+) -> None:
+    raw = b"".join(pieces)
+    ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
+    if raw.startswith(b"\r\n"):
+        assert mime.header_block(raw) == b"\r\n"
+    elif raw.startswith(b"\n"):
+        assert mime.header_block(raw) == b"\n"
+    else:
+        assert mime.header_block(raw) == (raw[: min(ends)] if ends else raw)
 
 
 # -- 7. a Message-ID is kept only when sane -----------------------------------------------
