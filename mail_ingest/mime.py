@@ -29,6 +29,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import collapse_rfc2231_value
 
+from mail_ingest import feedparser_fixes
 from mail_ingest.errors import MessageError
 from mail_ingest.mime_bounds import (
     HEADERS,
@@ -44,6 +45,8 @@ from mail_ingest.mime_bounds import MAX_HEADER_CHARS as MAX_HEADER_CHARS
 from mail_ingest.mime_bounds import MAX_PARTS as MAX_PARTS
 from mail_ingest.mime_bounds import header_digest as header_digest
 from parsers.text import printable
+
+feedparser_fixes.install()
 
 MAX_MESSAGE_ID = 250
 MAX_FILENAME = 255  # characters of an attachment's name

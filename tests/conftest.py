@@ -101,6 +101,14 @@ def at() -> Callable[..., datetime]:
 
 
 @pytest.fixture(scope="session")
+def hostile_raws() -> list[bytes]:
+    """Every message of the hostile corpus (tests/hostile_mail.py), built once a session."""
+    from hostile_mail import corpus
+
+    return [case.raw(f"<{case.name}@example.vn>") for case in corpus()]
+
+
+@pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate and key for 127.0.0.1, made by openssl (TLS tests)."""
     openssl = shutil.which("openssl")
