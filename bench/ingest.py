@@ -6,7 +6,7 @@ built by mail_ingest/samples.py, one is the unit's mail without a file and one a
 newsletter from a stranger. Then, side by side in one run:
 
 - raw: imapclient fetching every message's BODY.PEEK[] in batches of 200, nothing else
-  (the floor: the server's and the network's cost);
+  (the floor: the server's and the network's cost), just before and just after the poll;
 - poll: `mail-ingest poll` as a whole process on a fresh store (header triage, download,
   archive, parsing in the sandbox, attribution, SQLite), with its peak RSS; its time
   includes the process's start-up (interpreter, imports, config);
@@ -14,7 +14,9 @@ newsletter from a stranger. Then, side by side in one run:
 - maildir: the same messages from a Maildir, in-process: what is left over the in-process
   IMAP poll is the IMAP path's own cost (the rest is the messages' reading: the forms).
 
-It prints msg/s of each, the ratios to raw (goal ≤ 15×) and, at two sizes (the same
+It prints msg/s of each (medians of the runs), the ratios to raw (goal ≤ 15×: each run's
+poll against its own two FETCHes, so that a machine whose load drifts over the minutes of
+a run compares like with like; the median of the runs' ratios) and, at two sizes (the same
 units with twice the messages each), the peak RSS of the poll (goal: the same).
 `--profile` prints the top of a cProfile of the in-process poll (first size only).
 
@@ -214,26 +216,35 @@ def measure(
     for run in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             path = config(Path(tmp), account, units)
-            count, raw_seconds = raw_fetch(account)
+            count, before = raw_fetch(account)
             seconds, rss = poll(path, account)
-        taken = {"raw": raw_seconds, "poll": seconds, "rss": rss}
+            _, after = raw_fetch(account)
+        # The raw FETCH lasts a second or two, the poll half a minute: each run's poll is
+        # set against the FETCHes just before and after it, under the same load.
+        raw_seconds = (before + after) / 2
+        taken = {"raw": raw_seconds, "poll": seconds, "rss": rss, "ratio": seconds / raw_seconds}
         if not whole_only:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 path = config(Path(tmp), account, units)
                 inside = in_process(path, account, profile and run == 0)
                 taken["inside"], taken["own"], taken["sandbox"] = inside
+                taken["inside ratio"] = inside[0] / raw_seconds
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 taken["local"], *_ = in_process(config(Path(tmp), account, units, raws), account)
         for name, value in taken.items():
             figures.setdefault(name, []).append(value)
     m = {name: statistics.median(values) for name, values in figures.items()}
     nan = float("nan")
-    inside, local = m.get("inside", nan), m.get("local", nan)
+    inside, local, inside_ratio = (
+        m.get("inside", nan),
+        m.get("local", nan),
+        m.get("inside ratio", nan),
+    )
     own, sandboxed = (1000 * m.get(k, nan) / count for k in ("own", "sandbox"))
     print(
         f"{units:>5} {messages:>5} {attachments:>4} {count:>6} {count / m['raw']:>9.0f} "
-        f"{count / m['poll']:>9.1f} {m['poll'] / m['raw']:>7.1f}x "
-        f"{count / inside:>9.1f} {inside / m['raw']:>7.1f}x {own + sandboxed:>7.1f} {own:>5.1f} "
+        f"{count / m['poll']:>9.1f} {m['ratio']:>7.1f}x "
+        f"{count / inside:>9.1f} {inside_ratio:>7.1f}x {own + sandboxed:>7.1f} {own:>5.1f} "
         f"{len(raws) / local:>9.1f} {inside / local:>7.2f}x {'<= 15x':>7} {m['rss']:>8.0f}"
     )
 
@@ -259,7 +270,8 @@ def main() -> None:
         # The same district with twice the mail: what must not grow is what a message costs.
         measure(server, a.units, a.messages * 2, a.attachments, a.runs, whole_only=a.whole_only)
         print(
-            "goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time;"
+            "goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time (the"
+            " mean of the FETCHes just before and after it), the median of the runs' ratios;"
             " in-proc: poll_config in this process (no start-up); maildir: the same"
             " messages from a Maildir in-process; imap/md: in-proc time / maildir time;"
             " cpu ms: CPU time of the in-process poll and its sandbox, per message; own: of"
