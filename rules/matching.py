@@ -20,6 +20,7 @@ for a person with the reason (an honest Vietnamese keyboard never types them).
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -252,13 +253,15 @@ class UnitMatcher:
         aliases = aliases or {}
         self._names = {u.id: name_forms(u, aliases.get(u.id, ())) for u in directory}
         self._shapes = {uid: tuple(map(_shape, names)) for uid, names in self._names.items()}
-        # Every name once, with the units it names: a mail is compared with all of them in
-        # one call into rapidfuzz, not unit by unit in Python.
+        # Every name once, with the units it names, shortest first: a text is compared in
+        # one call into rapidfuzz with all the names it is long enough to hold.
         owners: dict[str, list[str]] = {}
         for uid, names in self._names.items():
             for name in dict.fromkeys(names):
                 owners.setdefault(name, []).append(uid)
-        self._all_names, self._owners = list(owners), list(owners.values())
+        self._all_names = sorted(owners, key=len)
+        self._owners = [owners[name] for name in self._all_names]
+        self._held_from = [len(name) * 0.8 for name in self._all_names]  # the text's length
 
     def identify(self, sender: str, texts: Mapping[str, str]) -> Identification:
         """`texts` maps keys of SOURCES to what the message says there."""
@@ -317,18 +320,18 @@ class UnitMatcher:
         found: dict[str, list[tuple[float, str]]] = {}
         for source, text in folded.items():
             weight = SOURCES.get(source, 0.8)
+            held = bisect.bisect_right(self._held_from, len(text))  # len(text) >= 0.8 len(name)
             near = process.extract_iter(
                 text,
-                self._all_names,
+                self._all_names[:held],
                 scorer=fuzz.partial_ratio,
                 score_cutoff=_LOWEST_FLOOR / weight - 0.5,
             )
             for name, _, index in near:
-                if len(text) >= len(name) * 0.8:
-                    score = _weighted(name, text, weight)
-                    if score >= _floor(name):
-                        for unit_id in self._owners[index]:
-                            found.setdefault(unit_id, []).append((score, source))
+                score = _weighted(name, text, weight)
+                if score >= _floor(name):
+                    for unit_id in self._owners[index]:
+                        found.setdefault(unit_id, []).append((score, source))
         return found
 
 
