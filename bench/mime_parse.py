@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import statistics
 import sys
 import time
 from collections.abc import Iterator
-from email import feedparser
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -71,18 +69,16 @@ def seconds(raws: list[bytes]) -> float:
 @contextlib.contextmanager
 def undone(shortcuts: int) -> Iterator[None]:
     """The first `shortcuts` of the three undone (0: the code as it runs)."""
-    saved = mime.BoundedPolicy, mime_bounds._canonical, feedparser.re, feedparser.NLCRE_eol  # type: ignore[attr-defined]
+    saved = mime.BoundedPolicy, mime_bounds._canonical
     if shortcuts >= 1:
         mime.BoundedPolicy = Uncached  # type: ignore[misc]
     if shortcuts >= 2:
         mime_bounds._canonical = lambda value: False
-    if shortcuts >= 3:
-        feedparser.re = re  # type: ignore[attr-defined]
-        feedparser.NLCRE_eol = re.compile(feedparser_fixes._LINE_END)  # type: ignore[attr-defined]
     try:
-        yield
+        with feedparser_fixes.shipped() if shortcuts >= 3 else contextlib.nullcontext():
+            yield
     finally:
-        mime.BoundedPolicy, mime_bounds._canonical, feedparser.re, feedparser.NLCRE_eol = saved  # type: ignore[attr-defined,misc]
+        mime.BoundedPolicy, mime_bounds._canonical = saved  # type: ignore[misc]
 
 
 LABELS = (

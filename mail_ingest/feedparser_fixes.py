@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import feedparser
 from typing import Any
 
@@ -84,3 +86,16 @@ def install() -> None:
         feedparser.NLCRE_eol = _LineEnd(end)  # type: ignore[attr-defined]
     if getattr(feedparser, "re", None) is re:
         feedparser.re = _Expressions()  # type: ignore[attr-defined]
+
+
+@contextmanager
+def shipped() -> Iterator[None]:
+    """email.feedparser as the stdlib ships it, for the length of the block: what the tests
+    and bench/mime_parse.py compare the fixes with."""
+    fixed = feedparser.re, feedparser.NLCRE_eol  # type: ignore[attr-defined]
+    feedparser.re = re  # type: ignore[attr-defined]
+    feedparser.NLCRE_eol = re.compile(_LINE_END)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        feedparser.re, feedparser.NLCRE_eol = fixed  # type: ignore[attr-defined]

@@ -4,8 +4,6 @@ mail, parsed with the fixes and without, gives the same tree, part by part."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email import feedparser, message_from_bytes, policy
 from email.message import Message
 
@@ -17,18 +15,6 @@ from mail_ingest import feedparser_fixes, mime
 from mail_ingest.mime_bounds import too_many_parts
 
 from conftest import make_message
-
-
-@contextmanager
-def stdlib_parser() -> Iterator[None]:
-    """email.feedparser as the stdlib ships it, for the length of the block."""
-    fixed = feedparser.re, feedparser.NLCRE_eol  # type: ignore[attr-defined]
-    feedparser.re = re  # type: ignore[attr-defined]
-    feedparser.NLCRE_eol = re.compile(feedparser_fixes._LINE_END)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        feedparser.re, feedparser.NLCRE_eol = fixed  # type: ignore[attr-defined]
 
 
 def tree(raw: bytes) -> list[object]:
@@ -50,7 +36,7 @@ def _part(part: Message) -> tuple[object, ...]:
 
 def both_ways(raw: bytes) -> tuple[object, object]:
     fixed = tree(raw), _read(raw)
-    with stdlib_parser():
+    with feedparser_fixes.shipped():
         stdlib = tree(raw), _read(raw)
     return fixed, stdlib
 
