@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import tracemalloc
@@ -28,6 +29,7 @@ from mail_ingest.config import MailboxConfig
 from mail_ingest.delivery import Outgoing, enqueue
 from mail_ingest.errors import AuthError, ConfigError, TransientError, TrustError
 from mail_ingest.imap import ImapSource
+from mail_ingest.imap_client import tls_client
 from mail_ingest.mailbox import FetchedMessage
 from mail_ingest.mime import Attachment, Mail
 from mail_ingest.pipeline import PollResult, poll, process, wanted
@@ -495,6 +497,38 @@ def test_refused_oauth2_token_says_what_to_check(
         list(source.fetch_new(store))
     source.close()
     assert "ya29" not in str(caught.value) and "ya29" not in caplog.text
+
+
+def test_the_protocol_log_has_the_commands_never_the_mail(
+    account: ImapAccount, store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """imapclient turns all of imaplib's tracing on: the repr of every message and of every
+    answer is formatted before its logger is asked whether it wants it (four fifths of the
+    FETCH's CPU time, and a second copy of each message in memory). The service traces only
+    the protocol's lines, and only when that logger is on."""
+    private = "Danh sach ca nhan de nghi khen thuong"
+    form = [("mau-01.xlsx", mau01_xlsx("Dào San", ENTRIES))]
+    traced: list[str] = []  # what imaplib formatted for its logger
+
+    def tracing(box: MailboxConfig, context: ssl.SSLContext | None) -> IMAPClient:
+        client = tls_client(box, context)
+        logged = client._imap._mesg
+        client._imap._mesg = lambda line, *rest: (traced.append(line), logged(line, *rest))
+        return client
+
+    def poll_one(n: int) -> None:
+        account.append(make_message("daosan@example.vn", f"Biểu {n}", form, private), AT)
+        box = mailbox(account.host, account.port, account.username)
+        ingest(ImapSource(box, backoff=0.01, client_factory=tracing), store, tmp_path)
+
+    poll_one(1)
+    assert traced == []
+    caplog.set_level(logging.DEBUG)
+    poll_one(2)
+    assert any("FETCH" in line for line in traced)  # -vv still shows the conversation
+    assert not any(private in line or "UEsDB" in line for line in traced)  # not a mail's text
+    assert private not in caplog.text and "UEsDB" not in caplog.text  # nor its .xlsx
+    assert sorted(m.subject for m in store.messages()) == ["Biểu 1", "Biểu 2"]
 
 
 def test_missing_folder_is_a_config_error(account: ImapAccount, store: Store) -> None:
