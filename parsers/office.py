@@ -21,7 +21,6 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any, Literal
 
-from docx.oxml.ns import qn
 from lxml import etree
 
 from parsers import sheets
@@ -341,6 +340,21 @@ def _lines(lines: Iterator[str] | list[str]) -> str:
 
 
 # --- Word --------------------------------------------------------------------------------
+
+# The WordprocessingML namespaces the walk names elements in (ECMA-376, and Word 2010's for
+# its checkboxes). python-docx's `qn` does the same, but importing it loads all of
+# python-docx, a tenth of a sandbox server's start, for a table of two entries.
+_NAMESPACES = {
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "w14": "http://schemas.microsoft.com/office/word/2010/wordml",
+}
+
+
+def qn(name: str) -> str:
+    """A name such as "w:p" in lxml's {namespace}local form."""
+    prefix, local = name.split(":")
+    return f"{{{_NAMESPACES[prefix]}}}{local}"
+
 
 W_P, W_TBL, W_TR, W_TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 W_T, W_TAB, W_BR, W_CR = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr")
