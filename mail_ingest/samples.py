@@ -225,6 +225,17 @@ PROGRESS = (
 )
 
 
+def warm_up_forms() -> dict[str, bytes]:
+    """One form of each kind, by file name: what each sandbox server parses as it starts
+    (mail_ingest.sandbox), which reads them as written out once into mail_ingest/warmup/."""
+    entries = [SampleEntry("Hợp tác xã chè", "tap-the", "kinh-te", "xa", "Chè")]
+    return {
+        "mau-01.xlsx": mau01_xlsx("Đảng ủy xã A", entries),
+        "mau-01.docx": mau01_docx("Đảng ủy xã A", entries),
+        "mau-02.docx": mau02_docx("Đảng ủy xã A", ["Mô hình"]),
+    }
+
+
 def _place(unit_name: str) -> str:
     """Where the document is dated: the commune's name, else the district's."""
     m = re.search(r"\b(?:xã|thị trấn)\s+(.+)$", unit_name, re.IGNORECASE)

@@ -5,7 +5,7 @@ library can still be made to allocate gigabytes or loop on a file a stranger cra
 an OOM kill or an endless loop in the service process stops the whole poll. So the calls
 run in a worker forked from a small fork server: a single-threaded Python process started
 once, with the parsers already imported and warmed, so a worker costs a fork
-(milliseconds), not the second an import of openpyxl and python-docx takes. The service
+(milliseconds), not the half second its imports and warm-up take. The service
 itself has threads (IMAP IDLE) and must not fork.
 
 A worker answers call after call, so what the parsers build per form spec and cache per
@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -199,15 +200,21 @@ def serve() -> None:
 
 def _warm_up() -> None:
     """Parse one form of each kind and a message, so that what the libraries load on first
-    use (specs, XML classes, regexes) is loaded once here and not again in every worker."""
-    import parsers
-    from mail_ingest import mime, samples
+    use (specs, XML classes, regexes) is loaded once here and not again in every worker.
 
-    entries = [samples.SampleEntry("Hợp tác xã chè", "tap-the", "kinh-te", "xa", "Chè")]
-    parsers.parse_file("a.xlsx", samples.mau01_xlsx("Đảng ủy xã A", entries))
-    parsers.parse_file("a.docx", samples.mau01_docx("Đảng ủy xã A", entries))
-    parsers.parse_file("a.docx", samples.mau02_docx("Đảng ủy xã A", ["Mô hình"]))
+    The forms are `samples.warm_up_forms()`, written out once into mail_ingest/warmup/
+    (tests/test_sandbox_pool.py holds them to it): making them here would load python-docx
+    and openpyxl's writer into every server, a quarter of its start, for nothing the workers
+    use."""
+    import parsers
+    from mail_ingest import mime
+
+    for sample in WARM_UP.iterdir():
+        parsers.parse_file(sample.name, sample.read_bytes())
     mime.parse("From: Xã A <xa@example.vn>\nSubject: =?utf-8?q?M=E1=BA=ABu?=\n\n.".encode())
+
+
+WARM_UP = resources.files("mail_ingest") / "warmup"
 
 
 class _Worker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -38,3 +39,8 @@ def grow(megabytes: int) -> int:
     held = b"x" * (megabytes * 2**20)
     del held
     return os.getpid()
+
+
+def loaded(*names: str) -> list[str]:
+    """Which of these modules this worker (so its server) has loaded."""
+    return [name for name in names if name in sys.modules]

@@ -14,10 +14,10 @@ import hostile_children
 import pool_children
 import pytest
 
-from mail_ingest import attachments, sandbox
+from mail_ingest import attachments, samples, sandbox
 from mail_ingest.mime import Attachment
 from mail_ingest.samples import SampleEntry, mau01_xlsx, mau02_docx
-from parsers import builtin_specs
+from parsers import builtin_specs, parse_file
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -45,6 +45,21 @@ def test_a_messages_files_keep_their_order_when_parsed_side_by_side() -> None:
     assert [r.filename for r in rows] == [f.filename for f in files]
     assert [r.parsed.form for r in rows] == ["mau-02", "mau-01", None, "mau-02"]
     assert [r.parsed.filename for r in rows] == [f.filename for f in files]
+
+
+def test_servers_warm_up_on_the_samples_forms_without_python_docx() -> None:
+    """A server parses one form of each kind as it starts, from files (so it loads neither
+    python-docx nor openpyxl's writer to make them): they are the samples' forms, and read
+    as the samples do. After changing samples.py, write warm_up_forms() out again."""
+    shipped = {form.name: form.read_bytes() for form in sandbox.WARM_UP.iterdir()}
+    made = samples.warm_up_forms()
+    assert shipped.keys() == made.keys()
+    for name, data in made.items():
+        ours, theirs = parse_file(name, shipped[name]), parse_file(name, data)
+        assert ours.form == name.split(".")[0] and not ours.problems
+        assert (ours.fields, ours.entries) == (theirs.fields, theirs.entries)
+        assert theirs.form == ours.form
+    assert sandbox.run(pool_children.loaded, "docx") == []
 
 
 def test_a_worker_answers_call_after_call_and_keeps_the_shared_arguments() -> None:
