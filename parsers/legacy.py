@@ -364,14 +364,19 @@ def detect_and_convert(text: str, prior: Prior | None = None) -> str:
     """
     if not _LEGACY_CHAR.search(text):
         return text
-    if len(text) <= MEMO_CHARS:  # cells and lines recur across files: decided once
-        alone = _without_prior(text)
-        if alone is not None:
-            return alone
-    return _convert(text, prior)
+    if len(text) > MEMO_CHARS:
+        return _convert(text, prior)
+    # Cells and lines recur across files ("Cá nhân", "Ghi chú" in every form): a short
+    # text is decided once, and once per judgement of a file when it needs one.
+    alone = _without_prior(text)
+    if alone is not None:
+        return alone
+    judgement = (prior.encoding, prior.sole) if prior is not None else (None, None)
+    return _judged_as(text, *judgement)
 
 
-# Texts up to this long are remembered (with their reading when no prior decides it).
+# Texts up to this long are remembered, with their reading when no prior decides it and
+# with each judgement of a file that decided it.
 MEMO_CHARS = 200
 
 
@@ -399,6 +404,28 @@ def _without_prior(text: str) -> str | None:
     probe = _Probe()
     converted = _convert(text, probe)
     return None if probe.asked else converted
+
+
+class _Judgement(Prior):
+    """A file's judgement, given: all that `_convert` asks of a prior."""
+
+    def __init__(self, encoding: Encoding | None, sole: Encoding | None) -> None:
+        super().__init__(())
+        self._given = encoding, sole
+
+    @property
+    def encoding(self) -> Encoding | None:
+        return self._given[0]
+
+    @property
+    def sole(self) -> Encoding | None:
+        return self._given[1]
+
+
+@lru_cache(maxsize=1 << 12)
+def _judged_as(text: str, encoding: Encoding | None, sole: Encoding | None) -> str:
+    """`text` converted in a file judged `encoding`, `sole` (Prior's two answers)."""
+    return _convert(text, _Judgement(encoding, sole))
 
 
 def _convert(text: str, prior: Prior | None) -> str:

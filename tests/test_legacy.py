@@ -372,6 +372,45 @@ def test_the_prior_is_judged_lazily_once_and_bounded() -> None:
     assert prior.encoding == "vni"
 
 
+# Files of each judgement: (encoding, sole) = (None, None), ("vni", None), ("tcvn3", None),
+# ("vni", "vni"), ("tcvn3", "tcvn3"); and no file at all.
+_CLEAR = ("Cấp xã", "Văn hóa - xã hội", "Kinh tế")
+FILES = {
+    "none": lambda: None,
+    "unicode": lambda: legacy.Prior(_CLEAR),
+    "mostly vni": lambda: legacy.Prior([*(encode(t, "vni") for t in _CLEAR), "Đảng ủy xã"]),
+    "mostly tcvn3": lambda: legacy.Prior([*(encode(t, "tcvn3") for t in _CLEAR), "Đảng ủy"]),
+    "all vni": lambda: legacy.Prior([encode(t, "vni") for t in _CLEAR]),
+    "all tcvn3": lambda: legacy.Prior([encode(t, "tcvn3") for t in _CLEAR]),
+}
+VOCABULARY = sorted(
+    {w for row in (*WORDS, *EITHER) for text in row for w in text.split()}
+    | {"Cá", "nhân", "Xaõ", "cã", "Café", "Müller", "HĐND", "VP", "-", "2."}
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=8), st.sampled_from([*FILES]))
+def test_a_remembered_reading_is_the_reading(words: list[str], file: str) -> None:
+    """Short texts are remembered with the judgement of the file that decided them: the
+    same text in files judged alike reads the same, in files judged otherwise as they say."""
+    text = " ".join(words)
+    reading = legacy._convert(text, FILES[file]()) if legacy._LEGACY_CHAR.search(text) else text
+    assert detect_and_convert(text, FILES[file]()) == reading
+    assert detect_and_convert(text, FILES[file]()) == reading  # now remembered
+
+
+def test_the_files_cover_every_judgement() -> None:
+    judgements = {(p.encoding, p.sole) for p in (f() for f in FILES.values()) if p is not None}
+    assert judgements == {
+        (None, None),
+        ("vni", None),
+        ("tcvn3", None),
+        ("vni", "vni"),
+        ("tcvn3", "tcvn3"),
+    }
+
+
 @pytest.mark.parametrize("fmt", ["docx", "xlsx"])
 def test_short_vni_cells_in_a_vni_file(fmt: str) -> None:
     """A file typed in VNI without fonts: the cells too short to tell ("Kinh teá", "Löu VP")
