@@ -12,8 +12,9 @@ newsletter from a stranger. Then, side by side in one run:
   server's and the network's cost alone, and how the service fetches since it turns the
   tracing off: mail_ingest.imap_client);
 - poll: `mail-ingest poll` as a whole process on a fresh store (header triage, download,
-  archive, parsing in the sandbox, attribution, SQLite), with its peak RSS; its time
-  includes the process's start-up (interpreter, imports, config);
+  archive, parsing in the sandbox, attribution, SQLite), with its peak RSS, its CPU time
+  and its sandbox's, and how busy the machine's cores were meanwhile; its time includes
+  the process's start-up (interpreter, imports, config);
 - in-process: `poll_config` called here on another fresh store, without the start-up;
 - maildir: the same messages from a Maildir, in-process: what is left over the in-process
   IMAP poll is the IMAP path's own cost (the rest is the messages' reading: the forms).
@@ -139,37 +140,61 @@ def raw_fetch(account: ImapAccount, traced: bool = True) -> tuple[int, float]:
     return len(uids), time.perf_counter() - started
 
 
-# The poll's own high-water mark, written by the poll process as it exits. What wait4
-# reports would not do: a process's ru_maxrss carries over exec from the process that
-# forked it, and this bench, holding the generated mailbox, is the larger of the two.
+# The poll's own high-water mark and CPU time, written by the poll process as it exits.
+# What wait4 reports would not do: a process's ru_maxrss carries over exec from the
+# process that forked it, and this bench, holding the generated mailbox, is the larger of
+# the two; and the sandbox's servers, left to end on their own, would not be waited for,
+# so their CPU time would be nobody's.
 PEAK = (
-    "import atexit, runpy, sys\n"
+    "import atexit, resource, runpy, sys\n"
     "def peak():\n"
+    "    sandbox = sys.modules.get('mail_ingest.sandbox')\n"
+    "    if sandbox is not None:\n"
+    "        sandbox.shutdown()\n"
     "    with open('/proc/self/status') as status:\n"
     "        kib = next(int(ln.split()[1]) for ln in status if ln.startswith('VmHWM'))\n"
-    "    sys.stderr.write(f'\\nPEAK {kib}\\n')\n"
+    "    own, rest = (resource.getrusage(who) for who in\n"
+    "                 (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+    "    cpu = [u.ru_utime + u.ru_stime for u in (own, rest)]\n"
+    "    sys.stderr.write(f'\\nPEAK {kib} {cpu[0]} {cpu[1]}\\n')\n"
     "atexit.register(peak)\n"
     "sys.argv = ['mail-ingest', *sys.argv[1:]]\n"
     "runpy.run_module('mail_ingest', run_name='__main__')\n"
 )
 
 
-def poll(config_path: Path, account: ImapAccount) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of `mail-ingest poll` as a whole process (the sandbox's
-    processes apart: their size does not depend on the mailbox's)."""
+def busy() -> tuple[float, float]:
+    """(all, idle) CPU seconds of the whole machine so far, from /proc/stat (Linux)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    hertz = os.sysconf("SC_CLK_TCK")
+    return sum(ticks) / hertz, (ticks[3] + ticks[4]) / hertz  # idle and iowait
+
+
+def poll(config_path: Path, account: ImapAccount) -> dict[str, float]:
+    """`mail-ingest poll` as a whole process: its seconds, its peak RSS in MB (the
+    sandbox's processes apart: their size does not depend on the mailbox's), the CPU
+    seconds of the poll's own process and of its sandbox, and the share of the machine's
+    cores that were busy meanwhile (whatever ran: a poll that leaves cores idle waits on
+    something other than its CPU)."""
     # Bytecode as installed (pip compiles it): this machine's PYTHONDONTWRITEBYTECODE would
     # compile the sources at every run. The first poll writes it; its cost is in the first.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPATH=str(ROOT), BENCH_PASSWORD=account.password)
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "mail-ingest-bench-pycache")
     command = [sys.executable, "-c", PEAK, "--config", str(config_path), "poll"]
-    started = time.perf_counter()
+    machine, started = busy(), time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - started
+    (total, idle), (total_before, idle_before) = busy(), machine
     if done.returncode != 0:
         raise SystemExit(f"poll failed with exit code {done.returncode}")
-    kib = int(done.stderr.rsplit(b"\nPEAK ", 1)[1])
-    return seconds, kib / 1024
+    kib, own, sandboxed = done.stderr.rsplit(b"\nPEAK ", 1)[1].split()
+    return {
+        "poll": seconds, "rss": int(kib) / 1024, "whole own": float(own),
+        "whole sandbox": float(sandboxed),
+        "busy": 1 - (idle - idle_before) / (total - total_before),
+    }  # fmt: skip
 
 
 def in_process(
@@ -227,14 +252,14 @@ def measure(
             path = config(Path(tmp), account, units)
             count, before = raw_fetch(account)
             _, bare_before = raw_fetch(account, traced=False)
-            seconds, rss = poll(path, account)
+            taken = poll(path, account)
             _, after = raw_fetch(account)
             _, bare_after = raw_fetch(account, traced=False)
         # The raw FETCH lasts a second or two, the poll half a minute: each run's poll is
         # set against the FETCHes just before and after it, under the same load.
         raw_seconds, bare = (before + after) / 2, (bare_before + bare_after) / 2
-        taken = {"raw": raw_seconds, "bare": bare, "poll": seconds, "rss": rss,
-                 "ratio": seconds / raw_seconds, "bare ratio": seconds / bare}  # fmt: skip
+        taken.update(raw=raw_seconds, bare=bare)
+        taken.update(ratio=taken["poll"] / raw_seconds, **{"bare ratio": taken["poll"] / bare})
         if not whole_only:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 path = config(Path(tmp), account, units)
@@ -252,12 +277,15 @@ def measure(
         m.get("local", nan),
         m.get("inside ratio", nan),
     )
-    own, sandboxed = (1000 * m.get(k, nan) / count for k in ("own", "sandbox"))
+    whole_own, whole_sandbox, own, sandboxed = (
+        1000 * m.get(k, nan) / count for k in ("whole own", "whole sandbox", "own", "sandbox")
+    )
     print(
         f"{units:>5} {messages:>5} {attachments:>4} {count:>6} {count / m['raw']:>9.0f} "
         f"{count / m['bare']:>9.0f} {count / m['poll']:>9.1f} {m['ratio']:>7.1f}x "
-        f"{m['bare ratio']:>7.1f}x "
-        f"{count / inside:>9.1f} {inside_ratio:>7.1f}x {own + sandboxed:>7.1f} {own:>5.1f} "
+        f"{m['bare ratio']:>7.1f}x {whole_own + whole_sandbox:>7.1f} {whole_own:>5.1f} "
+        f"{m['busy']:>5.0%} "
+        f"{count / inside:>9.1f} {inside_ratio:>7.1f}x {own + sandboxed:>7.1f} {own:>6.1f} "
         f"{len(raws) / local:>9.1f} {inside / local:>7.2f}x {'<= 15x':>7} {m['rss']:>8.0f}"
     )
 
@@ -278,8 +306,9 @@ def main() -> None:
     try:
         print(f"{'units':>5} {'msgs':>5} {'att':>4} {'total':>6} {'raw msg/s':>9} "
               f"{'bare msg/s':>9} {'poll msg/s':>9} {'ratio':>8} {'/bare':>8} "
-              f"{'in-proc':>9} {'ratio':>8} {'cpu ms':>7} "
-              f"{'own':>5} {'maildir':>9} {'imap/md':>8} {'goal':>7} {'RSS MB':>8}")  # fmt: skip
+              f"{'cpu ms':>7} {'own':>5} {'busy':>5} {'in-proc':>9} {'ratio':>8} "
+              f"{'in cpu':>7} {'in own':>6} {'maildir':>9} {'imap/md':>8} {'goal':>7} "
+              f"{'RSS MB':>8}")  # fmt: skip
         measure(server, a.units, a.messages, a.attachments, a.runs, a.profile, a.whole_only)
         # The same district with twice the mail: what must not grow is what a message costs.
         measure(server, a.units, a.messages * 2, a.attachments, a.runs, whole_only=a.whole_only)
@@ -287,10 +316,12 @@ def main() -> None:
             "goal: peak RSS the same at both sizes; ratio = poll time / raw FETCH time (the"
             " mean of the FETCHes just before and after it), the median of the runs' ratios;"
             " /bare: the same against the FETCH with imaplib's tracing off;"
-            " in-proc: poll_config in this process (no start-up); maildir: the same"
-            " messages from a Maildir in-process; imap/md: in-proc time / maildir time;"
-            " cpu ms: CPU time of the in-process poll and its sandbox, per message; own: of"
-            " which the poll's own process (the rest: the sandbox's MIME and form reading)"
+            " cpu ms: CPU time of the whole poll process and its sandbox, per message, with"
+            " the start-up; own: of which the poll's own process (the rest: the sandbox's"
+            " MIME and form reading); busy: the machine's cores busy during the poll;"
+            " in-proc: poll_config in this process (no start-up); in cpu, in own: its CPU"
+            " time as above; maildir: the same messages from a Maildir in-process;"
+            " imap/md: in-proc time / maildir time"
         )
     finally:
         server.stop()
