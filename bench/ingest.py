@@ -258,8 +258,8 @@ def measure(
         # The raw FETCH lasts a second or two, the poll half a minute: each run's poll is
         # set against the FETCHes just before and after it, under the same load.
         raw_seconds, bare = (before + after) / 2, (bare_before + bare_after) / 2
-        taken.update(raw=raw_seconds, bare=bare)
-        taken.update(ratio=taken["poll"] / raw_seconds, **{"bare ratio": taken["poll"] / bare})
+        taken |= {"raw": raw_seconds, "bare": bare, "ratio": taken["poll"] / raw_seconds,
+                  "bare ratio": taken["poll"] / bare}  # fmt: skip
         if not whole_only:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 path = config(Path(tmp), account, units)
